@@ -1,0 +1,65 @@
+"""cnnviz: see how convolutional neural networks work.
+
+The library under the cnnviz app, free of any UI: data sets, models, a trainer,
+safe model files, the model zoo and plotly figures. Everything the app shows can
+be reproduced in a notebook with the names exported here.
+"""
+
+from cnnviz.data import (
+    OFFLINE_DATASETS,
+    ONLINE_DATASETS,
+    PHOTOS,
+    SHAPE_CLASSES,
+    ImageDataset,
+    Preprocessing,
+    decode_image,
+    load_image_dataset,
+    load_photo,
+    make_shapes,
+    network_available,
+    to_model_input,
+)
+from cnnviz.errors import CnnvizError, DatasetUnavailableError, ImageLoadError, ModelLoadError
+from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model
+from cnnviz.models import (
+    ARCHITECTURES,
+    CNN,
+    CNNSpec,
+    ConvSpec,
+    LayerSummary,
+    architecture_spec,
+    build_model,
+    count_parameters,
+    lenet5,
+    lenet5_spec,
+    model_summary,
+    spec_from_dict,
+    tiny_vgg,
+    tiny_vgg_spec,
+)
+from cnnviz.settings import Settings, settings_from_env
+from cnnviz.train import (
+    BatchReport,
+    EpochReport,
+    Evaluation,
+    TrainConfig,
+    TrainResult,
+    evaluate,
+    predict_proba,
+    set_torch_threads,
+    train,
+)
+from cnnviz.trained import ModelInfo, TrainedModel, untrained_model
+from cnnviz.zoo import DEFAULT_ZOO_MODEL, ZOO, ZooEntry, build_zoo_model, load_zoo_model, zoo_path
+
+__all__ = [
+    "ARCHITECTURES", "CNN", "DEFAULT_ZOO_MODEL", "OFFLINE_DATASETS", "ONLINE_DATASETS", "PHOTOS",
+    "SHAPE_CLASSES", "ZOO", "BatchReport", "CNNSpec", "CnnvizError", "ConvSpec", "DatasetUnavailableError",
+    "EpochReport", "Evaluation", "ImageDataset", "ImageLoadError", "LayerSummary", "ModelInfo",
+    "ModelLoadError", "Preprocessing", "Settings", "TrainConfig", "TrainResult", "TrainedModel",
+    "ZooEntry", "architecture_spec", "build_model", "build_zoo_model", "count_parameters", "decode_image",
+    "evaluate", "lenet5", "lenet5_spec", "load_image_dataset", "load_model", "load_model_bytes",
+    "load_photo", "load_zoo_model", "make_shapes", "model_summary", "model_to_bytes", "network_available",
+    "predict_proba", "save_model", "set_torch_threads", "settings_from_env", "spec_from_dict", "tiny_vgg",
+    "tiny_vgg_spec", "to_model_input", "train", "untrained_model", "zoo_path",
+]

@@ -1,0 +1,200 @@
+"""Safe model files: one .safetensors file holds the weights and everything needed to rebuild the model.
+
+A cnnviz model file stores, in its safetensors metadata under the key "cnnviz",
+the architecture spec, the preprocessing, the class names, the data set and the
+test accuracy. Uploads may also be a bare state_dict (.safetensors, or a .pt file
+read with `torch.load(weights_only=True)`) for an architecture chosen by the user.
+
+Nothing is ever unpickled beyond tensors or executed: pickled modules,
+TorchScript, ONNX and anything unrecognised are refused with a `ModelLoadError`
+whose message is meant for the user.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from cnnviz.errors import ModelLoadError
+from cnnviz.models import CNNSpec, build_model
+from cnnviz.trained import ModelInfo, TrainedModel
+
+MAX_FILE_BYTES = 100 * 2**20
+MAX_TOTAL_ELEMENTS = 25_000_000  # 100 MB of float32: far above any model cnnviz builds
+_METADATA_KEY = "cnnviz"
+_SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
+                       "I8": 1, "U8": 1, "BOOL": 1}
+
+
+def model_to_bytes(trained: TrainedModel) -> bytes:
+    """The .safetensors file content for `trained`, weights plus metadata."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
+    return save(tensors, metadata={_METADATA_KEY: json.dumps(trained.info.to_dict())})
+
+
+def save_model(trained: TrainedModel, path: str | Path) -> None:
+    """Write `trained` to one .safetensors file that `load_model` rebuilds it from."""
+    Path(path).write_bytes(model_to_bytes(trained))
+
+
+def load_model(path: str | Path, *, info: ModelInfo | None = None) -> TrainedModel:
+    """Rebuild a model from a file written by `save_model` (or a bare state_dict plus `info`)."""
+    path = Path(path)
+    return load_model_bytes(path.read_bytes(), filename=path.name, info=info)
+
+
+def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None = None) -> TrainedModel:
+    """Rebuild a model from a file's bytes, refusing anything that is not plain weights.
+
+    A cnnviz file brings its own `ModelInfo`; a bare state_dict needs `info` (the
+    architecture and data set picked by the user). The file's kind is told from
+    its content, not its name. Raises `ModelLoadError` with a message for the user.
+    """
+    if not data:
+        raise ModelLoadError("The file is empty.")
+    if len(data) > MAX_FILE_BYTES:
+        raise ModelLoadError(f"The file is {len(data) / 2**20:.0f} MB; model files are limited to "
+                             f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
+    image_kind = _image_kind(data)
+    if image_kind:
+        raise ModelLoadError(f"This is a {image_kind} image, not a model file.")
+    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+        tensors, file_info = _load_torch_file(data), None
+    elif _looks_like_safetensors(data):
+        tensors, file_info = _load_safetensors(data)
+    elif filename.lower().endswith(".onnx"):
+        raise ModelLoadError("ONNX models are not supported; upload a .safetensors file or a .pt state_dict.")
+    else:
+        raise ModelLoadError("This is not a model file cnnviz can read: upload a .safetensors file "
+                             "(saved by cnnviz, or a state_dict) or a .pt file holding a state_dict.")
+    chosen = file_info or info
+    if chosen is None:
+        raise ModelLoadError("This file holds weights only, without cnnviz metadata: pick the "
+                             "architecture and data set it was trained for, then load it again.")
+    return TrainedModel(_build_with_weights(chosen.spec, tensors), chosen)
+
+
+def _image_kind(data: bytes) -> str | None:
+    signatures = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"BM": "BMP"}
+    return next((kind for magic, kind in signatures.items() if data.startswith(magic)), None)
+
+
+def _looks_like_safetensors(data: bytes) -> bool:
+    return len(data) >= 9 and data[8:9] == b"{"
+
+
+def _load_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], ModelInfo | None]:
+    from safetensors.torch import load
+
+    header_len = int.from_bytes(data[:8], "little")
+    if header_len > len(data) - 8:
+        raise ModelLoadError("The .safetensors file is truncated (its header is cut off).")
+    try:
+        header = json.loads(data[8:8 + header_len])
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError("The .safetensors file's header is damaged.") from exc
+    if not isinstance(header, dict):
+        raise ModelLoadError("The .safetensors file's header is damaged.")
+    _check_safetensors_sizes(header, payload=len(data) - 8 - header_len)
+    try:
+        tensors = load(data)
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise ModelLoadError(f"The .safetensors file could not be read: {exc}") from exc
+    metadata = header.get("__metadata__") or {}
+    if _METADATA_KEY not in metadata:
+        return tensors, None
+    try:
+        info_dict = json.loads(metadata[_METADATA_KEY])
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError("The model file's cnnviz metadata is damaged.") from exc
+    if not isinstance(info_dict, dict):
+        raise ModelLoadError("The model file's cnnviz metadata is damaged.")
+    return tensors, ModelInfo.from_dict(info_dict)
+
+
+def _check_safetensors_sizes(header: dict[str, Any], *, payload: int) -> None:
+    """Refuse truncated files and absurd tensor shapes before any tensor is read."""
+    total = 0
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            shape = [int(s) for s in entry["shape"]]
+            begin, end = (int(o) for o in entry["data_offsets"])
+            itemsize = _SAFETENSORS_DTYPES[entry["dtype"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelLoadError(f"The .safetensors entry for {name!r} is damaged or of an "
+                                 "unsupported type.") from exc
+        elements = math.prod(shape)
+        total += elements
+        if total > MAX_TOTAL_ELEMENTS or any(s < 0 for s in shape):
+            raise ModelLoadError(f"Tensor {name!r} has shape {tuple(shape)}: the file declares more than "
+                                 f"{MAX_TOTAL_ELEMENTS:,} values, too many for cnnviz.")
+        if end > payload:
+            raise ModelLoadError("The .safetensors file is truncated: its tensor data is cut off.")
+        if end - begin != elements * itemsize:
+            raise ModelLoadError(f"The .safetensors entry for {name!r} is damaged: its size does "
+                                 "not match its shape.")
+
+
+def _load_torch_file(data: bytes) -> dict[str, torch.Tensor]:
+    if data[:4] == b"PK\x03\x04":
+        try:
+            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+        except zipfile.BadZipFile as exc:
+            raise ModelLoadError("The .pt file is damaged (not a complete archive).") from exc
+        if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
+            raise ModelLoadError("This is a TorchScript model, which contains code; cnnviz does not run "
+                                 "it. Upload a state_dict (.pt) or a .safetensors file instead.")
+    try:
+        # weights_only=True: the unpickler accepts tensors and plain containers, never arbitrary objects.
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise ModelLoadError(
+            "This file holds pickled Python objects beyond weights (for example a whole model saved "
+            "with torch.save(model)); cnnviz never unpickles those. Save model.state_dict() instead.") from exc
+    except Exception as exc:  # noqa: BLE001 - torch.load raises many types for damaged files
+        raise ModelLoadError(f"The .pt file could not be read as a state_dict: {exc}") from exc
+    if isinstance(obj, dict):
+        for key in ("state_dict", "model_state_dict"):
+            if isinstance(obj.get(key), dict):
+                obj = obj[key]
+    if not isinstance(obj, dict) or not obj or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        raise ModelLoadError("The .pt file does not hold a state_dict (a mapping of names to tensors).")
+    if sum(v.numel() for v in obj.values()) > MAX_TOTAL_ELEMENTS:
+        raise ModelLoadError(f"The file holds more than {MAX_TOTAL_ELEMENTS:,} values, too many for cnnviz.")
+    return obj
+
+
+def _build_with_weights(spec: CNNSpec, tensors: dict[str, torch.Tensor]) -> nn.Module:
+    try:
+        with torch.device("meta"):  # shapes only: an absurd spec costs no memory
+            expected = {k: tuple(v.shape) for k, v in build_model(spec).state_dict().items()}
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ModelLoadError(f"The architecture in the file cannot be built: {exc}") from exc
+    for key, shape in expected.items():
+        if key not in tensors:
+            raise ModelLoadError(f"The file has no tensor {key!r}, which {spec.name} needs: "
+                                 "it is for another architecture.")
+        if tuple(tensors[key].shape) != shape:
+            raise ModelLoadError(f"Tensor {key!r} has shape {tuple(tensors[key].shape)} in the file, "
+                                 f"but {spec.name} needs {shape}: the file is for another architecture.")
+    extra = [k for k in tensors if k not in expected]
+    if extra:
+        raise ModelLoadError(f"The file has a tensor {extra[0]!r} that {spec.name} does not have: "
+                             "it is for another architecture.")
+    model = build_model(spec)
+    model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in tensors.items()})
+    model.eval()
+    return model

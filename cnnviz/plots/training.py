@@ -1,0 +1,64 @@
+"""Figures of a training run: loss and accuracy curves, confusion matrix, image grids."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnviz.train import EpochReport
+
+
+def plot_training_curves(history: Sequence[EpochReport], *, total_epochs: int | None = None) -> go.Figure:
+    """Training loss (left) and train/test accuracy (right) per epoch."""
+    epochs = [r.epoch for r in history]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Accuracy"))
+    fig.add_trace(go.Scatter(x=epochs, y=[r.train_loss for r in history], mode="lines+markers",
+                             name="train loss"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=epochs, y=[r.train_accuracy for r in history], mode="lines+markers",
+                             name="train accuracy"), row=1, col=2)
+    if any(r.test_accuracy is not None for r in history):
+        fig.add_trace(go.Scatter(x=epochs, y=[r.test_accuracy for r in history], mode="lines+markers",
+                                 name="test accuracy"), row=1, col=2)
+    last = total_epochs or (max(epochs) if epochs else 1)
+    fig.update_xaxes(title_text="epoch", range=[0.5, last + 0.5], dtick=max(1, last // 10))
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str]) -> go.Figure:
+    """Counts of (true class, predicted class), with the counts written in the cells."""
+    names = [str(c) for c in class_names]
+    fig = go.Figure(go.Heatmap(
+        z=confusion, x=names, y=names, colorscale="Blues", text=confusion, texttemplate="%{text}",
+        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
+    fig.update_xaxes(title_text="predicted", type="category", side="bottom")
+    fig.update_yaxes(title_text="true", type="category", autorange="reversed")
+    side = 120 + 34 * len(names)
+    fig.update_layout(height=side, width=side + 60, margin=dict(l=60, r=10, t=10, b=60))
+    return fig
+
+
+def plot_image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int = 8) -> go.Figure:
+    """A grid of images (N, C, H, W) in [0, 1], grey for one channel and colour for three."""
+    n = len(images)
+    rows = max(1, -(-n // columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(titles) or None,
+                        horizontal_spacing=0.01, vertical_spacing=0.08 / rows)
+    for i, image in enumerate(images):
+        row, col = i // columns + 1, i % columns + 1
+        if image.shape[0] == 3:
+            rgb = (np.clip(image.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
+            fig.add_trace(go.Image(z=rgb, hoverinfo="skip"), row=row, col=col)
+        else:
+            fig.add_trace(go.Heatmap(z=image[0], colorscale="gray", zmin=0, zmax=1, showscale=False,
+                                     hoverinfo="skip"), row=row, col=col)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=40 + 130 * rows, margin=dict(l=5, r=5, t=30, b=5))
+    return fig
