@@ -38,7 +38,8 @@ from cnnviz.models import (
     tiny_vgg_spec,
 )
 from cnnviz.settings import Settings, settings_from_env
-from cnnviz.train import (
+from cnnviz.trained import ModelInfo, TrainedModel, untrained_model
+from cnnviz.training import (
     BatchReport,
     EpochReport,
     Evaluation,
@@ -49,7 +50,6 @@ from cnnviz.train import (
     set_torch_threads,
     train,
 )
-from cnnviz.trained import ModelInfo, TrainedModel, untrained_model
 from cnnviz.zoo import DEFAULT_ZOO_MODEL, ZOO, ZooEntry, build_zoo_model, load_zoo_model, zoo_path
 
 __all__ = [

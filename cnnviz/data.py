@@ -135,8 +135,8 @@ def _split(name: str, images: np.ndarray, labels: np.ndarray, classes: tuple[str
 
 
 def _digits(size: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
-    from sklearn.datasets import load_digits
     from skimage.transform import resize
+    from sklearn.datasets import load_digits
 
     digits = load_digits()
     small = digits.images.astype(np.float32) / 16.0  # pixel values are 0..16
@@ -222,12 +222,14 @@ def to_model_input(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarra
     if img.dtype == bool:
         img = img.astype(np.float32)
     elif np.issubdtype(img.dtype, np.integer):
-        img = img.astype(np.float32) / float(np.iinfo(img.dtype).max)
+        # 8-bit values in any integer type are the common case; wider ones use their full range.
+        scale = 255.0 if img.dtype == np.uint8 or img.max(initial=0) <= 255 else float(np.iinfo(img.dtype).max)
+        img = img.astype(np.float32) / scale
     img = np.clip(img.astype(np.float32), 0, 1)
     if img.ndim == 2:
         img = img[:, :, None]
-    if img.shape[2] == 4:
-        img = img[:, :, :3]
+    if img.shape[2] in (2, 4):  # drop alpha: grey+alpha, RGB+alpha
+        img = img[:, :, :img.shape[2] - 1]
     if preprocessing.channels == 1 and img.shape[2] == 3:
         img = img @ np.array([0.299, 0.587, 0.114], dtype=np.float32)[:, None]  # ITU-R 601 luma
     elif preprocessing.channels == 3 and img.shape[2] == 1:
@@ -261,10 +263,12 @@ def decode_image(data: bytes, *, max_bytes: int = 10 * 2**20, max_pixels: int = 
                 raise ImageLoadError(
                     f"The image is {width}x{height} pixels; the limit is {max_pixels:,} pixels.")
             img.seek(0)
-            if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+            if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+                # 16-bit, 32-bit integer and float images: stretch their range to 0..255.
                 arr = np.asarray(img, dtype=np.float64)
+                arr = np.nan_to_num(arr - arr.min(), nan=0.0, posinf=0.0)
                 top = arr.max() if arr.max() > 0 else 1.0
-                return (arr / top * 255).astype(np.uint8)
+                return (arr / top * 255).round().astype(np.uint8)
             return np.asarray(img.convert("L" if img.mode in ("1", "L", "LA") else "RGB"))
     except ImageLoadError:
         raise
@@ -274,8 +278,8 @@ def decode_image(data: bytes, *, max_bytes: int = 10 * 2**20, max_pixels: int = 
 
 def network_available(timeout: float = 2.0) -> bool:
     """Whether the Hugging Face hub can be reached; False at once when HF_HUB_OFFLINE is set."""
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("", "0") or \
-            os.environ.get("HF_DATASETS_OFFLINE", "0") not in ("", "0"):
+    if any(os.environ.get(name, "").strip().upper() in ("1", "ON", "YES", "TRUE")
+           for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
         return False
     try:
         with socket.create_connection(_HF_HOST, timeout=timeout):

@@ -53,18 +53,20 @@ def load_model(path: str | Path, *, info: ModelInfo | None = None) -> TrainedMod
     return load_model_bytes(path.read_bytes(), filename=path.name, info=info)
 
 
-def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None = None) -> TrainedModel:
+def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None = None,
+                     max_bytes: int = MAX_FILE_BYTES) -> TrainedModel:
     """Rebuild a model from a file's bytes, refusing anything that is not plain weights.
 
     A cnnviz file brings its own `ModelInfo`; a bare state_dict needs `info` (the
     architecture and data set picked by the user). The file's kind is told from
-    its content, not its name. Raises `ModelLoadError` with a message for the user.
+    its content, not its name. Files over `max_bytes` are refused unread.
+    Raises `ModelLoadError` with a message for the user.
     """
     if not data:
         raise ModelLoadError("The file is empty.")
-    if len(data) > MAX_FILE_BYTES:
-        raise ModelLoadError(f"The file is {len(data) / 2**20:.0f} MB; model files are limited to "
-                             f"{MAX_FILE_BYTES / 2**20:.0f} MB.")
+    if len(data) > max_bytes:
+        raise ModelLoadError(f"The file is {len(data) / 2**20:.1f} MB; model files are limited to "
+                             f"{max_bytes / 2**20:.0f} MB.")
     image_kind = _image_kind(data)
     if image_kind:
         raise ModelLoadError(f"This is a {image_kind} image, not a model file.")

@@ -19,6 +19,16 @@ Activation = Literal["relu", "tanh", "sigmoid"]
 PoolKind = Literal["max", "avg"]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+_PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
+# Bounds far above anything cnnviz trains, so a spec read from a file cannot ask for absurd sizes.
+_MAX_CHANNELS = 4096
+_MAX_SIZE = 1024
+_MAX_LAYERS = 64
+
+
+def _check_range(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValueError(f"{name} must be a whole number from {low} to {high}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -34,6 +44,18 @@ class ConvSpec:
     pool: PoolKind | None = None
     pool_size: int = 2
 
+    def __post_init__(self) -> None:
+        _check_range("out_channels", self.out_channels, 1, _MAX_CHANNELS)
+        _check_range("kernel_size", self.kernel_size, 1, _MAX_SIZE)
+        _check_range("stride", self.stride, 1, _MAX_SIZE)
+        _check_range("padding", self.padding, 0, _MAX_SIZE)
+        _check_range("dilation", self.dilation, 1, _MAX_SIZE)
+        _check_range("pool_size", self.pool_size, 1, _MAX_SIZE)
+        if not isinstance(self.batch_norm, bool):
+            raise ValueError(f"batch_norm must be true or false, not {self.batch_norm!r}")
+        if self.pool not in (None, "max", "avg"):
+            raise ValueError(f"pool must be 'max', 'avg' or none, not {self.pool!r}")
+
 
 @dataclass(frozen=True)
 class CNNSpec:
@@ -48,6 +70,23 @@ class CNNSpec:
     activation: Activation = "relu"
     padding_mode: Literal["zeros", "circular", "reflect", "replicate"] = "zeros"
     kind: str = field(default="cnn", init=False)
+
+    def __post_init__(self) -> None:
+        _check_range("in_channels", self.in_channels, 1, _MAX_CHANNELS)
+        _check_range("input_size", self.input_size, 1, _MAX_SIZE)
+        _check_range("num_classes", self.num_classes, 1, _MAX_CHANNELS)
+        for width in self.hidden:
+            _check_range("hidden layer width", width, 1, _MAX_CHANNELS)
+        if not self.convs or len(self.convs) > _MAX_LAYERS:
+            raise ValueError(f"a CNN needs 1 to {_MAX_LAYERS} convolution blocks, not {len(self.convs)}")
+        if not all(isinstance(c, ConvSpec) for c in self.convs):
+            raise ValueError("convs must be ConvSpec values")
+        if self.activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, not {self.activation!r}")
+        if self.padding_mode not in _PADDING_MODES:
+            raise ValueError(f"padding_mode must be one of {', '.join(_PADDING_MODES)}, "
+                             f"not {self.padding_mode!r}")
+        self.feature_size()  # raises if the input is too small for the layers
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form (see `spec_from_dict`)."""

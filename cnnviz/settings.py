@@ -24,7 +24,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     values = {}
     for f in fields(Settings):
-        raw = environ.get(f"CNNVIZ_{f.name.upper()}", "")
-        if raw.strip().isdigit() and int(raw) > 0:
+        raw = environ.get(f"CNNVIZ_{f.name.upper()}", "").strip()
+        if raw.isascii() and raw.isdigit() and int(raw) > 0:
             values[f.name] = int(raw)
     return Settings(**values)

@@ -15,7 +15,7 @@ from torch import nn
 from cnnviz.data import ImageDataset, Preprocessing
 from cnnviz.errors import ModelLoadError
 from cnnviz.models import CNNSpec, architecture_spec, build_model, count_parameters, spec_from_dict
-from cnnviz.train import predict_proba
+from cnnviz.training import predict_proba
 
 _FORMAT_VERSION = 1
 
@@ -30,6 +30,17 @@ class ModelInfo:
     class_names: tuple[str, ...]
     dataset: str
     test_accuracy: float | None = None
+
+    def __post_init__(self) -> None:
+        if (self.preprocessing.channels, self.preprocessing.size) != (self.spec.in_channels, self.spec.input_size):
+            raise ValueError(f"the preprocessing gives {self.preprocessing.channels}x{self.preprocessing.size}"
+                             f"x{self.preprocessing.size} inputs, but {self.spec.name} takes "
+                             f"{self.spec.in_channels}x{self.spec.input_size}x{self.spec.input_size}")
+        if len(self.class_names) != self.spec.num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.spec.num_classes} classes")
+        if len(self.preprocessing.mean) != self.preprocessing.channels or \
+                len(self.preprocessing.std) != self.preprocessing.channels:
+            raise ValueError("the preprocessing needs one mean and one std per channel")
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-serialisable form, stored in the model file."""
@@ -48,7 +59,8 @@ class ModelInfo:
                        dataset=str(data["dataset"]),
                        test_accuracy=None if accuracy is None else float(accuracy))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ModelLoadError(f"The model file's cnnviz metadata is damaged ({exc!r}).") from exc
+            detail = f"it has no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ModelLoadError(f"The model file's cnnviz metadata is damaged: {detail}.") from exc
 
 
 @dataclass(eq=False)

@@ -20,8 +20,8 @@ import torch
 from cnnviz.data import load_image_dataset
 from cnnviz.errors import ModelLoadError
 from cnnviz.io import load_model, save_model
-from cnnviz.train import TrainConfig, TrainResult, train
 from cnnviz.trained import TrainedModel, untrained_model
+from cnnviz.training import TrainConfig, TrainResult, train
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 

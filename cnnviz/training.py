@@ -31,6 +31,16 @@ class TrainConfig:
     schedule: Literal["one_cycle", "constant"] = "one_cycle"
     seed: int = 0
 
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+        if not 0 < self.learning_rate <= 10:
+            raise ValueError(f"the learning rate must be above 0 and at most 10, not {self.learning_rate}")
+        if not 0 <= self.weight_decay <= 1:
+            raise ValueError(f"weight_decay must be from 0 to 1, not {self.weight_decay}")
+        if self.schedule not in ("one_cycle", "constant"):
+            raise ValueError(f"schedule must be 'one_cycle' or 'constant', not {self.schedule!r}")
+
 
 @dataclass(frozen=True)
 class EpochReport:
@@ -94,42 +104,45 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
     loss_fn = nn.CrossEntropyLoss()
     result = TrainResult()
     last_good = copy.deepcopy(model.state_dict())
-    for epoch in range(1, config.epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(n, generator=generator)
-        loss_sum, correct = 0.0, 0
-        for b in range(batches):
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            logits = model(xb)
-            loss = loss_fn(logits, yb)
-            loss_value = loss.item()
-            if not math.isfinite(loss_value):
-                model.load_state_dict(last_good)
-                result.status = "diverged"
-                result.message = (f"The loss became {loss_value} in epoch {epoch}, batch {b + 1}; the weights "
-                                  f"were restored to the end of epoch {epoch - 1}. Try a lower learning rate.")
+    try:
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(n, generator=generator)
+            loss_sum, correct = 0.0, 0
+            for b in range(batches):
+                idx = order[b * config.batch_size:(b + 1) * config.batch_size]
+                xb, yb = x_train[idx], y_train[idx]
+                logits = model(xb)
+                loss = loss_fn(logits, yb)
+                loss_value = loss.item()
+                if not math.isfinite(loss_value):
+                    model.load_state_dict(last_good)
+                    result.status = "diverged"
+                    restored = f"the end of epoch {epoch - 1}" if epoch > 1 else "their initial values"
+                    result.message = (f"The loss became {loss_value} in epoch {epoch}, batch {b + 1}; the weights "
+                                      f"were restored to {restored}. Try a lower learning rate.")
+                    return result
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss_value * len(idx)
+                correct += int((logits.argmax(1) == yb).sum())
+                if on_batch is not None and on_batch(BatchReport(epoch, b + 1, batches, loss_value)):
+                    result.status, result.message = "stopped", f"Stopped in epoch {epoch}, batch {b + 1}."
+                    return result
+            test_accuracy = evaluate(model, *test_set).accuracy if test_set is not None else None
+            report = EpochReport(epoch, config.epochs, loss_sum / n, correct / n, test_accuracy,
+                                 time.perf_counter() - start)
+            result.history.append(report)
+            last_good = copy.deepcopy(model.state_dict())
+            if on_epoch is not None and on_epoch(report):
+                result.status, result.message = "stopped", f"Stopped after epoch {epoch}."
                 return result
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            loss_sum += loss_value * len(idx)
-            correct += int((logits.argmax(1) == yb).sum())
-            if on_batch is not None and on_batch(BatchReport(epoch, b + 1, batches, loss_value)):
-                result.status, result.message = "stopped", f"Stopped in epoch {epoch}, batch {b + 1}."
-                return result
-        test_accuracy = evaluate(model, *test_set).accuracy if test_set is not None else None
-        report = EpochReport(epoch, config.epochs, loss_sum / n, correct / n, test_accuracy,
-                             time.perf_counter() - start)
-        result.history.append(report)
-        last_good = copy.deepcopy(model.state_dict())
-        if on_epoch is not None and on_epoch(report):
-            result.status, result.message = "stopped", f"Stopped after epoch {epoch}."
-            return result
-    model.eval()
+    finally:
+        model.eval()  # however the run ends, the model is left ready for inference
     return result
 
 

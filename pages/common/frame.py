@@ -1,0 +1,61 @@
+"""The frame around every page: navigation, page settings and the current-model panel.
+
+app.py runs the navigation; each page opens with `page_frame()` and closes with
+`close_page_frame()`. In a new server process Streamlit treats a folder named
+pages/ as an old-style multipage app until st.navigation is first called, so a
+first visit straight to a page's URL runs that page without app.py (and AppTest
+does so on every run). The frame then installs the navigation itself, so the
+page looks and works the same either way.
+"""
+
+import streamlit as st
+
+from pages.common.session import app_settings, settle_interrupted_run, sidebar_model_panel
+
+_ENTRY = "entered_through_app"  # set by app.py on each run, taken by the page it runs
+_SEEN = "session_started"
+PAGE_CONFIG = {"page_title": "cnnviz", "page_icon": ":material/grid_on:", "layout": "wide"}
+
+
+def navigation_pages() -> list:
+    """Every page of the app, in menu order; a page's url path is its file name."""
+    from pages.common.home import home  # home opens with page_frame: import it only when needed
+
+    return [
+        st.Page(home, title="Home", icon=":material/home:", default=True),
+        st.Page("pages/train.py", title="Train / load", icon=":material/model_training:", url_path="train"),
+    ]
+
+
+def run_app() -> None:
+    """app.py: configure the page and run the one the URL asks for."""
+    st.set_page_config(**PAGE_CONFIG)
+    navigation = st.navigation(navigation_pages())
+    st.session_state[_ENTRY] = True
+    navigation.run()
+
+
+def page_frame():
+    """Open a page: settings, an interrupted training run settled, the current-model panel.
+
+    Returns the sidebar slot to pass to `close_page_frame`.
+    """
+    if not st.session_state.pop(_ENTRY, False):
+        st.set_page_config(**PAGE_CONFIG)
+        st.navigation(navigation_pages())  # run without app.py: install the app's menu all the same
+        if not st.session_state.get(_SEEN):
+            # A new session's first run: start over through app.py, or the widgets made in
+            # this run lose the values typed into them before the next one.
+            st.session_state[_SEEN] = True
+            st.rerun()
+    st.session_state[_SEEN] = True
+    app_settings()
+    settle_interrupted_run()
+    slot = st.sidebar.empty()
+    sidebar_model_panel(slot)
+    return slot
+
+
+def close_page_frame(slot) -> None:
+    """Close a page: redraw the panel, since the page may have changed the current model."""
+    sidebar_model_panel(slot)

@@ -1,0 +1,49 @@
+"""The home page: what cnnviz is, what each page teaches, and a picture of the current model."""
+
+import streamlit as st
+
+from cnnviz import model_summary
+from cnnviz.plots import plot_architecture, plot_image_grid
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.session import current_model, dataset
+
+
+def home() -> None:
+    """What cnnviz is, what each page teaches, and a picture of the current model."""
+    slot = page_frame()
+    st.title("cnnviz: see how convolutional networks work")
+    st.markdown(
+        "Load or train a small convolutional neural network (CNN), then look inside it. "
+        "A trained model is already loaded, so every page has something to show; the panel "
+        "in the sidebar always says which model is current.")
+
+    st.subheader("What each page teaches")
+    st.markdown(
+        "- **Train / load**: train LeNet-5 or TinyVGG on a data set and watch the loss fall epoch by "
+        "epoch; see the test accuracy, the confusion matrix and the examples the model gets wrong. "
+        "Save the model as one file, load it again, or switch to a model from the zoo.")
+    st.caption(
+        "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
+        "window), parameter sharing (one kernel everywhere, so convolution is translation "
+        "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
+        "and residual networks. Pages for each are being added.")
+
+    trained = current_model()
+    info = trained.info
+    left, right = st.columns([3, 2])
+    with left:
+        st.subheader(f"The current model: {info.name}")
+        summary = model_summary(trained.model, info.preprocessing.input_shape)
+        st.plotly_chart(plot_architecture(summary, info.preprocessing.input_shape), key="architecture")
+        st.caption("Each bar is one layer's output: convolutions keep or shrink the image and add "
+                   "channels, pooling halves height and width, and linear layers end in one score per class.")
+    with right:
+        st.subheader(f"Examples from {info.dataset}")
+        if info.dataset in ("digits", "shapes"):
+            data = dataset(info.dataset)
+            images = data.x_test[:12]
+            titles = [data.class_names[y] for y in data.y_test[:12]]
+            st.plotly_chart(plot_image_grid(images, titles, columns=4), key="examples")
+        else:
+            st.info("Examples are shown for the offline data sets (digits, shapes).")
+    close_page_frame(slot)

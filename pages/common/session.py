@@ -1,0 +1,127 @@
+"""Session state and caches shared by every page: settings, data sets, the current model.
+
+Shared read-only things (data sets, zoo checkpoints) sit in `st.cache_resource`;
+the current model is the session's own copy, since hooks and gradients mutate it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+from cnnviz import (
+    DEFAULT_ZOO_MODEL,
+    EpochReport,
+    ImageDataset,
+    Settings,
+    TrainConfig,
+    TrainedModel,
+    evaluate,
+    load_image_dataset,
+    load_zoo_model,
+    set_torch_threads,
+    settings_from_env,
+)
+
+_CURRENT = "current_model"
+_RUN = "training_run"        # a run in progress; left behind when a rerun (Stop) interrupts it
+_RESULT = "training_result"  # what the last finished or stopped run achieved
+
+DATASET_LABELS = {
+    "digits": "digits (8x8 handwritten, offline)",
+    "shapes": "shapes (procedural, offline)",
+    "mnist": "MNIST (online)",
+    "fashion_mnist": "Fashion-MNIST (online)",
+    "cifar10": "CIFAR-10 (online)",
+}
+
+
+@st.cache_resource
+def app_settings() -> Settings:
+    """Settings from the environment, applied once per process (torch threads)."""
+    settings = settings_from_env()
+    set_torch_threads(settings.threads)
+    return settings
+
+
+@st.cache_resource(show_spinner="Loading the data set ...")
+def dataset(name: str) -> ImageDataset:
+    """A data set, loaded once per process and shared by every session (read-only)."""
+    return load_image_dataset(name)
+
+
+@st.cache_resource
+def _zoo_model(key: str) -> TrainedModel:
+    return load_zoo_model(key)
+
+
+def zoo_copy(key: str) -> TrainedModel:
+    """A session's own copy of a zoo model (the cached one is never run through hooks)."""
+    shared = _zoo_model(key)
+    return TrainedModel(copy.deepcopy(shared.model), shared.info)
+
+
+def current_model() -> TrainedModel:
+    """The session's current model; a zoo model until the user trains or loads another."""
+    if _CURRENT not in st.session_state:
+        st.session_state[_CURRENT] = zoo_copy(DEFAULT_ZOO_MODEL)
+    return st.session_state[_CURRENT]
+
+
+def set_current_model(trained: TrainedModel) -> None:
+    """Make `trained` the current model of this session, for every page."""
+    st.session_state[_CURRENT] = trained
+
+
+def sidebar_model_panel(slot) -> None:
+    """The current model at a glance, drawn into a sidebar placeholder on every page."""
+    info = current_model().info
+    with slot.container(border=True):
+        st.markdown("**Current model**")
+        st.markdown(f"{info.name}")
+        accuracy = "not measured" if info.test_accuracy is None else f"{info.test_accuracy:.1%}"
+        c, h, w = info.preprocessing.input_shape
+        st.caption(
+            f"Data set: {info.dataset}  \n"
+            f"Test accuracy: {accuracy}  \n"
+            f"Parameters: {current_model().parameters:,}  \n"
+            f"Input: {c}×{h}×{w}")
+
+
+@dataclass
+class TrainingRun:
+    """A run in progress: the model being trained and the epochs finished so far."""
+
+    trained: TrainedModel
+    config: TrainConfig
+    history: list[EpochReport] = field(default_factory=list)
+
+
+def finish_run(run: TrainingRun, status: str, message: str) -> None:
+    """Evaluate the run's model, make it the current model and keep its results for display."""
+    data = dataset(run.trained.info.dataset)
+    evaluation = evaluate(run.trained.model, *data.test_tensors())
+    set_current_model(run.trained.with_accuracy(evaluation.accuracy))
+    st.session_state[_RESULT] = {"history": run.history, "evaluation": evaluation, "status": status,
+                                 "message": message, "dataset": data.name, "epochs": run.config.epochs}
+    st.session_state.pop(_RUN, None)
+
+
+def start_run(run: TrainingRun) -> TrainingRun:
+    """Record a run before its first step, so an interruption cannot lose it."""
+    st.session_state[_RUN] = run
+    return run
+
+
+def settle_interrupted_run() -> None:
+    """Keep the model of a run that a rerun interrupted (the Stop button, or leaving the page)."""
+    run = st.session_state.get(_RUN)
+    if run is not None:
+        finish_run(run, "stopped", f"Stopped after {len(run.history)} finished epoch(s).")
+
+
+def last_result() -> dict | None:
+    """The results of the last finished or stopped run, if any."""
+    return st.session_state.get(_RESULT)

@@ -1,0 +1,197 @@
+"""Train / load: train a model with live progress, switch to a zoo model, save or upload a model file."""
+
+import time
+from dataclasses import replace
+
+import streamlit as st
+
+from cnnviz import (
+    OFFLINE_DATASETS,
+    ZOO,
+    CnnvizError,
+    TrainConfig,
+    evaluate,
+    load_model_bytes,
+    model_summary,
+    model_to_bytes,
+    train,
+    untrained_model,
+)
+from cnnviz.plots import plot_confusion_matrix, plot_image_grid, plot_training_curves
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.session import (
+    DATASET_LABELS,
+    TrainingRun,
+    app_settings,
+    current_model,
+    dataset,
+    finish_run,
+    last_result,
+    set_current_model,
+    start_run,
+    zoo_copy,
+)
+
+ARCHITECTURE_LABELS = {"lenet5": "LeNet-5 (LeCun 1998)", "tiny_vgg": "TinyVGG (CNN Explainer)"}
+BATCH_SIZES = [16, 32, 64, 128, 256]
+LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
+_UPLOAD = "loaded_upload"  # id of the last uploaded file handled, so a rerun does not reload it
+
+
+def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> None:
+    """Train a new model with a progress bar, live curves and a Stop button."""
+    try:
+        data = dataset(dataset_name)
+        trained = untrained_model(architecture, data, seed=config.seed)
+    except (CnnvizError, ValueError) as exc:
+        st.error(f"{exc} The current model is unchanged.")
+        return
+    run = start_run(TrainingRun(trained, config))
+    # Any click reruns the app, which interrupts the loop below; the rerun then keeps the
+    # model trained so far (`settle_interrupted_run` in app.py).
+    stop = st.empty()
+    stop.button("Stop training", icon=":material/stop:", key="stop_training")
+    progress = st.progress(0.0, text="Starting ...")
+    chart = st.empty()
+
+    last_update = [0.0]
+
+    def on_batch(report):
+        now = time.monotonic()
+        if now - last_update[0] < 0.1 and report.batch < report.batches:
+            return  # at most ten updates a second: each one is a message to the browser
+        last_update[0] = now
+        done = (report.epoch - 1 + report.batch / report.batches) / config.epochs
+        progress.progress(min(done, 1.0), text=f"Epoch {report.epoch}/{config.epochs}, "
+                                               f"batch {report.batch}/{report.batches}, loss {report.loss:.3f}")
+
+    def on_epoch(report):
+        run.history.append(report)
+        # Static while it changes: interactive plotly charts cost the browser far more to redraw.
+        chart.plotly_chart(plot_training_curves(run.history, total_epochs=config.epochs),
+                           config={"staticPlot": True})
+
+    result = train(trained.model, data.train_tensors(), config, test_set=data.test_tensors(),
+                   on_epoch=on_epoch, on_batch=on_batch)
+    for placeholder in (stop, progress, chart):
+        placeholder.empty()
+    finish_run(run, result.status, result.message or f"Trained for {len(run.history)} epochs.")
+
+
+def show_result() -> None:
+    """Curves, confusion matrix and misclassified examples of the last run."""
+    result = last_result()
+    if not result:
+        return
+    evaluation = result["evaluation"]
+    data = dataset(result["dataset"])
+    note = {"completed": st.success, "stopped": st.warning, "diverged": st.error}[result["status"]]
+    note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. This is now the current model.")
+    if result["history"]:
+        st.plotly_chart(plot_training_curves(result["history"], total_epochs=result["epochs"]), key="curves")
+    left, right = st.columns([2, 3])
+    with left:
+        st.markdown("**Confusion matrix** (test set)")
+        st.plotly_chart(plot_confusion_matrix(evaluation.confusion, data.class_names),
+                        key="confusion", width="content")
+    with right:
+        wrong = evaluation.misclassified[:16]
+        st.markdown(f"**Misclassified test examples** ({len(evaluation.misclassified)} in all, "
+                    "most confident first)")
+        if len(wrong):
+            titles = [f"{data.class_names[evaluation.labels[i]]}→{data.class_names[evaluation.predictions[i]]}"
+                      f" {evaluation.probabilities[i].max():.0%}" for i in wrong]
+            st.plotly_chart(plot_image_grid(data.x_test[wrong], titles, columns=8), key="misclassified")
+            st.caption("Each title reads true class → predicted class, with the model's confidence.")
+        else:
+            st.write("None: every test example is right.")
+
+
+def train_tab() -> None:
+    """The training form and the results of the last run."""
+    settings = app_settings()
+    defaults = TrainConfig()
+    with st.form("train_form"):
+        left, right = st.columns(2)
+        architecture = left.selectbox("Architecture", list(ARCHITECTURE_LABELS),
+                                      format_func=ARCHITECTURE_LABELS.get)
+        dataset_name = right.selectbox("Data set", list(DATASET_LABELS), format_func=DATASET_LABELS.get)
+        a, b, c, d = st.columns(4)
+        epochs = a.number_input("Epochs", 1, settings.max_epochs, min(defaults.epochs, settings.max_epochs))
+        batch_size = b.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(defaults.batch_size))
+        learning_rate = c.select_slider("Peak learning rate", LEARNING_RATES, value=defaults.learning_rate,
+                                        help="Adam with a one-cycle schedule: the rate rises to this "
+                                             "value, then falls towards zero by the last epoch.")
+        seed = d.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same data: same model.")
+        submitted = st.form_submit_button("Train", type="primary")
+    if submitted:
+        config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size),
+                             learning_rate=float(learning_rate), seed=int(seed))
+        run_training(architecture, dataset_name, config)
+    show_result()
+
+
+def zoo_tab() -> None:
+    """Switch to one of the trained models shipped with cnnviz."""
+    labels = {key: f"{ARCHITECTURE_LABELS[e.architecture]} on {e.dataset}" for key, e in ZOO.items()}
+    key = st.selectbox("Zoo model", list(ZOO), format_func=labels.get)
+    if st.button("Use this model", type="primary"):
+        set_current_model(zoo_copy(key))
+        st.success(f"{current_model().info.name} is now the current model.")
+
+
+def file_tab() -> None:
+    """Download the current model; upload a model file (refused safely if it is not plain weights)."""
+    trained = current_model()
+    file_name = trained.info.name.lower().replace(" ", "-") + ".safetensors"
+    st.download_button("Download the current model (.safetensors)", model_to_bytes(trained),
+                       file_name=file_name, mime="application/octet-stream", icon=":material/download:")
+    st.caption("One file with the weights and, in its metadata, the architecture, preprocessing and "
+               "class names: loading it needs nothing else.")
+    st.divider()
+    upload = st.file_uploader("Load a model file", help=".safetensors saved by cnnviz, or a state_dict "
+                              "as .safetensors or .pt. Files are never unpickled or run.")
+    st.caption("If the file holds weights only (a state_dict), say what they are for:")
+    left, right = st.columns(2)
+    architecture = left.selectbox("Architecture of the weights", list(ARCHITECTURE_LABELS),
+                                  format_func=ARCHITECTURE_LABELS.get)
+    dataset_name = right.selectbox("Data set they were trained on", list(OFFLINE_DATASETS),
+                                   format_func=DATASET_LABELS.get)
+    if upload is None or st.session_state.get(_UPLOAD) == upload.file_id:
+        return
+    st.session_state[_UPLOAD] = upload.file_id
+    try:
+        data = dataset(dataset_name)
+        picked = untrained_model(architecture, data).info
+        picked = replace(picked, name=f"{picked.spec.name} ({upload.name})")
+        loaded = load_model_bytes(upload.getvalue(), filename=upload.name, info=picked,
+                                  max_bytes=app_settings().max_upload_mb * 2**20)
+    except (CnnvizError, ValueError) as exc:
+        st.error(f"{upload.name} was not loaded: {exc}  \nThe current model is unchanged: "
+                 f"{current_model().info.name}.")
+        return
+    if loaded.info.test_accuracy is None and loaded.info.dataset == data.name:
+        loaded = loaded.with_accuracy(evaluate(loaded.model, *data.test_tensors()).accuracy)
+    set_current_model(loaded)
+    st.success(f"Loaded {upload.name}: {loaded.info.name} is now the current model.")
+
+
+frame = page_frame()
+st.title("Train / load a model")
+
+train_section, zoo_section, file_section = st.tabs(["Train", "Model zoo", "Save / load a file"])
+with train_section:
+    train_tab()
+with zoo_section:
+    zoo_tab()
+with file_section:
+    file_tab()
+
+with st.expander("Layers of the current model"):
+    info = current_model().info
+    rows = model_summary(current_model().model, info.preprocessing.input_shape)
+    st.dataframe([{"layer": r.name, "type": r.kind, "output shape": "×".join(map(str, r.output_shape)),
+                   "parameters": r.params} for r in rows], hide_index=True)
+    st.caption(f"{current_model().parameters:,} parameters in all.")
+
+close_page_frame(frame)

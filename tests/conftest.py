@@ -1,0 +1,46 @@
+"""Shared fixtures. Library fixtures are prefixed `lib_`; app fixtures live beside them.
+
+No test may touch the network: the Hugging Face offline switches are set at import,
+before anything imports `datasets` or `huggingface_hub`.
+"""
+
+import os
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def lib_digits():
+    """scikit-learn's 1,797 digits at 28x28, split 1437/360 (loads in about 2 s: once per session)."""
+    from cnnviz import load_image_dataset
+
+    return load_image_dataset("digits")
+
+
+@pytest.fixture(scope="session")
+def lib_shapes():
+    """The default procedural shapes set (3,000 images at 32x32), as the zoo was trained on it."""
+    from cnnviz import load_image_dataset
+
+    return load_image_dataset("shapes")
+
+
+@pytest.fixture
+def lib_tiny_trained():
+    """A fresh, seeded tiny model (8x8 grey input, one conv block, 3 classes) with its ModelInfo.
+
+    conv1: 1*2*3*3 + 2 = 20 parameters; 8 -> 6 -> pool 3, so fc1 takes 2*3*3 = 18
+    values: 18*3 + 3 = 57 parameters; 77 in all.
+    """
+    from cnnviz import CNNSpec, ConvSpec, ModelInfo, Preprocessing, TrainedModel, build_model
+
+    spec = CNNSpec("tiny", in_channels=1, input_size=8, convs=(ConvSpec(2, 3, pool="max"),), num_classes=3)
+    info = ModelInfo(name="tiny on toy", spec=spec, preprocessing=Preprocessing(1, 8, (0.5,), (0.25,)),
+                     class_names=("a", "b", "c"), dataset="toy", test_accuracy=0.625)
+    return TrainedModel(build_model(spec, seed=0), info)

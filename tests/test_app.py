@@ -1,0 +1,257 @@
+"""AppTests of the Streamlit app: home, the Train / load page, uploads of good and bad model files.
+
+Each test starts a fresh AppTest (its own session) with cleared caches. Expected
+numbers come from the library (the zoo checkpoint's metadata, model_to_bytes), so
+the page is checked against what the library says, not against copied values.
+"""
+
+import io
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import streamlit as st
+import torch
+from safetensors.torch import save as save_safetensors
+from streamlit.testing.v1 import AppTest
+
+from cnnviz import (
+    ZOO,
+    TrainConfig,
+    load_image_dataset,
+    load_zoo_model,
+    model_to_bytes,
+    untrained_model,
+)
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TRAIN_PAGE = "pages/train.py"
+TIMEOUT = 120
+
+
+@pytest.fixture
+def app() -> AppTest:
+    """A fresh session of the app, run once on its home page."""
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def sidebar_text(at: AppTest) -> str:
+    """All text of the sidebar's current-model panel, for `at`'s current model, read on the home page.
+
+    AppTest drops the main script's sidebar elements after `switch_page` to a file page
+    and cannot switch back to a page that is a function, so the panel is read in a new
+    session holding the same current model. (A real browser shows it on every page.)
+    """
+    home = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    home.session_state["current_model"] = at.session_state["current_model"]
+    home.run()
+    assert not home.exception
+    return "\n".join([m.value for m in home.sidebar.markdown] + [c.value for c in home.sidebar.caption])
+
+
+def train_page(at: AppTest) -> AppTest:
+    at.switch_page(TRAIN_PAGE).run()
+    assert not at.exception
+    return at
+
+
+def upload_model(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader[0].upload(name, data).run()
+    assert not at.exception
+    return at
+
+
+def test_home_shows_the_zoo_model_with_its_numbers(app):
+    expected = load_zoo_model().info
+    assert app.title[0].value.startswith("cnnviz")
+    panel = sidebar_text(app)
+    assert expected.name in panel
+    assert f"{expected.test_accuracy:.1%}" in panel
+    assert "61,706" in panel                      # LeNet-5's parameter count
+    assert "1×28×28" in panel
+    charts = app.get("plotly_chart")
+    assert len(charts) == 2                       # architecture and example images
+    assert any("Train / load" in m.value for m in app.markdown)
+
+
+def test_train_page_defaults(app):
+    at = train_page(app)
+    assert at.title[0].value == "Train / load a model"
+    assert [s.label for s in at.selectbox][:3] == ["Architecture", "Data set", "Batch size"]
+    assert at.selectbox[0].value == "lenet5" and at.selectbox[1].value == "digits"
+    assert at.number_input[0].value == TrainConfig().epochs == 10
+    assert len(at.file_uploader) == 1
+    assert len(at.get("download_button")) == 1
+    assert not at.error
+
+
+def test_train_one_epoch_then_save_and_load_it_back(app):
+    at = train_page(app)
+    at.number_input[0].set_value(1)
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    assert not at.exception
+    assert any("Trained for 1 epochs" in s.value for s in at.success)
+    trained = at.session_state["current_model"]
+    assert trained.info.name == "LeNet-5 on digits"
+    assert trained.info.test_accuracy is not None
+    assert f"{trained.info.test_accuracy:.1%}" in sidebar_text(at)
+    assert len(at.get("plotly_chart")) >= 2       # curves and confusion matrix
+
+    # Save: the download button's bytes come from model_to_bytes; load them back through the uploader.
+    saved = model_to_bytes(trained)
+    at = upload_model(at, "my-lenet.safetensors", saved)
+    assert any("Loaded my-lenet.safetensors" in s.value for s in at.success)
+    loaded = at.session_state["current_model"]
+    assert loaded.info == trained.info
+    for key, tensor in trained.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], tensor)
+
+
+def test_train_tiny_vgg_on_shapes_with_other_settings(app):
+    at = train_page(app)
+    at.selectbox[0].set_value("tiny_vgg")
+    at.selectbox[1].set_value("shapes")
+    at.number_input[0].set_value(2)
+    at.selectbox[2].set_value(128)
+    at.select_slider[0].set_value(3e-3)
+    at.number_input[1].set_value(7)
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    assert not at.exception
+    assert any("Trained for 2 epochs" in s.value for s in at.success)
+    info = at.session_state["current_model"].info
+    assert info.name == "TinyVGG on shapes"
+    assert info.class_names == ("circle", "square", "triangle", "cross", "ring", "star")
+    assert "TinyVGG on shapes" in sidebar_text(at)
+
+
+def test_a_diverging_run_is_reported_and_keeps_the_last_good_weights(app, monkeypatch):
+    # Adam rarely produces NaN by itself, so feed it one corrupt training image (an inf pixel).
+    import dataclasses
+
+    import pages.common.session as session
+
+    digits = load_image_dataset("digits")
+    corrupt = digits.x_train.copy()
+    corrupt[100, 0, 5, 5] = float("inf")
+    monkeypatch.setattr(session, "dataset", lambda name: dataclasses.replace(digits, x_train=corrupt))
+    at = train_page(app)
+    at.number_input[0].set_value(2)
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    assert not at.exception
+    assert any("The loss became nan in epoch 1" in e.value and "lower learning rate" in e.value
+               for e in at.error), [e.value for e in at.error]
+    # Nothing finished, so the weights are the initial ones of the same seed.
+    initial = untrained_model("lenet5", digits, seed=0).model.state_dict()
+    for key, tensor in at.session_state["current_model"].model.state_dict().items():
+        assert torch.equal(tensor, initial[key])
+
+
+def test_stop_keeps_the_model_trained_so_far(app):
+    # A click on Stop reruns the app while the loop runs; the run it interrupts is left in
+    # session state. Recreate that state and check the next run keeps its model.
+    from pages.common.session import TrainingRun
+
+    data = load_image_dataset("digits")
+    partial = untrained_model("lenet5", data, seed=3)
+    app.session_state["training_run"] = TrainingRun(partial, TrainConfig(epochs=5))
+    app.run()                                     # any page settles an interrupted run
+    assert "training_run" not in app.session_state
+    at = train_page(app)
+    assert at.session_state["current_model"].model is partial.model
+    assert any("Stopped after 0 finished epoch(s)" in w.value for w in at.warning)
+
+
+def test_online_data_set_offline_gives_a_clear_message_and_keeps_the_model(app):
+    assert os.environ.get("HF_HUB_OFFLINE") == "1"
+    before = app.session_state["current_model"]
+    at = train_page(app)
+    at.selectbox[1].set_value("mnist")
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    assert not at.exception
+    assert any("network" in e.value and "offline data sets" in e.value for e in at.error)
+    assert at.session_state["current_model"] is before
+
+
+def test_switch_to_a_zoo_model(app):
+    at = train_page(app)
+    zoo_select = next(s for s in at.selectbox if s.label == "Zoo model")
+    zoo_select.set_value("tinyvgg-shapes")
+    next(b for b in at.button if b.label == "Use this model").click().run()
+    assert not at.exception
+    expected = load_zoo_model("tinyvgg-shapes").info
+    assert at.session_state["current_model"].info == expected
+    assert "TinyVGG on shapes" in sidebar_text(at)
+    assert set(ZOO) == {"lenet5-digits", "tinyvgg-shapes"}
+
+
+def test_bare_state_dict_loads_with_the_picked_architecture(app):
+    zoo = load_zoo_model("tinyvgg-shapes")
+    at = train_page(app)
+    next(s for s in at.selectbox if s.label == "Architecture of the weights").set_value("tiny_vgg")
+    next(s for s in at.selectbox if s.label.startswith("Data set they")).set_value("shapes")
+    at.run()
+    buffer = io.BytesIO()
+    torch.save(zoo.model.state_dict(), buffer)
+    at = upload_model(at, "weights.pt", buffer.getvalue())
+    assert any("Loaded weights.pt" in s.value for s in at.success)
+    loaded = at.session_state["current_model"]
+    assert loaded.info.spec == zoo.info.spec
+    assert loaded.info.test_accuracy == pytest.approx(zoo.info.test_accuracy)
+
+
+class _RunsCode:
+    """Unpickling this would call `exec`, which writes a marker file: it must never happen."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (exec, (f"open({str(self.marker)!r}, 'w').write('ran')",))
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[str, bytes, str]]:
+    """Each refused kind of file: (file name, content, a phrase the message must contain)."""
+    zoo = load_zoo_model()
+    good = model_to_bytes(zoo)
+    whole_module = io.BytesIO()
+    torch.save(zoo.model, whole_module)
+    code_pickle = io.BytesIO()
+    torch.save({"weights": _RunsCode(tmp_path / "marker")}, code_pickle)
+    scripted = io.BytesIO()
+    torch.jit.save(torch.jit.script(zoo.model), scripted)
+    png = io.BytesIO()
+    from PIL import Image
+    Image.new("RGB", (4, 4)).save(png, format="PNG")
+    wrong_arch = save_safetensors(dict(load_zoo_model("tinyvgg-shapes").model.state_dict()))
+    return {
+        "pickled module": ("model.pt", whole_module.getvalue(), "never unpickles"),
+        "pickle carrying code": ("evil.pt", code_pickle.getvalue(), "never unpickles"),
+        "plain pickle": ("evil.pkl", pickle.dumps(_RunsCode(tmp_path / "marker")), "never unpickles"),
+        "random binary": ("random.safetensors", os.urandom(4096), "not a model file"),
+        "truncated safetensors": ("cut.safetensors", good[: len(good) // 2], "truncated"),
+        "image renamed": ("cat.safetensors", png.getvalue(), "PNG image"),
+        "wrong architecture": ("tinyvgg.safetensors", wrong_arch, "conv1.weight"),
+        "torchscript": ("scripted.pt", scripted.getvalue(), "TorchScript"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["pickled module", "pickle carrying code", "plain pickle", "random binary",
+                                  "truncated safetensors", "image renamed", "wrong architecture",
+                                  "torchscript"])
+def test_refused_files_get_a_clear_message_and_change_nothing(app, tmp_path, kind):
+    name, data, phrase = _bad_files(tmp_path)[kind]
+    before = app.session_state["current_model"]
+    at = upload_model(train_page(app), name, data)
+    errors = [e.value for e in at.error]
+    assert errors and phrase in errors[0], errors
+    assert "current model is unchanged" in errors[0]
+    assert at.session_state["current_model"] is before
+    assert not (tmp_path / "marker").exists()     # nothing was executed
+    # The app keeps working: the home page still renders with the old model.
+    assert before.info.name in sidebar_text(at)

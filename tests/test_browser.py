@@ -1,0 +1,108 @@
+"""Real-browser tests (Playwright driving Debian's chromium) of what AppTest cannot see.
+
+They start `streamlit run app.py` on a free local port. Without /usr/bin/chromium they
+are skipped, except in CI (CI=true), where .ci/run installs it and a skip would hide
+a failure.
+"""
+
+import os
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.serve import CHROMIUM, CHROMIUM_ARGS, served_app
+
+if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
+    pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+
+def test_first_visit_of_a_new_server_straight_to_a_page_runs_it_inside_the_app():
+    # Streamlit's first run in a new process treats pages/ as an old-style app; the page
+    # must still show the app's navigation and the current-model panel.
+    with served_app() as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.goto(f"{url}/train")
+        expect(page.get_by_role("heading", name="Train / load a model")).to_be_visible(timeout=30_000)
+        sidebar = page.get_by_test_id("stSidebar")
+        expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible(timeout=30_000)
+        links = page.get_by_test_id("stSidebarNavLink")
+        expect(links).to_have_count(2)
+        expect(links.nth(0)).to_contain_text("Home")
+        expect(links.nth(1)).to_contain_text("Train / load")
+        expect(page.get_by_text("Page not found")).to_have_count(0)
+        # The first interaction keeps what was typed (widgets made in that first run are kept).
+        epochs = page.get_by_label("Epochs")
+        epochs.fill("2")
+        epochs.press("Enter")
+        page.get_by_role("button", name="Train", exact=True).click()
+        expect(page.get_by_text("Trained for 2 epochs")).to_be_visible(timeout=60_000)
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app served on a local port: its URL and when the server was started."""
+    with served_app() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        yield page
+        browser.close()
+
+
+def test_cold_start_shows_home_with_the_zoo_model(server, page):
+    url, started = server
+    page.goto(url)
+    expect(page.get_by_role("heading", name="cnnviz: see how convolutional networks work")).to_be_visible(
+        timeout=30_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_text("Parameters: 61,706")).to_be_visible()
+    assert time.perf_counter() - started < 30  # generous here; the 10 s target is measured in docs/
+    links = page.get_by_test_id("stSidebarNavLink")
+    expect(links).to_have_count(2)
+
+
+def test_training_shows_progress_and_updates_the_sidebar_on_the_page(server, page):
+    url, _ = server
+    page.goto(f"{url}/train")
+    expect(page.get_by_role("heading", name="Train / load a model")).to_be_visible(timeout=30_000)
+    epochs = page.get_by_label("Epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop training")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("Trained for 3 epochs")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Stop training")).to_have_count(0)
+    # The sidebar, drawn before the page ran, is redrawn with the new model's accuracy.
+    sidebar = page.get_by_test_id("stSidebar")
+    result = page.get_by_text("Trained for 3 epochs").inner_text()
+    accuracy = result.split("Test accuracy ")[1].split("%")[0]
+    expect(sidebar.get_by_text(f"Test accuracy: {accuracy}%")).to_be_visible(timeout=10_000)
+
+
+def test_stop_keeps_the_model_trained_so_far(server, page):
+    url, _ = server
+    page.goto(f"{url}/train")
+    epochs = page.get_by_label("Epochs")
+    expect(epochs).to_be_visible(timeout=30_000)
+    epochs.fill("50")
+    epochs.press("Enter")
+    page.get_by_role("button", name="Train", exact=True).click()
+    # Wait until at least two epochs have finished (the progress text says epoch 3 or later).
+    expect(page.get_by_text(re.compile(r"Epoch (?:[3-9]|[1-4]\d)/50, batch"))).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="Stop training").click()
+    stopped = page.get_by_text("Stopped after")
+    expect(stopped).to_be_visible(timeout=30_000)
+    finished = int(stopped.inner_text().split("Stopped after ")[1].split(" ")[0])
+    assert 2 <= finished < 50

@@ -1,0 +1,49 @@
+"""cnnviz.settings: CNNVIZ_* variables, with every bad value falling back to the default."""
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnnviz import Settings, settings_from_env
+
+DEFAULT = Settings()
+
+
+def test_defaults():
+    assert (DEFAULT.threads, DEFAULT.max_epochs, DEFAULT.max_upload_mb) == (2, 50, 10)
+    assert settings_from_env({}) == DEFAULT
+
+
+def test_good_values():
+    env = {"CNNVIZ_THREADS": "4", "CNNVIZ_MAX_EPOCHS": "20", "CNNVIZ_MAX_UPLOAD_MB": " 5 ", "OTHER": "x"}
+    assert settings_from_env(env) == Settings(threads=4, max_epochs=20, max_upload_mb=5)
+
+
+def test_reads_os_environ_by_default(monkeypatch):
+    monkeypatch.setenv("CNNVIZ_MAX_EPOCHS", "7")
+    assert settings_from_env().max_epochs == 7
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "0", "00", "-1", "-4", "abc", "4.5", "1e3", "+3", "3 cores", "0x10"])
+def test_bad_values_keep_the_default(raw):
+    env = {"CNNVIZ_THREADS": raw, "CNNVIZ_MAX_EPOCHS": raw, "CNNVIZ_MAX_UPLOAD_MB": raw}
+    assert settings_from_env(env) == DEFAULT
+
+
+def test_one_bad_value_does_not_spoil_the_others():
+    assert settings_from_env({"CNNVIZ_THREADS": "zero", "CNNVIZ_MAX_EPOCHS": "3"}) == Settings(max_epochs=3)
+
+
+def test_unicode_digit_that_int_rejects_keeps_the_default():
+    assert settings_from_env({"CNNVIZ_THREADS": "²"}) == DEFAULT
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=8))
+def test_any_ascii_value_gives_positive_settings(raw):
+    result = settings_from_env({"CNNVIZ_THREADS": raw})
+    digits = re.fullmatch(r"\s*([0-9]+)\s*", raw)
+    expected = int(digits[1]) if digits and int(digits[1]) > 0 else DEFAULT.threads
+    assert result.threads == expected and result.threads >= 1
