@@ -20,6 +20,7 @@ from cnnviz.data import (
     to_model_input,
 )
 from cnnviz.errors import CnnvizError, DatasetUnavailableError, ImageLoadError, ModelLoadError
+from cnnviz.features import TopActivations, feature_maps, spatial_layers, top_activations
 from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model
 from cnnviz.models import (
     ARCHITECTURES,
@@ -37,7 +38,15 @@ from cnnviz.models import (
     tiny_vgg,
     tiny_vgg_spec,
 )
+from cnnviz.receptive_field import (
+    ReceptiveField,
+    effective_receptive_field,
+    gradient_mass_fraction,
+    receptive_field_crops,
+    receptive_fields,
+)
 from cnnviz.settings import Settings, settings_from_env
+from cnnviz.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
 from cnnviz.trained import ModelInfo, TrainedModel, untrained_model
 from cnnviz.training import (
     BatchReport,
@@ -62,4 +71,7 @@ __all__ = [
     "load_photo", "load_zoo_model", "make_shapes", "model_summary", "model_to_bytes", "network_available",
     "predict_proba", "save_model", "set_torch_threads", "settings_from_env", "spec_from_dict", "tiny_vgg",
     "tiny_vgg_spec", "to_model_input", "train", "untrained_model", "zoo_path",
+    "TopActivations", "feature_maps", "spatial_layers", "top_activations",
+    "ReceptiveField", "effective_receptive_field", "gradient_mass_fraction", "receptive_field_crops",
+    "receptive_fields", "Connectivity", "LayerParameterCount", "connectivity", "layer_parameter_counts",
 ]

@@ -5,6 +5,7 @@ before anything imports `datasets` or `huggingface_hub`.
 """
 
 import os
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -38,9 +39,42 @@ def lib_tiny_trained():
     conv1: 1*2*3*3 + 2 = 20 parameters; 8 -> 6 -> pool 3, so fc1 takes 2*3*3 = 18
     values: 18*3 + 3 = 57 parameters; 77 in all.
     """
-    from cnnviz import CNNSpec, ConvSpec, ModelInfo, Preprocessing, TrainedModel, build_model
+    from cnnviz import (
+        CNNSpec,
+        ConvSpec,
+        ModelInfo,
+        Preprocessing,
+        TrainedModel,
+        build_model,
+    )
 
     spec = CNNSpec("tiny", in_channels=1, input_size=8, convs=(ConvSpec(2, 3, pool="max"),), num_classes=3)
     info = ModelInfo(name="tiny on toy", spec=spec, preprocessing=Preprocessing(1, 8, (0.5,), (0.25,)),
                      class_names=("a", "b", "c"), dataset="toy", test_accuracy=0.625)
     return TrainedModel(build_model(spec, seed=0), info)
+
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+APP_TIMEOUT = 120
+
+
+@pytest.fixture
+def app():
+    """A fresh AppTest session of the app, with cleared caches, run once on its home page."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    at.run()
+    assert not at.exception
+    return at
+
+
+def open_page(at, page: str):
+    """Switch an AppTest session to the page file pages/<n>_<page>.py and run it; asserts no exception."""
+    (path,) = Path(APP).parent.glob(f"pages/*_{page}.py")
+    at.switch_page(f"pages/{path.name}").run()
+    assert not at.exception, at.exception
+    return at

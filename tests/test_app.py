@@ -11,7 +11,6 @@ import pickle
 from pathlib import Path
 
 import pytest
-import streamlit as st
 import torch
 from safetensors.torch import save as save_safetensors
 from streamlit.testing.v1 import AppTest
@@ -24,41 +23,16 @@ from cnnviz import (
     model_to_bytes,
     untrained_model,
 )
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-TRAIN_PAGE = "pages/train.py"
-TIMEOUT = 120
-
-
-@pytest.fixture
-def app() -> AppTest:
-    """A fresh session of the app, run once on its home page."""
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception
-    return at
+from tests.conftest import open_page
 
 
 def sidebar_text(at: AppTest) -> str:
-    """All text of the sidebar's current-model panel, for `at`'s current model, read on the home page.
-
-    AppTest drops the main script's sidebar elements after `switch_page` to a file page
-    and cannot switch back to a page that is a function, so the panel is read in a new
-    session holding the same current model. (A real browser shows it on every page.)
-    """
-    home = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    home.session_state["current_model"] = at.session_state["current_model"]
-    home.run()
-    assert not home.exception
-    return "\n".join([m.value for m in home.sidebar.markdown] + [c.value for c in home.sidebar.caption])
+    """All text of the sidebar's current-model panel."""
+    return "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
 
 
 def train_page(at: AppTest) -> AppTest:
-    at.switch_page(TRAIN_PAGE).run()
-    assert not at.exception
-    return at
+    return open_page(at, "train")
 
 
 def upload_model(at: AppTest, name: str, data: bytes) -> AppTest:

@@ -31,7 +31,7 @@ def test_first_visit_of_a_new_server_straight_to_a_page_runs_it_inside_the_app()
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible(timeout=30_000)
         links = page.get_by_test_id("stSidebarNavLink")
-        expect(links).to_have_count(2)
+        expect(links).to_have_count(4)
         expect(links.nth(0)).to_contain_text("Home")
         expect(links.nth(1)).to_contain_text("Train / load")
         expect(page.get_by_text("Page not found")).to_have_count(0)
@@ -70,7 +70,7 @@ def test_cold_start_shows_home_with_the_zoo_model(server, page):
     expect(sidebar.get_by_text("Parameters: 61,706")).to_be_visible()
     assert time.perf_counter() - started < 30  # generous here; the 10 s target is measured in docs/
     links = page.get_by_test_id("stSidebarNavLink")
-    expect(links).to_have_count(2)
+    expect(links).to_have_count(4)
 
 
 def test_training_shows_progress_and_updates_the_sidebar_on_the_page(server, page):
@@ -106,3 +106,37 @@ def test_stop_keeps_the_model_trained_so_far(server, page):
     expect(stopped).to_be_visible(timeout=30_000)
     finished = int(stopped.inner_text().split("Stopped after ")[1].split(" ")[0])
     assert 2 <= finished < 50
+
+
+def test_clicking_a_unit_draws_its_receptive_field(server, page):
+    url, _ = server
+    page.goto(f"{url}/receptive_fields")
+    expect(page.get_by_text("Unit (5, 5) of conv2 sees input rows 8–21, columns 8–21")).to_be_visible(
+        timeout=30_000)
+    plot_area = page.locator(".st-key-picker_conv2 .nsewdrag").first
+    expect(plot_area).to_be_visible(timeout=30_000)
+    plot_area.scroll_into_view_if_needed()
+    box = plot_area.bounding_box()
+    # conv2's map is 10x10 and fills the plot area: unit (1, 8) is at these fractions of it.
+    page.mouse.click(box["x"] + box["width"] * (8 + 0.5) / 10, box["y"] + box["height"] * (1 + 0.5) / 10)
+    # Centre 4.5 + 2*unit: rows 6.5 ± 6.5 -> 0..13, columns 20.5 ± 6.5 -> 14..27.
+    expect(page.get_by_text("Unit (1, 8) of conv2 sees input rows 0–13, columns 14–27")).to_be_visible(
+        timeout=30_000)
+    expect(page.locator(".st-key-rf_box .shapelayer path")).to_have_count(1)   # the box on the input
+
+
+def test_a_digit_drawn_on_the_canvas_is_classified(server, page):
+    url, _ = server
+    page.goto(f"{url}/feature_maps")
+    expect(page.get_by_text("Prediction for test image 0")).to_be_visible(timeout=30_000)
+    page.get_by_text("Draw", exact=True).click()
+    expect(page.get_by_text("Prediction for your drawing")).to_be_visible(timeout=30_000)
+    canvas = page.locator(".st-key-features_canvas canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.85, steps=15)
+    page.mouse.up()
+    # An empty canvas is a black image; a vertical stroke is read as a 1 by the zoo LeNet-5.
+    expect(page.get_by_text(re.compile(r"Prediction for your drawing: 1 \("))).to_be_visible(timeout=30_000)

@@ -5,7 +5,12 @@ import plotly.graph_objects as go
 import pytest
 
 from cnnviz import CNNSpec, ConvSpec, EpochReport, build_model, lenet5, model_summary
-from cnnviz.plots import plot_architecture, plot_confusion_matrix, plot_image_grid, plot_training_curves
+from cnnviz.plots import (
+    plot_architecture,
+    plot_confusion_matrix,
+    plot_image_grid,
+    plot_training_curves,
+)
 
 
 def history(test: bool, epochs: int = 3):

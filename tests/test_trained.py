@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from cnnviz import ModelInfo, ModelLoadError, lenet5_spec, tiny_vgg_spec, untrained_model
+from cnnviz import (
+    ModelInfo,
+    ModelLoadError,
+    lenet5_spec,
+    tiny_vgg_spec,
+    untrained_model,
+)
 
 
 def test_model_info_round_trips_through_json(lib_tiny_trained):

@@ -1,6 +1,19 @@
 """Plotly figures: each `plot_*` takes numbers computed by cnnviz and returns a `go.Figure`."""
 
 from cnnviz.plots.architecture import plot_architecture
+from cnnviz.plots.features import plot_class_probabilities, plot_feature_maps, plot_filters
+from cnnviz.plots.receptive_field import (
+    plot_effective_receptive_field,
+    plot_receptive_field_box,
+    plot_receptive_field_sizes,
+    plot_unit_picker,
+)
+from cnnviz.plots.sparsity import plot_connectivity, plot_parameter_counts
 from cnnviz.plots.training import plot_confusion_matrix, plot_image_grid, plot_training_curves
 
-__all__ = ["plot_architecture", "plot_confusion_matrix", "plot_image_grid", "plot_training_curves"]
+__all__ = [
+    "plot_architecture", "plot_class_probabilities", "plot_confusion_matrix", "plot_connectivity",
+    "plot_effective_receptive_field", "plot_feature_maps", "plot_filters", "plot_image_grid",
+    "plot_parameter_counts", "plot_receptive_field_box", "plot_receptive_field_sizes", "plot_training_curves",
+    "plot_unit_picker",
+]

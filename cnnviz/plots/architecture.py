@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import plotly.graph_objects as go
 
-from cnnviz.models import LayerSummary
+if TYPE_CHECKING:  # figures need no torch at run time
+    from cnnviz.models import LayerSummary
+
 
 _KIND_COLOURS = {"Conv2d": "#1f77b4", "MaxPool2d": "#ff7f0e", "AvgPool2d": "#ff7f0e",
                  "Linear": "#2ca02c", "BatchNorm2d": "#9467bd"}

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.training import EpochReport
+from cnnviz.plots._montage import montage as tile_montage
+
+if TYPE_CHECKING:  # figures need no torch at run time
+    from cnnviz.training import EpochReport
 
 
 def plot_training_curves(history: Sequence[EpochReport], *, total_epochs: int | None = None) -> go.Figure:
@@ -55,10 +59,7 @@ def plot_image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int =
     rows = max(1, -(-n // columns))
     gap_x, gap_y = max(1, width // 8), max(2, -(-height * 2 // 5))  # room for a title above each tile
     step_x, step_y = width + gap_x, height + gap_y
-    montage = np.full((rows * step_y - gap_y, columns * step_x - gap_x, channels), np.nan, dtype=np.float32)
-    for i, image in enumerate(images):
-        top, left = (i // columns) * step_y, (i % columns) * step_x
-        montage[top:top + height, left:left + width] = image.transpose(1, 2, 0)
+    montage, _ = tile_montage(images.transpose(0, 2, 3, 1), columns, gap_x, gap_y)
     if channels == 3:
         rgb = (np.nan_to_num(montage, nan=1.0) * 255).astype(np.uint8)
         fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))

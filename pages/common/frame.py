@@ -18,12 +18,16 @@ PAGE_CONFIG = {"page_title": "cnnviz", "page_icon": ":material/grid_on:", "layou
 
 
 def navigation_pages() -> list:
-    """Every page of the app, in menu order; a page's url path is its file name."""
+    """Every page of the app, in menu order; a page's url path is its file name without the number that orders it."""
     from pages.common.home import home  # home opens with page_frame: import it only when needed
 
     return [
         st.Page(home, title="Home", icon=":material/home:", default=True),
-        st.Page("pages/train.py", title="Train / load", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/1_train.py", title="Train / load", icon=":material/model_training:", url_path="train"),
+        st.Page("pages/2_feature_maps.py", title="Feature maps", icon=":material/grid_view:",
+                url_path="feature_maps"),
+        st.Page("pages/3_receptive_fields.py", title="Receptive fields", icon=":material/center_focus_strong:",
+                url_path="receptive_fields"),
     ]
 
 

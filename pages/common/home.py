@@ -21,12 +21,18 @@ def home() -> None:
     st.markdown(
         "- **Train / load**: train LeNet-5 or TinyVGG on a data set and watch the loss fall epoch by "
         "epoch; see the test accuracy, the confusion matrix and the examples the model gets wrong. "
-        "Save the model as one file, load it again, or switch to a model from the zoo.")
+        "Save the model as one file, load it again, or switch to a model from the zoo.\n"
+        "- **Feature maps**: feed the model a digit, a shape, a photo, your own upload or a drawing, and "
+        "see what every channel of a layer computes, the filters that compute it, and which test images "
+        "excite a channel most.\n"
+        "- **Receptive fields**: how large a window of the input each layer's units see, in theory "
+        "(a box) and in practice (where the gradient lands); and why convolutions need so few weights "
+        "(sparse interaction).")
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
         "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
-        "and residual networks. Pages for each are being added.")
+        "and residual networks. Pages for the later topics are being added.")
 
     trained = current_model()
     info = trained.info

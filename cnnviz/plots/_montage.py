@@ -1,0 +1,22 @@
+"""Tiles laid out on one grid: the figures draw many small images as one trace (fast in a browser)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def montage(tiles: np.ndarray, columns: int, gap_x: int, gap_y: int) -> tuple[np.ndarray, np.ndarray]:
+    """Tiles (n, h, w, ...) on a grid of `columns`, NaN between them.
+
+    Returns the montage (rows*(h+gap_y)-gap_y, columns*(w+gap_x)-gap_x, ...) and each
+    tile's (top, left) as an (n, 2) array.
+    """
+    n, height, width = tiles.shape[:3]
+    rows = max(1, -(-n // columns))
+    step_x, step_y = width + gap_x, height + gap_y
+    grid = np.full((rows * step_y - gap_y, columns * step_x - gap_x, *tiles.shape[3:]), np.nan, dtype=np.float32)
+    origins = np.array([((i // columns) * step_y, (i % columns) * step_x) for i in range(n)],
+                       dtype=np.int64).reshape(n, 2)
+    for tile, (top, left) in zip(tiles, origins, strict=True):
+        grid[top:top + height, left:left + width] = tile
+    return grid, origins

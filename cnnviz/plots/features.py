@@ -1,0 +1,162 @@
+"""Figures of what a CNN computes: feature maps, filters and class probabilities.
+
+Maps and filters are drawn as one montage heatmap (tiles separated by NaN gaps),
+which a browser draws far faster than a subplot per channel. Hover always shows
+the raw numbers (from `customdata`), whatever the colours are scaled to.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import plotly.graph_objects as go
+
+from cnnviz.plots._montage import montage as _montage
+
+_FONT = 11
+
+
+def _tile_customdata(shape: tuple[int, ...], origins: np.ndarray, tiles: np.ndarray,
+                     labels: np.ndarray) -> np.ndarray:
+    """Per montage cell: the tile's labels (e.g. channel), then row, col and raw value; NaN in the gaps."""
+    _, height, width = tiles.shape
+    data = np.full((*shape, labels.shape[1] + 3), np.nan, dtype=np.float32)
+    rows, cols = np.meshgrid(np.arange(height), np.arange(width), indexing="ij")
+    for i, (top, left) in enumerate(origins):
+        cell = data[top:top + height, left:left + width]
+        cell[..., :labels.shape[1]] = labels[i]
+        cell[..., -3], cell[..., -2], cell[..., -1] = rows, cols, tiles[i]
+    return data
+
+
+def _square_pixels(fig: go.Figure) -> None:
+    fig.update_xaxes(constrain="domain", showgrid=False, zeroline=False)
+    fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
+
+
+def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = "layer", columns: int = 8,
+                      names: Sequence[str] | None = None) -> go.Figure:
+    """Feature maps (C, H, W) of one input as one montage heatmap, a tile per channel titled "ch i".
+
+    scale="layer": one colour scale for all channels (with a colour bar), so channels can
+    be compared. scale="channel": each channel coloured from its own minimum to maximum
+    (a constant channel is drawn mid-scale), which shows the pattern in weak channels.
+    Hover shows channel, row, column and the raw value either way (customdata[..., 0:4],
+    NaN in the gaps). At most `columns` tiles go in a row, spread evenly over the rows.
+    `names` replaces the tile titles (one per channel).
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3 or 0 in maps.shape:
+        raise ValueError(f"maps must have shape (C, H, W) with no empty axis, not {maps.shape}")
+    if scale not in ("layer", "channel"):
+        raise ValueError(f"scale must be 'layer' or 'channel', not {scale!r}")
+    n, height, width = maps.shape
+    titles = [f"ch {i}" for i in range(n)] if names is None else [str(name) for name in names]
+    if len(titles) != n:
+        raise ValueError(f"names has {len(titles)} entries for {n} channels")
+    # At most `columns` tiles a row, spread evenly over the rows (10 maps: 2 rows of 5, not 8 and 2),
+    # which leaves no empty tiles to send to the browser.
+    rows = -(-n // max(1, min(int(columns), n)))
+    columns = -(-n // rows)
+    gap_x, gap_y = max(1, width // 8), max(2, -(-height * 2 // 5))  # room for a title above each tile
+    raw, origins = _montage(maps, columns, gap_x, gap_y)
+    customdata = _tile_customdata(raw.shape, origins, maps, np.arange(n, dtype=np.float32)[:, None])
+
+    if scale == "layer":
+        colours = raw
+        finite = maps[np.isfinite(maps)]
+        low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+        if low == high:
+            low, high = low - 0.5, high + 0.5  # a constant layer: still a valid colour range
+        colour = dict(zmin=low, zmax=high, showscale=True, colorbar=dict(title=dict(text="value"), thickness=12))
+    else:
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN channel stays NaN
+            low = np.nanmin(maps, axis=(1, 2), keepdims=True)
+            span = np.nanmax(maps, axis=(1, 2), keepdims=True) - low
+            scaled = np.where(span > 0, (maps - low) / np.where(span > 0, span, 1), 0.5)
+        colours, _ = _montage(scaled.astype(np.float32), columns, gap_x, gap_y)
+        colour = dict(zmin=0.0, zmax=1.0, showscale=False)
+
+    fig = go.Figure(go.Heatmap(
+        z=colours, customdata=customdata, colorscale="Viridis", hoverongaps=False,
+        hovertemplate="channel %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
+                      "<br>value %{customdata[3]:.4g}<extra></extra>", **colour))
+    for title, (top, left) in zip(titles, origins, strict=True):
+        fig.add_annotation(x=left + (width - 1) / 2, y=top - 0.5, text=title, showarrow=False,
+                           yanchor="bottom", font_size=_FONT)
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    _square_pixels(fig)
+    # Up to 30 screen pixels per map pixel, and the whole montage about 800 pixels wide.
+    unit = min(30.0, 800 / raw.shape[1])
+    subtitle = "one colour scale for the layer" if scale == "layer" else "each channel coloured from its min to max"
+    fig.update_layout(height=int(70 + unit * (raw.shape[0] + gap_y)), plot_bgcolor="white",
+                      margin=dict(l=5, r=5, t=45, b=5),
+                      title=dict(text=f"{n} feature maps of {height}×{width} ({subtitle})", font_size=13))
+    return fig
+
+
+def plot_filters(weights: np.ndarray, *, max_inputs: int = 8) -> go.Figure:
+    """Convolution weights (Cout, Cin, kh, kw) as a montage: a row per output channel, a column per input.
+
+    At most `max_inputs` input channels are drawn (the title says so when there are
+    more). The colours are diverging, symmetric around 0 (red negative, blue positive),
+    so a weight's sign reads at a glance; hover shows out, in, row, col and the weight.
+    """
+    weights = np.asarray(weights, dtype=np.float32)
+    if weights.ndim != 4 or 0 in weights.shape:
+        raise ValueError(f"weights must have shape (Cout, Cin, kh, kw) with no empty axis, not {weights.shape}")
+    if max_inputs < 1:
+        raise ValueError(f"max_inputs must be at least 1, not {max_inputs}")
+    outs, ins, kh, kw = weights.shape
+    shown = min(ins, max_inputs)
+    tiles = weights[:, :shown].reshape(outs * shown, kh, kw)
+    gap = max(1, round(max(kh, kw) / 4))
+    montage, origins = _montage(tiles, shown, gap, gap)
+    out_index, in_index = np.divmod(np.arange(outs * shown), shown)
+    labels = np.stack([out_index, in_index], axis=1).astype(np.float32)
+    customdata = _tile_customdata(montage.shape, origins, tiles, labels)
+    finite = np.abs(tiles[np.isfinite(tiles)])
+    bound = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+    fig = go.Figure(go.Heatmap(
+        z=montage, customdata=customdata, colorscale="RdBu", zmid=0.0, zmin=-bound, zmax=bound,
+        hoverongaps=False, colorbar=dict(title=dict(text="weight"), thickness=12),
+        hovertemplate="out %{customdata[0]}, in %{customdata[1]}<br>row %{customdata[2]}, col %{customdata[3]}"
+                      "<br>weight %{customdata[4]:.4g}<extra></extra>"))
+    step_x, step_y = kw + gap, kh + gap
+    fig.update_xaxes(side="top", tickmode="array", tickvals=[j * step_x + (kw - 1) / 2 for j in range(shown)],
+                     ticktext=[f"in {j}" for j in range(shown)], ticks="", tickfont_size=10)
+    fig.update_yaxes(tickmode="array", tickvals=[i * step_y + (kh - 1) / 2 for i in range(outs)],
+                     ticktext=[f"out {i}" for i in range(outs)], ticks="", tickfont_size=10)
+    _square_pixels(fig)
+    title = f"{outs} filters of {ins}×{kh}×{kw}"
+    if shown < ins:
+        title += f" (first {shown} of {ins} input channels shown)"
+    # Tiles up to about 72 screen pixels; a tall stack of filters is capped near 1,400 pixels.
+    unit = min(72 / max(kh, kw), 700 / montage.shape[1], 1400 / montage.shape[0])
+    fig.update_layout(title=dict(text=title, font_size=13), height=int(110 + unit * montage.shape[0]),
+                      plot_bgcolor="white", margin=dict(l=50, r=5, t=80, b=5))
+    return fig
+
+
+def plot_class_probabilities(probabilities: np.ndarray, class_names: Sequence[str]) -> go.Figure:
+    """Horizontal bars of the probability of each class (in the given order), the top class highlighted."""
+    probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
+    names = [str(name) for name in class_names]
+    if len(names) != len(probabilities):
+        raise ValueError(f"{len(probabilities)} probabilities for {len(names)} class names")
+    top = int(np.argmax(probabilities)) if len(probabilities) else -1
+    colours = ["#d62728" if i == top else "#9ecae1" for i in range(len(names))]
+    fig = go.Figure(go.Bar(
+        x=probabilities, y=names, orientation="h", marker_color=colours,
+        text=[f"{p:.1%}" for p in probabilities], textposition="outside", cliponaxis=False,
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
+    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_layout(height=60 + 26 * len(names), margin=dict(l=80, r=20, t=10, b=40))
+    return fig

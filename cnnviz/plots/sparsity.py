@@ -1,0 +1,133 @@
+"""Figures of sparse interaction and parameter sharing: wiring diagrams and parameter counts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+from plotly.subplots import make_subplots
+
+from cnnviz.sparsity import Connectivity, LayerParameterCount
+
+_WEIGHT_COLOURS = qualitative.Plotly
+_INPUT_Y, _OUTPUT_Y = 0.0, 1.0
+
+
+def _segments(x0: np.ndarray, x1: np.ndarray) -> tuple[list[float | None], list[float | None]]:
+    """Lines from (x0, inputs' row) to (x1, outputs' row) as one polyline broken by None (one trace, fast)."""
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for a, b in zip(x0.tolist(), x1.tolist(), strict=True):
+        xs += [a, b, None]
+        ys += [_INPUT_Y, _OUTPUT_Y, None]
+    return xs, ys
+
+
+def _output_positions(conn: Connectivity) -> np.ndarray:
+    # Each output sits above the centre of its window, so stride and padding show in the layout.
+    return np.arange(conn.n_outputs) * conn.stride - conn.padding + (conn.kernel_size - 1) / 2
+
+
+def plot_connectivity(conn: Connectivity) -> go.Figure:
+    """Dense (left) against convolution (right) wiring of n inputs (bottom row) to m outputs (top row).
+
+    Left, every input is wired to every output: n*m weights. Right, each output is wired
+    to the inputs of its window, each line coloured by which of the k shared weights it
+    uses (one legend entry per weight, "w0", "w1", ...); padding positions are drawn as
+    open markers and have no lines, since they are constant zeros. Each group of lines is
+    one trace. Readable for up to about 32 inputs.
+    """
+    n, m, k, p = conn.n_inputs, conn.n_outputs, conn.kernel_size, conn.padding
+    inputs = np.arange(n, dtype=np.float64)
+    outputs = _output_positions(conn)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06, subplot_titles=(
+        f"Dense: {conn.dense_weights:,} weights ({n} inputs × {m} outputs)",
+        f"Convolution: {k} shared weight{'s' if k != 1 else ''} ({conn.conv_connections} connections)"))
+
+    xs, ys = _segments(np.repeat(inputs, m), np.tile(outputs, n))
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(100,100,100,0.45)", width=1),
+                               name="dense weight", hoverinfo="skip", showlegend=False), row=1, col=1)
+    edges = conn.conv_edges
+    for w in range(k):
+        chosen = edges[edges[:, 2] == w]
+        xs, ys = _segments(inputs[chosen[:, 1]], outputs[chosen[:, 0]])
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"w{w}",
+                                   line=dict(color=_WEIGHT_COLOURS[w % len(_WEIGHT_COLOURS)], width=2),
+                                   hoverinfo="skip"), row=1, col=2)
+
+    size = max(5, min(14, int(240 / (n + 2 * p))))
+    labels = n + 2 * p <= 12  # node names fit only on short rows; hover always has them
+    windows = [edges[edges[:, 0] == j, 1] for j in range(m)]
+    output_hover = [f"output s{j}: sees " + (", ".join(f"x{i}" for i in seen) if len(seen) else "only padding")
+                    for j, seen in enumerate(windows)]
+    for col in (1, 2):
+        fig.add_trace(go.Scatter(
+            x=np.concatenate([inputs, outputs]), y=[_INPUT_Y] * n + [_OUTPUT_Y] * m,
+            mode="markers+text" if labels else "markers", showlegend=False, name="units",
+            text=[f"x{i}" for i in range(n)] + [f"s{j}" for j in range(m)], textposition="middle center",
+            textfont=dict(size=max(7, size - 5), color="white"),
+            marker=dict(size=size * 1.6 if labels else size, color=["#444"] * n + ["#1f77b4"] * m),
+            hovertext=[f"input x{i}" for i in range(n)] + (
+                [f"output s{j}: sees all {n} inputs" for j in range(m)] if col == 1 else output_hover),
+            hoverinfo="text"), row=1, col=col)
+    if p:
+        pads = np.concatenate([np.arange(-p, 0), np.arange(n, n + p)]).astype(np.float64)
+        fig.add_trace(go.Scatter(x=pads, y=[_INPUT_Y] * len(pads), mode="markers", name="padding (0)",
+                                 marker=dict(size=size * 1.6 if labels else size, color="white",
+                                             line=dict(color="#444", width=1)),
+                                 hovertext=["padding: 0"] * len(pads), hoverinfo="text"), row=1, col=2)
+
+    low, high = min(-p, outputs.min()) - 0.8, max(n - 1 + p, outputs.max()) + 0.8
+    fig.update_xaxes(visible=False, range=[low, high])
+    fig.update_yaxes(range=[-0.25, 1.25], tickmode="array", tickvals=[_INPUT_Y, _OUTPUT_Y],
+                     ticktext=["inputs x", "outputs s"], showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, row=1, col=2)
+    fig.update_layout(height=340, margin=dict(l=70, r=10, t=70, b=20), plot_bgcolor="white",
+                      legend=dict(orientation="h", y=-0.05, title_text="weight "),
+                      title=dict(font_size=13, text=(
+                          f"n = {n}, k = {k}, stride {conn.stride}, padding {p}: "
+                          f"no sharing (locally connected) would need {conn.locally_connected_weights} weights")))
+    return fig
+
+
+def _compact(value: int) -> str:
+    """Exact below 100,000; above, three significant digits with k, M or B (bars stay legible)."""
+    if value < 100_000:
+        return f"{value:,}"
+    for size, suffix in ((10**9, "B"), (10**6, "M"), (10**3, "k")):
+        if value >= size:
+            return f"{value / size:.3g}{suffix}"
+    return str(value)  # not reached
+
+
+def plot_parameter_counts(rows: Sequence[LayerParameterCount]) -> go.Figure:
+    """Grouped bars per convolution layer: its parameters, a locally connected layer's and a dense layer's.
+
+    The y axis is logarithmic (the three differ by orders of magnitude); bars carry the
+    counts as text (abbreviated above 100,000) and the exact counts on hover.
+    """
+    names = [r.name for r in rows]
+    fig = go.Figure()
+    for label, attribute, colour in (("convolution (shared)", "conv", "#1f77b4"),
+                                     ("locally connected (no sharing)", "locally_connected", "#ff7f0e"),
+                                     ("dense (fully connected)", "dense", "#7f7f7f")):
+        counts = [getattr(r, attribute) for r in rows]
+        hover = [f"{r.name}: {'×'.join(map(str, r.input_shape))} → {'×'.join(map(str, r.output_shape))}"
+                 f"<br>{label}: {c:,} parameters" + (f" ({c / r.conv:,.0f}× the convolution)"
+                                                     if attribute != "conv" and r.conv else "")
+                 for r, c in zip(rows, counts, strict=True)]
+        fig.add_trace(go.Bar(x=names, y=counts, name=label, marker_color=colour, text=[_compact(c) for c in counts],
+                             textposition="outside", cliponaxis=False, hovertext=hover, hoverinfo="text"))
+    if not rows:
+        fig.add_annotation(text="This model has no convolution layers.", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    # From 1 (10^0) up, so bar heights are the numbers of digits, comparable across layers.
+    top = max((r.dense for r in rows), default=10)
+    fig.update_yaxes(type="log", title_text="parameters", range=[0, math.log10(max(top, 10)) + 0.4])
+    fig.update_xaxes(type="category", title_text="convolution layer")
+    fig.update_layout(barmode="group", height=400, margin=dict(l=60, r=20, t=50, b=50),
+                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0))
+    return fig

@@ -1,0 +1,87 @@
+"""Feature maps: what every channel of a layer computes for one input, its filters, and what excites it."""
+
+import streamlit as st
+
+from cnnviz import (
+    feature_maps,
+    receptive_field_crops,
+    receptive_fields,
+    spatial_layers,
+    top_activations,
+)
+from cnnviz.plots import (
+    plot_class_probabilities,
+    plot_feature_maps,
+    plot_filters,
+    plot_image_grid,
+)
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.inputs import pick_input
+from pages.common.session import current_model, dataset
+
+frame = page_frame()
+st.title("Feature maps")
+st.caption("A convolution slides each filter over its input and writes one map per filter: bright where "
+           "the input looks like the filter. Pick an input, then a layer, and see every channel's map.")
+
+trained = current_model()
+info = trained.info
+prep = info.preprocessing
+left, right = st.columns([1, 2])
+with left:
+    picked = pick_input(trained, key="features")
+x = prep.apply(picked.image[None])[0]
+with right:
+    probabilities = trained.predict_proba(picked.image[None])[0]
+    top = int(probabilities.argmax())
+    truth = f" (true class: {picked.true_class})" if picked.true_class is not None else ""
+    st.markdown(f"**Prediction for {picked.label}:** {info.class_names[top]} "
+                f"({probabilities[top]:.0%}){truth}")
+    image_col, bars_col = st.columns([1, 2])
+    image_col.plotly_chart(plot_image_grid(picked.image[None], ["input"], columns=1), key="input_image")
+    bars_col.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="probabilities")
+
+layers = spatial_layers(trained.model, prep.input_shape)
+records = {r.name: r for r in receptive_fields(trained.model, prep.input_shape)}
+
+
+@st.fragment
+def layer_view() -> None:
+    """Maps, filters and top activations of one layer; its widgets rerun only this part."""
+    a, b = st.columns([2, 1])
+    layer = a.selectbox("Layer", layers, key="features_layer",
+                        help="Layers whose output is still an image (before flattening).")
+    per_channel = b.toggle("Colour scale per channel", key="features_per_channel",
+                           help="Off: one scale for the whole layer, so channels compare. On: each "
+                                "channel stretched to its own range, so weak patterns show.")
+    maps = feature_maps(trained.model, x, layers=[layer])[layer]
+    st.plotly_chart(plot_feature_maps(maps, scale="channel" if per_channel else "layer"), key="maps")
+    module = dict(trained.model.named_modules())[layer]
+    if hasattr(module, "weight") and getattr(module.weight, "ndim", 0) == 4:
+        with st.expander(f"Filters of {layer} ({tuple(module.weight.shape)})", expanded=False):
+            st.plotly_chart(plot_filters(module.weight.detach().numpy()), key="filters")
+            st.caption("One row per output channel, one column per input channel: blue weights add, "
+                       "red subtract.")
+
+    if info.dataset not in ("digits", "shapes"):
+        return
+    st.subheader("What excites one channel")
+    channel = st.slider("Channel", 0, maps.shape[0] - 1, 0, key="features_channel")
+    data = dataset(info.dataset)
+    test_x, _ = data.test_tensors()
+    best = top_activations(trained.model, test_x, layer, channel, k=8)
+    record = records.get(layer)
+    if record is None or record.size is None:
+        st.info(f"{layer} has no single receptive field, so whole images are shown.")
+        crops, what = data.x_test[best.indices], "whole images"
+    else:
+        crops = receptive_field_crops(data.x_test[best.indices], best.positions, record)
+        what = f"the {record.size[0]}×{record.size[1]} input window its strongest unit sees"
+    titles = [f"#{i} {v:.2f}" for i, v in zip(best.indices, best.values)]
+    st.plotly_chart(plot_image_grid(crops, titles, columns=8), key="top_crops")
+    st.caption(f"The 8 test images that activate channel {channel} of {layer} most, each cropped to {what}. "
+               "Titles: test image number and the activation.")
+
+
+layer_view()
+close_page_frame(frame)

@@ -1,0 +1,132 @@
+"""Receptive fields: what part of the input one unit sees, in theory and in its gradient; sparse interaction."""
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import (
+    connectivity,
+    effective_receptive_field,
+    feature_maps,
+    gradient_mass_fraction,
+    layer_parameter_counts,
+    receptive_fields,
+)
+from cnnviz.plots import (
+    plot_connectivity,
+    plot_effective_receptive_field,
+    plot_parameter_counts,
+    plot_receptive_field_box,
+    plot_receptive_field_sizes,
+    plot_unit_picker,
+)
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.inputs import pick_input
+from pages.common.session import current_model, dataset
+
+ERF_MODES = {"this input": "this input", "test images": "the mean over 32 test images",
+             "random inputs": "the mean over 32 random inputs"}
+
+frame = page_frame()
+st.title("Receptive fields")
+st.caption("Each unit of a convolutional layer sees only a window of the input: its receptive field. "
+           "Stacking layers and pooling make the window grow.")
+
+trained = current_model()
+info = trained.info
+prep = info.preprocessing
+records = receptive_fields(trained.model, prep.input_shape)
+
+st.subheader("Receptive field of every layer")
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(plot_receptive_field_sizes(records), key="rf_sizes")
+with right:
+    st.dataframe([{"layer": r.name, "type": r.kind,
+                   "size": "—" if r.size is None else f"{r.size[0]}×{r.size[1]}",
+                   "jump": "—" if r.jump is None else f"{r.jump[0]}×{r.jump[1]}",
+                   "start": "—" if r.start is None else f"({r.start[0]:g}, {r.start[1]:g})",
+                   "note": r.note} for r in records], hide_index=True, height=320)
+st.caption("Size: the input window one unit sees (rows × columns). Jump: how many input pixels apart "
+           "neighbouring units look (the product of the strides so far). Start: the input position of "
+           "the centre of the first unit. After Araujo, Norris & Sim, Distill 2019.")
+
+st.subheader("One unit: its window and where its gradient lands")
+picked = pick_input(trained, key="rf")
+modules = dict(trained.model.named_modules())
+with_rf = [r for r in records if r.name in modules and r.size is not None and r.output_shape is not None
+           and len(r.output_shape) == 3]
+names = [r.name for r in with_rf]
+a, b = st.columns(2)
+layer = a.selectbox("Layer", names, index=min(len(names) - 1, 3), key="rf_layer")
+record = with_rf[names.index(layer)]
+channels, rows, cols = record.output_shape
+channel = b.slider("Channel", 0, channels - 1, 0, key="rf_channel")
+
+unit_key = f"rf_unit_{layer}"
+unit = st.session_state.get(unit_key, (rows // 2, cols // 2))
+x = prep.apply(picked.image[None])[0]
+fmap = feature_maps(trained.model, x, layers=[layer])[layer][channel]
+pick_col, box_col, erf_col = st.columns(3)
+with pick_col:
+    st.markdown(f"**{layer}, channel {channel}**: click a unit")
+    picker_key = f"picker_{layer}"
+    clicked = st.session_state.get(picker_key)  # the chart's last click, read before it is drawn again
+    points = clicked.selection.get("points", []) if clicked else []
+    if points:
+        unit = (int(points[0]["y"]), int(points[0]["x"]))
+    chart_slot = st.container()
+    r_in, c_in = st.columns(2)
+    unit = (int(r_in.number_input("Row", 0, rows - 1, unit[0], key=f"rf_row_{layer}_{unit}")),
+            int(c_in.number_input("Column", 0, cols - 1, unit[1], key=f"rf_col_{layer}_{unit}")))
+    st.session_state[unit_key] = unit
+    chart_slot.plotly_chart(plot_unit_picker(fmap, unit), key=picker_key, on_select="rerun",
+                            selection_mode="points")
+
+box = record.box(unit, (prep.size, prep.size))
+with box_col:
+    st.markdown(f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
+                f"columns {box[1]}–{box[3]}**")
+    st.plotly_chart(plot_receptive_field_box(picked.image, box, title=picked.label), key="rf_box")
+with erf_col:
+    mode = st.radio("Gradient of", list(ERF_MODES), format_func=ERF_MODES.get, horizontal=True, key="rf_mode",
+                    help="Luo et al. (2016) average the gradient over many inputs.")
+    if mode == "this input":
+        inputs = x
+    elif mode == "test images":
+        inputs = dataset(info.dataset).test_tensors()[0][:32] if info.dataset in ("digits", "shapes") else x
+    else:
+        inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), dtype=np.float32))
+    erf = effective_receptive_field(trained.model, inputs, layer, unit, channel=channel)
+    fraction = gradient_mass_fraction(erf, box)
+    st.plotly_chart(plot_effective_receptive_field(erf, box, fraction=fraction), key="erf")
+    st.caption(f"95% of the gradient inside the box lies on {fraction:.0%} of its pixels: the effective "
+               "receptive field is smaller than the theoretical one and peaks in its centre "
+               "(Luo et al. 2016).")
+
+st.subheader("Sparse interaction")
+st.caption("A dense layer wires every input to every output, each wire with its own weight. A convolution "
+           "wires each output to k neighbouring inputs only, and all outputs share the same k weights.")
+c1, c2, c3, c4 = st.columns(4)
+n_inputs = c1.slider("Inputs n", 3, 32, 8, key="sparse_n")
+kernel = c2.slider("Kernel size k", 1, 9, 3, key="sparse_k")
+stride = c3.slider("Stride", 1, 3, 1, key="sparse_stride")
+padding = c4.slider("Padding", 0, 4, 0, key="sparse_padding")
+try:
+    conn = connectivity(n_inputs, kernel, stride=stride, padding=padding)
+except ValueError as exc:
+    st.warning(f"{exc} Choose a smaller kernel or more padding.")
+else:
+    st.plotly_chart(plot_connectivity(conn), key="connectivity")
+    m1, m2, m3 = st.columns(3)
+    m1.metric("Dense weights (m·n)", f"{conn.dense_weights:,}")
+    m2.metric("Convolution connections", f"{conn.conv_connections:,}")
+    m3.metric("Convolution weights (shared)", f"{conn.conv_weights:,}")
+
+st.markdown(f"**Parameters of the convolutions of {info.name}** beside a dense layer between the same shapes")
+counts = layer_parameter_counts(trained.model, prep.input_shape)
+st.plotly_chart(plot_parameter_counts(counts), key="param_counts")
+st.dataframe([{"layer": c.name, "input": "×".join(map(str, c.input_shape)),
+               "output": "×".join(map(str, c.output_shape)), "convolution": c.conv,
+               "locally connected": c.locally_connected, "dense": c.dense} for c in counts], hide_index=True)
+
+close_page_frame(frame)

@@ -1,0 +1,90 @@
+"""AppTests of the Feature maps page: default view, other layers and inputs, uploads, other models."""
+
+import io
+import json
+
+import numpy as np
+from PIL import Image
+
+from cnnviz import load_image_dataset, load_zoo_model, spatial_layers
+from pages.common.session import zoo_copy
+from tests.conftest import open_page
+
+
+def figure(at, key: str) -> dict:
+    """The plotly figure (as JSON) of the chart with `key`."""
+    for chart in at.get("plotly_chart"):
+        if chart.proto.id.endswith(key) or key in chart.proto.id:
+            return json.loads(chart.proto.spec)
+    raise AssertionError(f"no chart {key!r}")
+
+
+def channel_titles(fig: dict) -> list[str]:
+    return [a["text"] for a in fig["layout"].get("annotations", [])]
+
+
+def test_default_view_predicts_test_image_0_and_shows_conv1(app):
+    at = open_page(app, "feature_maps")
+    zoo = load_zoo_model()
+    digits = load_image_dataset("digits")
+    probabilities = zoo.predict_proba(digits.x_test[:1])[0]
+    predicted = zoo.info.class_names[int(probabilities.argmax())]
+    prediction = next(m.value for m in at.markdown if m.value.startswith("**Prediction"))
+    assert f"** {predicted} (" in prediction and f"true class: {digits.class_names[digits.y_test[0]]}" in prediction
+    layer_box = at.selectbox(key="features_layer")
+    assert layer_box.options == spatial_layers(zoo.model, (1, 28, 28)) and layer_box.value == "conv1"
+    assert len(channel_titles(figure(at, "maps"))) == 6          # conv1 has 6 channels
+    assert len(channel_titles(figure(at, "top_crops"))) == 8     # the top 8 test images
+    assert any("5×5 input window" in c.value for c in at.caption)  # conv1's receptive field
+
+
+def test_other_layer_scale_channel_and_class(app):
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_by").set_value("class").run()
+    at.selectbox(key="features_class").set_value(7).run()
+    at.selectbox(key="features_layer").set_value("conv2").run()
+    at.toggle(key="features_per_channel").set_value(True).run()
+    at.slider(key="features_channel").set_value(5).run()
+    assert not at.exception
+    assert len(channel_titles(figure(at, "maps"))) == 16          # conv2 has 16 channels
+    assert any("channel 5 of conv2" in c.value and "14×14 input window" in c.value for c in at.caption)
+    prediction = next(m.value for m in at.markdown if m.value.startswith("**Prediction"))
+    assert "true class: 7" in prediction
+
+
+def test_photo_and_upload_inputs(app):
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Photo").run()
+    at.selectbox(key="features_photo").set_value("coffee").run()
+    assert any("photo 'coffee'" in m.value for m in at.markdown)
+
+    at.radio(key="features_source").set_value("Upload").run()
+    assert any("chelsea" in i.value for i in at.info)              # a stand-in until something is uploaded
+    png = io.BytesIO()
+    Image.fromarray((np.eye(40) * 255).astype(np.uint8)).save(png, format="PNG")
+    at.file_uploader(key="features_upload").upload("diagonal.png", png.getvalue(), "image/png").run()
+    assert not at.exception
+    assert any("upload 'diagonal.png'" in m.value for m in at.markdown)
+
+
+def test_a_bad_upload_gets_a_message_and_the_previous_input_stays(app):
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Upload").run()
+    png = io.BytesIO()
+    Image.new("L", (30, 30), 255).save(png, format="PNG")
+    at.file_uploader(key="features_upload").upload("white.png", png.getvalue(), "image/png").run()
+    at.file_uploader(key="features_upload").clear().upload("broken.png", png.getvalue()[:40], "image/png").run()
+    assert not at.exception
+    assert any("broken.png was not used" in e.value for e in at.error)
+    assert any("upload 'white.png'" in m.value for m in at.markdown)
+
+
+def test_tiny_vgg_on_shapes(app):
+    app.session_state["current_model"] = zoo_copy("tinyvgg-shapes")
+    app.run()
+    at = open_page(app, "feature_maps")
+    assert at.selectbox(key="features_layer").options[-1] == "pool4"
+    assert "Draw" in at.radio(key="features_source").options     # one-channel model
+    at.selectbox(key="features_layer").set_value("conv3").run()
+    assert not at.exception
+    assert len(channel_titles(figure(at, "maps"))) == 10
