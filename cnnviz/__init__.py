@@ -19,6 +19,14 @@ from cnnviz.data import (
     network_available,
     to_model_input,
 )
+from cnnviz.equivariance import (
+    EquivarianceView,
+    LayerEquivariance,
+    equivariance_errors,
+    equivariance_view,
+    shift_image,
+    toy_spec,
+)
 from cnnviz.errors import CnnvizError, DatasetUnavailableError, ImageLoadError, ModelLoadError
 from cnnviz.features import TopActivations, feature_maps, spatial_layers, top_activations
 from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model
@@ -37,6 +45,16 @@ from cnnviz.models import (
     spec_from_dict,
     tiny_vgg,
     tiny_vgg_spec,
+)
+from cnnviz.pooling import (
+    InvarianceCurves,
+    PoolingStage,
+    PoolResult,
+    binomial_kernel,
+    invariance_curves,
+    pool,
+    pooling_stages,
+    transform_image,
 )
 from cnnviz.receptive_field import (
     ReceptiveField,
@@ -74,4 +92,7 @@ __all__ = [
     "TopActivations", "feature_maps", "spatial_layers", "top_activations",
     "ReceptiveField", "effective_receptive_field", "gradient_mass_fraction", "receptive_field_crops",
     "receptive_fields", "Connectivity", "LayerParameterCount", "connectivity", "layer_parameter_counts",
+    "EquivarianceView", "LayerEquivariance", "equivariance_errors", "equivariance_view", "shift_image", "toy_spec",
+    "InvarianceCurves", "PoolingStage", "PoolResult", "binomial_kernel", "invariance_curves", "pool",
+    "pooling_stages", "transform_image",
 ]

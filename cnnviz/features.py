@@ -8,8 +8,7 @@ later in the forward (`ReLU(inplace=True)`) cannot change what was recorded.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.hooks import eval_with_hooks
 from cnnviz.models import model_summary
 
 
@@ -32,28 +32,6 @@ def _modules_by_name(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Mod
         valid = ", ".join(name for name in modules if name)
         raise ValueError(f"Unknown layer {', '.join(map(repr, unknown))}; this model's layers are: {valid}")
     return {name: modules[name] for name in names}
-
-
-@contextmanager
-def _hooked_eval(model: nn.Module, hooks: dict[nn.Module, Callable[..., None]]) -> Iterator[None]:
-    """Eval mode, no gradients and the given forward hooks, all undone on exit (also on error).
-
-    Each module's own training flag is restored, not just the root's: a model in training
-    mode may hold frozen parts (batch norm in eval mode) that `model.train()` would unfreeze.
-    """
-    modes = [(module, module.training) for module in model.modules()]
-    handles = []
-    try:
-        for module, hook in hooks.items():
-            handles.append(module.register_forward_hook(hook))
-        model.eval()
-        with torch.no_grad():
-            yield
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes:
-            module.training = training
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -92,7 +70,7 @@ def feature_maps(model: nn.Module, x: torch.Tensor, *, layers: Sequence[str] | N
     # named_modules() lists a module once, so each module gets one hook and one name.
     hooks = {module: record(name) for name, module in modules.items()}
 
-    with _hooked_eval(model, hooks):
+    with eval_with_hooks(model, hooks):
         model(x if x.ndim == 4 else x.unsqueeze(0))
     if layers is not None:
         missing = [name for name in names if name not in outputs]
@@ -143,7 +121,7 @@ def top_activations(model: nn.Module, x: torch.Tensor, layer: str, channel: int,
     def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
         captured[:] = [output]  # keep only the last call's output
 
-    with _hooked_eval(model, {module: hook}):
+    with eval_with_hooks(model, {module: hook}):
         for start in range(0, len(x), batch_size):
             captured.clear()
             model(x[start:start + batch_size])

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.serve import CHROMIUM, CHROMIUM_ARGS, served_app
+from tests.serve import CHROMIUM, CHROMIUM_ARGS, ROOT, served_app
+
+PAGES = 1 + len(list(ROOT.glob("pages/[0-9]_*.py")))  # the home page and every page file
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
@@ -31,7 +33,7 @@ def test_first_visit_of_a_new_server_straight_to_a_page_runs_it_inside_the_app()
         sidebar = page.get_by_test_id("stSidebar")
         expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible(timeout=30_000)
         links = page.get_by_test_id("stSidebarNavLink")
-        expect(links).to_have_count(4)
+        expect(links).to_have_count(PAGES)
         expect(links.nth(0)).to_contain_text("Home")
         expect(links.nth(1)).to_contain_text("Train / load")
         expect(page.get_by_text("Page not found")).to_have_count(0)
@@ -70,7 +72,7 @@ def test_cold_start_shows_home_with_the_zoo_model(server, page):
     expect(sidebar.get_by_text("Parameters: 61,706")).to_be_visible()
     assert time.perf_counter() - started < 30  # generous here; the 10 s target is measured in docs/
     links = page.get_by_test_id("stSidebarNavLink")
-    expect(links).to_have_count(4)
+    expect(links).to_have_count(PAGES)
 
 
 def test_training_shows_progress_and_updates_the_sidebar_on_the_page(server, page):

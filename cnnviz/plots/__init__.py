@@ -1,7 +1,9 @@
 """Plotly figures: each `plot_*` takes numbers computed by cnnviz and returns a `go.Figure`."""
 
 from cnnviz.plots.architecture import plot_architecture
+from cnnviz.plots.equivariance import plot_equivariance_errors, plot_equivariance_view
 from cnnviz.plots.features import plot_class_probabilities, plot_feature_maps, plot_filters
+from cnnviz.plots.pooling import plot_invariance_curves, plot_layer_change, plot_pooling
 from cnnviz.plots.receptive_field import (
     plot_effective_receptive_field,
     plot_receptive_field_box,
@@ -15,5 +17,6 @@ __all__ = [
     "plot_architecture", "plot_class_probabilities", "plot_confusion_matrix", "plot_connectivity",
     "plot_effective_receptive_field", "plot_feature_maps", "plot_filters", "plot_image_grid",
     "plot_parameter_counts", "plot_receptive_field_box", "plot_receptive_field_sizes", "plot_training_curves",
-    "plot_unit_picker",
+    "plot_unit_picker", "plot_equivariance_errors", "plot_equivariance_view", "plot_invariance_curves",
+    "plot_layer_change", "plot_pooling",
 ]

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from cnnviz.plots._montage import montage as _montage
+from cnnviz.plots._common import montage as _montage
 
 _FONT = 11
 

@@ -17,6 +17,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.plots._common import unique_labels
+
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
     from cnnviz.receptive_field import ReceptiveField
 
@@ -42,16 +44,6 @@ def _describe(record: ReceptiveField) -> str:
             f"<br>unit (0, 0) centred on row {_num(record.start[0])}, col {_num(record.start[1])}{shape}{note}")
 
 
-def _unique(names: Sequence[str]) -> list[str]:
-    """Category labels must differ: a layer called twice gets ' (2)', ' (3)', ..."""
-    seen: dict[str, int] = {}
-    labels = []
-    for name in names:
-        seen[name] = seen.get(name, 0) + 1
-        labels.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
-    return labels
-
-
 def plot_receptive_field_sizes(records: Sequence[ReceptiveField]) -> go.Figure:
     """Receptive field size (left axis) and jump (right axis) per layer, in order.
 
@@ -60,7 +52,7 @@ def plot_receptive_field_sizes(records: Sequence[ReceptiveField]) -> go.Figure:
     gaps in the lines, marked with a grey x at 0 whose hover gives the reason. Pass a
     filtered list (e.g. only convolutions and pooling) to thin out a deep network.
     """
-    labels = _unique([r.name for r in records])
+    labels = unique_labels([r.name for r in records])
     hover = [_describe(r) for r in records]
     rows = [r.size[0] if r.size else None for r in records]
     cols = [r.size[1] if r.size else None for r in records]

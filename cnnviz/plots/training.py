@@ -9,7 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.plots._montage import montage as tile_montage
+from cnnviz.plots._common import montage as tile_montage
 
 if TYPE_CHECKING:  # figures need no torch at run time
     from cnnviz.training import EpochReport

@@ -28,6 +28,9 @@ def navigation_pages() -> list:
                 url_path="feature_maps"),
         st.Page("pages/3_receptive_fields.py", title="Receptive fields", icon=":material/center_focus_strong:",
                 url_path="receptive_fields"),
+        st.Page("pages/4_parameter_sharing.py", title="Parameter sharing", icon=":material/open_with:",
+                url_path="parameter_sharing"),
+        st.Page("pages/5_pooling.py", title="Pooling", icon=":material/compress:", url_path="pooling"),
     ]
 
 

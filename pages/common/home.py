@@ -27,7 +27,12 @@ def home() -> None:
         "excite a channel most.\n"
         "- **Receptive fields**: how large a window of the input each layer's units see, in theory "
         "(a box) and in practice (where the gradient lands); and why convolutions need so few weights "
-        "(sparse interaction).")
+        "(sparse interaction).\n"
+        "- **Parameter sharing**: shift the input and watch the feature maps shift with it: convolution is "
+        "translation equivariant. Measured layer by layer, with the padding, stride and pooling that break "
+        "it; and the parameters that sharing saves.\n"
+        "- **Pooling**: max, average and blur pooling on any map, which value wins each window, and how much "
+        "invariance to small shifts, rotations and scalings each layer has, with and without pooling.")
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "

@@ -1,6 +1,11 @@
-"""Tiles laid out on one grid: the figures draw many small images as one trace (fast in a browser)."""
+"""Layout helpers shared by the figures.
+
+Tiles go on one grid so many small images are drawn as one trace (fast in a browser).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -20,3 +25,13 @@ def montage(tiles: np.ndarray, columns: int, gap_x: int, gap_y: int) -> tuple[np
     for tile, (top, left) in zip(tiles, origins, strict=True):
         grid[top:top + height, left:left + width] = tile
     return grid, origins
+
+
+def unique_labels(names: Sequence[str]) -> list[str]:
+    """Category labels must differ (plotly merges equal ones): a layer called twice gets ' (2)', ..."""
+    seen: dict[str, int] = {}
+    labels = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        labels.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return labels

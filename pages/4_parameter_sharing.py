@@ -1,0 +1,89 @@
+"""Parameter sharing: one kernel everywhere makes convolution translation equivariant; see where it breaks."""
+
+import streamlit as st
+
+from cnnviz import (
+    ModelInfo,
+    Preprocessing,
+    TrainedModel,
+    build_model,
+    equivariance_errors,
+    equivariance_view,
+    feature_maps,
+    layer_parameter_counts,
+    toy_spec,
+)
+from cnnviz.plots import plot_equivariance_errors, plot_equivariance_view, plot_parameter_counts
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.inputs import pick_input
+from pages.common.session import current_model
+
+TOY = "a toy stack of three convolutions"
+
+frame = page_frame()
+st.title("Parameter sharing: convolution is equivariant")
+st.caption("A convolution uses the same kernel at every position. So if the input moves, the feature maps "
+           "move with it: f(shift x) = shift f(x). That is translation **equivariance**: the output changes, "
+           "in step with the input. (An output that does not change at all would be **invariant**; pooling "
+           "buys a little of that, see the Pooling page.)")
+
+trained = current_model()
+network = st.radio("Network", [f"the current model ({trained.info.name})", TOY], horizontal=True,
+                   key="eq_network")
+mode = "zeros"
+if network == TOY:
+    a, b, c = st.columns(3)
+    padding = a.radio("Padding", ["zeros", "circular"], horizontal=True, key="eq_padding",
+                      help="Circular padding wraps the image around: no border, so stride-1 convolutions "
+                           "are exactly equivariant to every integer shift.")
+    stride = b.radio("Stride of the second convolution", [1, 2], horizontal=True, key="eq_stride")
+    pool = c.radio("Pooling after it", ["none", "max", "avg"], horizontal=True, key="eq_pool")
+    spec = toy_spec(padding_mode=padding, stride=stride, pool=None if pool == "none" else pool)
+    info = ModelInfo(name="toy stack", spec=spec, preprocessing=Preprocessing(1, spec.input_size, (0.5,), (0.25,)),
+                     class_names=("a", "b"), dataset="photos")
+    trained = TrainedModel(build_model(spec, seed=0), info)
+    mode = "circular" if padding == "circular" else "zeros"
+
+left, right = st.columns([1, 2])
+with left:
+    picked = pick_input(trained, key="eq")
+    s1, s2 = st.columns(2)
+    dy = s1.slider("Shift down (pixels)", -8, 8, 0 if network == TOY else 2, key="eq_dy")
+    dx = s2.slider("Shift right (pixels)", -8, 8, 3 if network == TOY else 0, key="eq_dx")
+prep = trained.info.preprocessing
+x = prep.apply(picked.image[None])[0]
+errors = equivariance_errors(trained.model, x, (dy, dx), mode=mode)
+with right:
+    st.plotly_chart(plot_equivariance_errors(errors), key="eq_errors")
+    border = ("every unit, wrapping around" if mode == "circular" else
+              "only the units whose receptive field sees neither padding nor the band the shift left empty")
+    st.caption(f"Relative difference between f(shift x) and shift f(x) per layer, measured on {border}. "
+               "After a layer with jump j (its effective stride), the map can only move by shift / j: when "
+               "the shift is not a multiple of j there is no exact match, and the nearest one is compared.")
+
+names = [e.name for e in errors]
+a, b = st.columns(2)
+layer = a.selectbox("Layer", names, key="eq_layer")
+chosen = errors[names.index(layer)]
+channels = feature_maps(trained.model, x, layers=[layer])[layer].shape[0]
+channel = b.slider("Channel", 0, channels - 1, 0, key="eq_channel")
+view = equivariance_view(trained.model, x, (dy, dx), layer, channel, mode=mode)
+st.plotly_chart(plot_equivariance_view(view), key="eq_view")
+if chosen.exact:
+    st.success(f"At {layer} the shift ({dy}, {dx}) is a whole multiple of the jump {chosen.jump}: the map moves "
+               f"by {view.map_shift} and matches to a relative error of {chosen.error:.1e}. Equivariant.")
+else:
+    st.warning(f"At {layer} the jump is {chosen.jump}, so a shift of ({dy}, {dx}) pixels would move the map by "
+               f"{chosen.map_shift} units, which no map can do; the nearest whole shift {view.map_shift} "
+               f"leaves a relative error of {chosen.error:.2f}. Stride breaks exact equivariance.")
+
+st.subheader("What sharing saves")
+st.caption("Each convolution beside a locally connected layer (the same local windows but a separate kernel at "
+           "every position: no sharing) and a dense layer between the same shapes.")
+counts = layer_parameter_counts(trained.model, prep.input_shape)
+st.plotly_chart(plot_parameter_counts(counts), key="eq_counts")
+st.dataframe([{"layer": c.name, "convolution (shared)": c.conv, "locally connected": c.locally_connected,
+               "dense": c.dense, "sharing saves": f"{c.locally_connected / c.conv:,.0f}×"} for c in counts],
+             hide_index=True)
+
+close_page_frame(frame)

@@ -1,0 +1,88 @@
+"""Pooling: downsample a map, see which value wins, and measure how much invariance pooling buys."""
+
+import numpy as np
+import streamlit as st
+
+from cnnviz import (
+    feature_maps,
+    invariance_curves,
+    pool,
+    pooling_stages,
+    spatial_layers,
+)
+from cnnviz.plots import plot_invariance_curves, plot_layer_change, plot_pooling
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.inputs import pick_input
+from pages.common.session import current_model, dataset
+
+POOL_KINDS = {"max": "max", "avg": "average", "blur": "blur, then subsample (Zhang 2019)",
+              "subsample": "subsample only (stride, no pooling)"}
+TRANSFORMS = {"translate": ("Shift right (pixels)", np.arange(0, 5, 1.0)),
+              "rotate": ("Rotation (degrees)", np.arange(-15, 15.1, 2.5)),
+              "scale": ("Scale factor", np.round(np.arange(0.8, 1.201, 0.05), 2))}
+
+frame = page_frame()
+st.title("Pooling: downsampling that buys invariance")
+st.caption("A pooling layer summarises each small window by one number (its maximum or its mean). The map "
+           "gets smaller, and a small shift, rotation or scaling of the input changes the pooled output less "
+           "than the map before it: pooling makes the representation approximately **invariant** to such "
+           "changes. (Convolution alone is equivariant: its maps move with the input.)")
+
+trained = current_model()
+info = trained.info
+prep = info.preprocessing
+
+st.subheader("Pool one map")
+left, right = st.columns([1, 2])
+with left:
+    picked = pick_input(trained, key="pool")
+    x = prep.apply(picked.image[None])[0]
+    source = st.selectbox("Map to pool", ["the input image", *spatial_layers(trained.model, prep.input_shape)],
+                          key="pool_map")
+    if source == "the input image":
+        maps = picked.image
+    else:
+        maps = feature_maps(trained.model, x, layers=[source])[source]
+    channel = st.slider("Channel", 0, maps.shape[0] - 1, 0, key="pool_channel") if maps.shape[0] > 1 else 0
+    kind = st.radio("Pooling", list(POOL_KINDS), format_func=POOL_KINDS.get, key="pool_kind")
+    k1, k2 = st.columns(2)
+    kernel = k1.slider("Window (kernel)", 1, 5, 2, key="pool_kernel")
+    stride = k2.slider("Stride", 1, 4, 2, key="pool_stride")
+with right:
+    try:
+        result = pool(maps[channel], kind, kernel, stride)
+    except ValueError as exc:
+        st.warning(f"{exc} Choose a smaller window.")
+    else:
+        st.plotly_chart(plot_pooling(maps[channel], result), key="pool_figure")
+        if kind == "max":
+            st.caption("Dots mark the value that won each window: only it passes on, so a small move of the "
+                       "input that keeps the winner inside its window leaves the output unchanged.")
+
+st.subheader("Invariance, measured")
+t1, t2 = st.columns(2)
+transform = t1.radio("Transform", list(TRANSFORMS), horizontal=True, key="pool_transform")
+over = t2.radio("Measured on", ["this input", "64 test images"], horizontal=True, key="pool_over",
+                help="The mean over many images shows the typical behaviour, not one image's.")
+label, amounts = TRANSFORMS[transform]
+inputs = x
+if over == "64 test images" and info.dataset in ("digits", "shapes"):
+    inputs = dataset(info.dataset).test_tensors()[0][:64]
+curves = invariance_curves(trained.model, inputs, transform, amounts)
+stages = pooling_stages(trained.model, prep.input_shape)
+pooled = [s.name for s in stages]
+st.plotly_chart(plot_invariance_curves(curves, highlight=pooled), key="pool_curves")
+amount = st.select_slider(label, list(amounts), value=amounts[1] if transform == "translate" else amounts[-1],
+                          key=f"pool_amount_{transform}")
+st.plotly_chart(plot_layer_change(curves, amount), key="pool_layer_change")
+st.caption("Relative change of each layer's output, ||f(Tx) − f(x)|| / ||f(x)||. Compare each pooling layer "
+           "with the layer just before it: the drop is the invariance the pooling buys.")
+
+st.subheader("Downsampling")
+if stages:
+    st.dataframe([{"pooling layer": s.name, "kind": s.kind, "input": "×".join(map(str, s.input_shape)),
+                   "output": "×".join(map(str, s.output_shape))} for s in stages], hide_index=True)
+else:
+    st.info(f"{info.name} has no pooling layer.")
+
+close_page_frame(frame)
