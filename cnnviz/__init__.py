@@ -42,7 +42,6 @@ from cnnviz.models import (
     lenet5,
     lenet5_spec,
     model_summary,
-    spec_from_dict,
     tiny_vgg,
     tiny_vgg_spec,
 )
@@ -65,7 +64,30 @@ from cnnviz.receptive_field import (
 )
 from cnnviz.settings import Settings, settings_from_env
 from cnnviz.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
-from cnnviz.trained import ModelInfo, TrainedModel, untrained_model
+from cnnviz.specs import build_from_spec, is_text_spec, spec_from_dict
+from cnnviz.text_analysis import (
+    NgramActivations,
+    TokenAttribution,
+    TopNgram,
+    attribute_tokens,
+    ngram_activations,
+    top_ngrams,
+)
+from cnnviz.text_data import (
+    OFFLINE_TEXT_CORPORA,
+    ONLINE_TEXT_CORPORA,
+    TextDataset,
+    TextPreprocessing,
+    Vocabulary,
+    csv_columns,
+    load_text_corpus,
+    make_sentiment_corpus,
+    text_dataset_from_rows,
+    texts_from_csv,
+    tokenize,
+)
+from cnnviz.text_models import FastText, FastTextSpec, TextCNN, TextCNNSpec, build_text_model, fasttext, text_cnn
+from cnnviz.trained import ModelInfo, TrainedModel, untrained_model, untrained_text_model
 from cnnviz.training import (
     BatchReport,
     EpochReport,
@@ -77,7 +99,15 @@ from cnnviz.training import (
     set_torch_threads,
     train,
 )
-from cnnviz.zoo import DEFAULT_ZOO_MODEL, ZOO, ZooEntry, build_zoo_model, load_zoo_model, zoo_path
+from cnnviz.zoo import (
+    DEFAULT_TEXT_ZOO_MODEL,
+    DEFAULT_ZOO_MODEL,
+    ZOO,
+    ZooEntry,
+    build_zoo_model,
+    load_zoo_model,
+    zoo_path,
+)
 
 __all__ = [
     "ARCHITECTURES", "CNN", "DEFAULT_ZOO_MODEL", "OFFLINE_DATASETS", "ONLINE_DATASETS", "PHOTOS",
@@ -95,4 +125,9 @@ __all__ = [
     "EquivarianceView", "LayerEquivariance", "equivariance_errors", "equivariance_view", "shift_image", "toy_spec",
     "InvarianceCurves", "PoolingStage", "PoolResult", "binomial_kernel", "invariance_curves", "pool",
     "pooling_stages", "transform_image",
+    "build_from_spec", "is_text_spec", "untrained_text_model", "DEFAULT_TEXT_ZOO_MODEL",
+    "NgramActivations", "TokenAttribution", "TopNgram", "attribute_tokens", "ngram_activations", "top_ngrams",
+    "OFFLINE_TEXT_CORPORA", "ONLINE_TEXT_CORPORA", "TextDataset", "TextPreprocessing", "Vocabulary", "csv_columns",
+    "load_text_corpus", "make_sentiment_corpus", "text_dataset_from_rows", "texts_from_csv", "tokenize",
+    "FastText", "FastTextSpec", "TextCNN", "TextCNNSpec", "build_text_model", "fasttext", "text_cnn",
 ]

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from cnnviz.errors import ModelLoadError
-from cnnviz.models import CNNSpec, build_model
+from cnnviz.specs import AnySpec, build_from_spec
 from cnnviz.trained import ModelInfo, TrainedModel
 
 MAX_FILE_BYTES = 100 * 2**20
@@ -179,10 +179,10 @@ def _load_torch_file(data: bytes) -> dict[str, torch.Tensor]:
     return obj
 
 
-def _build_with_weights(spec: CNNSpec, tensors: dict[str, torch.Tensor]) -> nn.Module:
+def _build_with_weights(spec: AnySpec, tensors: dict[str, torch.Tensor]) -> nn.Module:
     try:
         with torch.device("meta"):  # shapes only: an absurd spec costs no memory
-            expected = {k: tuple(v.shape) for k, v in build_model(spec).state_dict().items()}
+            expected = {k: tuple(v.shape) for k, v in build_from_spec(spec).state_dict().items()}
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelLoadError(f"The architecture in the file cannot be built: {exc}") from exc
     for key, shape in expected.items():
@@ -196,7 +196,7 @@ def _build_with_weights(spec: CNNSpec, tensors: dict[str, torch.Tensor]) -> nn.M
     if extra:
         raise ModelLoadError(f"The file has a tensor {extra[0]!r} that {spec.name} does not have: "
                              "it is for another architecture.")
-    model = build_model(spec)
+    model = build_from_spec(spec)
     model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in tensors.items()})
     model.eval()
     return model

@@ -89,7 +89,7 @@ class CNNSpec:
         self.feature_size()  # raises if the input is too small for the layers
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form (see `spec_from_dict`)."""
+        """A JSON-serialisable form (see `cnnviz.specs.spec_from_dict`)."""
         return asdict(self)
 
     @classmethod
@@ -214,14 +214,6 @@ def architecture_spec(architecture: str, *, in_channels: int, input_size: int, n
         raise ValueError(f"Unknown architecture {architecture!r}; "
                          f"choose one of {', '.join(ARCHITECTURES)}.") from None
     return make(in_channels=in_channels, input_size=input_size, num_classes=num_classes)
-
-
-def spec_from_dict(data: dict[str, Any]) -> CNNSpec:
-    """Rebuild a spec from `spec.to_dict()`, dispatching on its `kind`."""
-    kind = data.get("kind")
-    if kind != "cnn":
-        raise ValueError(f"unknown model kind {kind!r}")
-    return CNNSpec.from_dict(data)
 
 
 @dataclass(frozen=True)

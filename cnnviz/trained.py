@@ -14,7 +14,10 @@ from torch import nn
 
 from cnnviz.data import ImageDataset, Preprocessing
 from cnnviz.errors import ModelLoadError
-from cnnviz.models import CNNSpec, architecture_spec, build_model, count_parameters, spec_from_dict
+from cnnviz.models import architecture_spec, count_parameters
+from cnnviz.specs import AnySpec, build_from_spec, is_text_spec, spec_from_dict
+from cnnviz.text_data import TextDataset, TextPreprocessing
+from cnnviz.text_models import FastTextSpec, TextCNNSpec
 from cnnviz.training import predict_proba
 
 _FORMAT_VERSION = 1
@@ -25,19 +28,28 @@ class ModelInfo:
     """Everything but the weights that a trained model needs: architecture, preprocessing, labels."""
 
     name: str
-    spec: CNNSpec
-    preprocessing: Preprocessing
+    spec: AnySpec
+    preprocessing: Preprocessing | TextPreprocessing
     class_names: tuple[str, ...]
     dataset: str
     test_accuracy: float | None = None
 
     def __post_init__(self) -> None:
+        if len(self.class_names) != self.spec.num_classes:
+            raise ValueError(f"{len(self.class_names)} class names for {self.spec.num_classes} classes")
+        if is_text_spec(self.spec):
+            if not isinstance(self.preprocessing, TextPreprocessing):
+                raise ValueError(f"{self.spec.name} reads text, but the preprocessing is for images")
+            if len(self.preprocessing.vocabulary) != self.spec.vocab_size:
+                raise ValueError(f"a vocabulary of {len(self.preprocessing.vocabulary)} words for a model of "
+                                 f"{self.spec.vocab_size}")
+            return
+        if not isinstance(self.preprocessing, Preprocessing):
+            raise ValueError(f"{self.spec.name} reads images, but the preprocessing is for text")
         if (self.preprocessing.channels, self.preprocessing.size) != (self.spec.in_channels, self.spec.input_size):
             raise ValueError(f"the preprocessing gives {self.preprocessing.channels}x{self.preprocessing.size}"
                              f"x{self.preprocessing.size} inputs, but {self.spec.name} takes "
                              f"{self.spec.in_channels}x{self.spec.input_size}x{self.spec.input_size}")
-        if len(self.class_names) != self.spec.num_classes:
-            raise ValueError(f"{len(self.class_names)} class names for {self.spec.num_classes} classes")
         if len(self.preprocessing.mean) != self.preprocessing.channels or \
                 len(self.preprocessing.std) != self.preprocessing.channels:
             raise ValueError("the preprocessing needs one mean and one std per channel")
@@ -53,8 +65,9 @@ class ModelInfo:
         """Inverse of `to_dict`; raises ModelLoadError if anything is missing or malformed."""
         try:
             accuracy = data.get("test_accuracy")
-            return cls(name=str(data["name"]), spec=spec_from_dict(data["spec"]),
-                       preprocessing=Preprocessing.from_dict(data["preprocessing"]),
+            spec = spec_from_dict(data["spec"])
+            reader = TextPreprocessing if is_text_spec(spec) else Preprocessing
+            return cls(name=str(data["name"]), spec=spec, preprocessing=reader.from_dict(data["preprocessing"]),
                        class_names=tuple(str(c) for c in data["class_names"]),
                        dataset=str(data["dataset"]),
                        test_accuracy=None if accuracy is None else float(accuracy))
@@ -80,9 +93,16 @@ class TrainedModel:
         """The same model with its test accuracy recorded."""
         return TrainedModel(self.model, replace(self.info, test_accuracy=test_accuracy))
 
-    def predict_proba(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, classes) for images (N, C, H, W) in [0, 1]."""
-        return predict_proba(self.model, self.info.preprocessing.apply(images))
+    @property
+    def reads_text(self) -> bool:
+        """Whether the model takes sentences (TextCNN, fastText) rather than images."""
+        return is_text_spec(self.info.spec)
+
+    def predict_proba(self, inputs: np.ndarray | list[str]) -> np.ndarray:
+        """Class probabilities (N, classes) for images (N, C, H, W) in [0, 1], or for a list of sentences."""
+        prep = self.info.preprocessing
+        x = prep.encode_batch(list(inputs)) if self.reads_text else prep.apply(inputs)
+        return predict_proba(self.model, x)
 
 
 def untrained_model(architecture: str, dataset: ImageDataset, *, seed: int = 0) -> TrainedModel:
@@ -92,4 +112,16 @@ def untrained_model(architecture: str, dataset: ImageDataset, *, seed: int = 0) 
                              num_classes=len(dataset.class_names))
     info = ModelInfo(name=f"{spec.name} on {dataset.name}", spec=spec, preprocessing=prep,
                      class_names=dataset.class_names, dataset=dataset.name)
-    return TrainedModel(build_model(spec, seed=seed), info)
+    return TrainedModel(build_from_spec(spec, seed=seed), info)
+
+
+def untrained_text_model(kind: str, dataset: TextDataset, *, seed: int = 0, **spec_kwargs: object) -> TrainedModel:
+    """A freshly initialised TextCNN (kind "text_cnn") or fastText ("fasttext") shaped for `dataset`."""
+    spec_class = {"text_cnn": TextCNNSpec, "fasttext": FastTextSpec}.get(kind)
+    if spec_class is None:
+        raise ValueError(f"Unknown text model kind {kind!r}; choose text_cnn or fasttext.")
+    spec = spec_class(vocab_size=len(dataset.preprocessing.vocabulary), num_classes=len(dataset.class_names),
+                      **spec_kwargs)
+    info = ModelInfo(name=f"{spec.name} on {dataset.name}", spec=spec, preprocessing=dataset.preprocessing,
+                     class_names=dataset.class_names, dataset=dataset.name)
+    return TrainedModel(build_from_spec(spec, seed=seed), info)

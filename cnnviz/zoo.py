@@ -20,7 +20,8 @@ import torch
 from cnnviz.data import load_image_dataset
 from cnnviz.errors import ModelLoadError
 from cnnviz.io import load_model, save_model
-from cnnviz.trained import TrainedModel, untrained_model
+from cnnviz.text_data import load_text_corpus
+from cnnviz.trained import TrainedModel, untrained_model, untrained_text_model
 from cnnviz.training import TrainConfig, TrainResult, train
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
@@ -41,9 +42,12 @@ ZOO: dict[str, ZooEntry] = {
     entry.key: entry for entry in (
         ZooEntry("lenet5-digits", "lenet5", "digits", TrainConfig(epochs=15), 0.97),
         ZooEntry("tinyvgg-shapes", "tiny_vgg", "shapes", TrainConfig(epochs=15), 0.95),
+        ZooEntry("textcnn-sentiment", "text_cnn", "sentiment", TrainConfig(epochs=15, learning_rate=0.01), 0.95),
     )
 }
 DEFAULT_ZOO_MODEL = "lenet5-digits"
+DEFAULT_TEXT_ZOO_MODEL = "textcnn-sentiment"
+TEXT_ARCHITECTURES = ("text_cnn", "fasttext")
 
 
 def zoo_path(key: str) -> Path:
@@ -65,8 +69,12 @@ def load_zoo_model(key: str = DEFAULT_ZOO_MODEL) -> TrainedModel:
 def build_zoo_model(key: str) -> tuple[TrainedModel, TrainResult]:
     """Train zoo entry `key` from its seed; returns the model (with test accuracy) and its history."""
     entry = ZOO[key]
-    dataset = load_image_dataset(entry.dataset)
-    trained = untrained_model(entry.architecture, dataset, seed=entry.config.seed)
+    if entry.architecture in TEXT_ARCHITECTURES:
+        dataset = load_text_corpus(entry.dataset)
+        trained = untrained_text_model(entry.architecture, dataset, seed=entry.config.seed)
+    else:
+        dataset = load_image_dataset(entry.dataset)
+        trained = untrained_model(entry.architecture, dataset, seed=entry.config.seed)
     result = train(trained.model, dataset.train_tensors(), entry.config, test_set=dataset.test_tensors())
     return trained.with_accuracy(result.test_accuracy), result
 

@@ -28,6 +28,7 @@ from pages.common.session import (
     finish_run,
     last_result,
     set_current_model,
+    set_current_text_model,
     start_run,
     zoo_copy,
 )
@@ -133,8 +134,10 @@ def train_tab() -> None:
 
 def zoo_tab() -> None:
     """Switch to one of the trained models shipped with cnnviz."""
-    labels = {key: f"{ARCHITECTURE_LABELS[e.architecture]} on {e.dataset}" for key, e in ZOO.items()}
-    key = st.selectbox("Zoo model", list(ZOO), format_func=labels.get)
+    # Text models have their own page (TextCNN), which starts with the zoo's TextCNN.
+    labels = {key: f"{ARCHITECTURE_LABELS[e.architecture]} on {e.dataset}" for key, e in ZOO.items()
+              if e.architecture in ARCHITECTURE_LABELS}
+    key = st.selectbox("Zoo model", list(labels), format_func=labels.get)
     if st.button("Use this model", type="primary"):
         set_current_model(zoo_copy(key))
         st.success(f"{current_model().info.name} is now the current model.")
@@ -169,6 +172,10 @@ def file_tab() -> None:
     except (CnnvizError, ValueError) as exc:
         st.error(f"{upload.name} was not loaded: {exc}  \nThe current model is unchanged: "
                  f"{current_model().info.name}.")
+        return
+    if loaded.reads_text:  # the image pages keep their model; the TextCNN page takes this one
+        set_current_text_model(loaded)
+        st.success(f"Loaded {upload.name}: {loaded.info.name} is now the model of the TextCNN page.")
         return
     if loaded.info.test_accuracy is None and loaded.info.dataset == data.name:
         loaded = loaded.with_accuracy(evaluate(loaded.model, *data.test_tensors()).accuracy)

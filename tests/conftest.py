@@ -78,3 +78,13 @@ def open_page(at, page: str):
     at.switch_page(f"pages/{path.name}").run()
     assert not at.exception, at.exception
     return at
+
+
+def chart_spec(at, key: str) -> dict:
+    """The plotly figure (as JSON) of the chart whose element id contains `key`."""
+    import json
+
+    for element in at.get("plotly_chart"):
+        if key in element.proto.id:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart {key!r}")

@@ -161,7 +161,9 @@ def test_switch_to_a_zoo_model(app):
     expected = load_zoo_model("tinyvgg-shapes").info
     assert at.session_state["current_model"].info == expected
     assert "TinyVGG on shapes" in sidebar_text(at)
-    assert set(ZOO) == {"lenet5-digits", "tinyvgg-shapes"}
+    # Image models only: the zoo's TextCNN belongs to the TextCNN page.
+    assert zoo_select.options == ["LeNet-5 (LeCun 1998) on digits", "TinyVGG (CNN Explainer) on shapes"]
+    assert set(ZOO) == {"lenet5-digits", "tinyvgg-shapes", "textcnn-sentiment"}
 
 
 def test_bare_state_dict_loads_with_the_picked_architecture(app):

@@ -1,22 +1,13 @@
 """AppTests of the Feature maps page: default view, other layers and inputs, uploads, other models."""
 
 import io
-import json
 
 import numpy as np
 from PIL import Image
 
 from cnnviz import load_image_dataset, load_zoo_model, spatial_layers
 from pages.common.session import zoo_copy
-from tests.conftest import open_page
-
-
-def figure(at, key: str) -> dict:
-    """The plotly figure (as JSON) of the chart with `key`."""
-    for chart in at.get("plotly_chart"):
-        if chart.proto.id.endswith(key) or key in chart.proto.id:
-            return json.loads(chart.proto.spec)
-    raise AssertionError(f"no chart {key!r}")
+from tests.conftest import chart_spec, open_page
 
 
 def channel_titles(fig: dict) -> list[str]:
@@ -33,8 +24,8 @@ def test_default_view_predicts_test_image_0_and_shows_conv1(app):
     assert f"** {predicted} (" in prediction and f"true class: {digits.class_names[digits.y_test[0]]}" in prediction
     layer_box = at.selectbox(key="features_layer")
     assert layer_box.options == spatial_layers(zoo.model, (1, 28, 28)) and layer_box.value == "conv1"
-    assert len(channel_titles(figure(at, "maps"))) == 6          # conv1 has 6 channels
-    assert len(channel_titles(figure(at, "top_crops"))) == 8     # the top 8 test images
+    assert len(channel_titles(chart_spec(at, "maps"))) == 6          # conv1 has 6 channels
+    assert len(channel_titles(chart_spec(at, "top_crops"))) == 8     # the top 8 test images
     assert any("5×5 input window" in c.value for c in at.caption)  # conv1's receptive field
 
 
@@ -46,7 +37,7 @@ def test_other_layer_scale_channel_and_class(app):
     at.toggle(key="features_per_channel").set_value(True).run()
     at.slider(key="features_channel").set_value(5).run()
     assert not at.exception
-    assert len(channel_titles(figure(at, "maps"))) == 16          # conv2 has 16 channels
+    assert len(channel_titles(chart_spec(at, "maps"))) == 16          # conv2 has 16 channels
     assert any("channel 5 of conv2" in c.value and "14×14 input window" in c.value for c in at.caption)
     prediction = next(m.value for m in at.markdown if m.value.startswith("**Prediction"))
     assert "true class: 7" in prediction
@@ -87,4 +78,4 @@ def test_tiny_vgg_on_shapes(app):
     assert "Draw" in at.radio(key="features_source").options     # one-channel model
     at.selectbox(key="features_layer").set_value("conv3").run()
     assert not at.exception
-    assert len(channel_titles(figure(at, "maps"))) == 10
+    assert len(channel_titles(chart_spec(at, "maps"))) == 10

@@ -1,25 +1,17 @@
 """AppTests of the Pooling page: pooling a map, invariance curves, downsampling table."""
 
-import json
 
-from tests.conftest import open_page
-
-
-def chart(at, key: str) -> dict:
-    for element in at.get("plotly_chart"):
-        if key in element.proto.id:
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart {key!r}")
+from tests.conftest import chart_spec, open_page
 
 
 def test_default_view_pools_the_input_and_lists_the_pooling_layers(app):
     at = open_page(app, "pooling")
     assert "invariance" in at.title[0].value
-    assert chart(at, "pool_figure")["data"]                       # input, output and winners
+    assert chart_spec(at, "pool_figure")["data"]                       # input, output and winners
     stages = at.dataframe[0].value.to_dict("records")
     assert [(s["pooling layer"], s["input"], s["output"]) for s in stages] == [
         ("pool1", "6×28×28", "6×14×14"), ("pool2", "16×10×10", "16×5×5")]
-    assert len(chart(at, "pool_curves")["data"]) > 2
+    assert len(chart_spec(at, "pool_curves")["data"]) > 2
 
 
 def test_other_kinds_maps_and_transforms(app):

@@ -7,10 +7,12 @@ from cnnviz import (
     DEFAULT_ZOO_MODEL,
     ZOO,
     ModelLoadError,
+    TextCNNSpec,
     TrainConfig,
     architecture_spec,
     count_parameters,
     evaluate,
+    load_text_corpus,
     load_zoo_model,
     zoo_path,
 )
@@ -23,6 +25,7 @@ def test_zoo_entries():
     assert {key: (e.architecture, e.dataset, e.min_accuracy) for key, e in ZOO.items()} == {
         "lenet5-digits": ("lenet5", "digits", 0.97),
         "tinyvgg-shapes": ("tiny_vgg", "shapes", 0.95),
+        "textcnn-sentiment": ("text_cnn", "sentiment", 0.95),
     }
     assert all(e.key == key and isinstance(e.config, TrainConfig) for key, e in ZOO.items())
     assert hash(ZOO["lenet5-digits"])  # frozen: usable as a cache key
@@ -43,14 +46,19 @@ def test_checkpoint_is_in_the_repository(key):
 @pytest.mark.parametrize("key", sorted(ZOO))
 def test_checkpoint_reaches_its_accuracy_on_a_fresh_evaluation(request, key):
     entry = ZOO[key]
-    dataset = request.getfixturevalue(DATASET_FIXTURES[entry.dataset])
     trained = load_zoo_model(key)
     info = trained.info
-    assert info.dataset == entry.dataset and info.class_names == dataset.class_names
-    assert info.preprocessing == dataset.preprocessing  # same statistics as the split it was trained on
-    prep = dataset.preprocessing
-    assert info.spec == architecture_spec(entry.architecture, in_channels=prep.channels, input_size=prep.size,
+    if entry.architecture == "text_cnn":
+        dataset = load_text_corpus(entry.dataset)
+        expected_spec = TextCNNSpec(vocab_size=len(dataset.preprocessing.vocabulary), num_classes=2)
+    else:
+        dataset = request.getfixturevalue(DATASET_FIXTURES[entry.dataset])
+        prep = dataset.preprocessing
+        expected_spec = architecture_spec(entry.architecture, in_channels=prep.channels, input_size=prep.size,
                                           num_classes=len(dataset.class_names))
+    assert info.dataset == entry.dataset and info.class_names == dataset.class_names
+    assert info.preprocessing == dataset.preprocessing  # same statistics / vocabulary as its training split
+    assert info.spec == expected_spec
     accuracy = evaluate(trained.model, *dataset.test_tensors()).accuracy
     assert accuracy >= entry.min_accuracy
     assert info.test_accuracy == pytest.approx(accuracy, abs=1e-9)

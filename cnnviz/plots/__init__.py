@@ -11,6 +11,14 @@ from cnnviz.plots.receptive_field import (
     plot_unit_picker,
 )
 from cnnviz.plots.sparsity import plot_connectivity, plot_parameter_counts
+from cnnviz.plots.text import (
+    plot_embedding_matrix,
+    plot_ngram_activations,
+    plot_pooled_vector,
+    plot_token_attributions,
+    plot_top_ngrams,
+    plot_winning_ngrams,
+)
 from cnnviz.plots.training import plot_confusion_matrix, plot_image_grid, plot_training_curves
 
 __all__ = [
@@ -18,5 +26,6 @@ __all__ = [
     "plot_effective_receptive_field", "plot_feature_maps", "plot_filters", "plot_image_grid",
     "plot_parameter_counts", "plot_receptive_field_box", "plot_receptive_field_sizes", "plot_training_curves",
     "plot_unit_picker", "plot_equivariance_errors", "plot_equivariance_view", "plot_invariance_curves",
-    "plot_layer_change", "plot_pooling",
+    "plot_layer_change", "plot_pooling", "plot_embedding_matrix", "plot_ngram_activations", "plot_pooled_vector",
+    "plot_token_attributions", "plot_top_ngrams", "plot_winning_ngrams",
 ]

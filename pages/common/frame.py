@@ -31,6 +31,7 @@ def navigation_pages() -> list:
         st.Page("pages/4_parameter_sharing.py", title="Parameter sharing", icon=":material/open_with:",
                 url_path="parameter_sharing"),
         st.Page("pages/5_pooling.py", title="Pooling", icon=":material/compress:", url_path="pooling"),
+        st.Page("pages/6_text_cnn.py", title="TextCNN", icon=":material/text_fields:", url_path="text_cnn"),
     ]
 
 

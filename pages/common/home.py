@@ -32,12 +32,15 @@ def home() -> None:
         "translation equivariant. Measured layer by layer, with the padding, stride and pooling that break "
         "it; and the parameters that sharing saves.\n"
         "- **Pooling**: max, average and blur pooling on any map, which value wins each window, and how much "
-        "invariance to small shifts, rotations and scalings each layer has, with and without pooling.")
+        "invariance to small shifts, rotations and scalings each layer has, with and without pooling.\n"
+        "- **TextCNN**: a CNN over words: filters of width 2, 3, 4 are n-gram detectors, 1-max pooling keeps "
+        "each one's best n-gram, and Captum's Integrated Gradients shows which words decided; trained beside a "
+        "fastText-style bag of words that cannot read \"not good\".")
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
         "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
-        "and residual networks. Pages for the later topics are being added.")
+        "and residual networks; a page on residual networks is being added.")
 
     trained = current_model()
     info = trained.info

@@ -12,20 +12,24 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from cnnviz import (
+    DEFAULT_TEXT_ZOO_MODEL,
     DEFAULT_ZOO_MODEL,
     EpochReport,
     ImageDataset,
     Settings,
+    TextDataset,
     TrainConfig,
     TrainedModel,
     evaluate,
     load_image_dataset,
+    load_text_corpus,
     load_zoo_model,
     set_torch_threads,
     settings_from_env,
 )
 
 _CURRENT = "current_model"
+_TEXT = "current_text_model"  # the TextCNN page's model: text models leave the image pages their model
 _RUN = "training_run"        # a run in progress; left behind when a rerun (Stop) interrupts it
 _RESULT = "training_result"  # what the last finished or stopped run achieved
 
@@ -52,6 +56,12 @@ def dataset(name: str) -> ImageDataset:
     return load_image_dataset(name)
 
 
+@st.cache_resource(show_spinner="Loading the corpus ...")
+def text_corpus(name: str) -> TextDataset:
+    """A text corpus, loaded once per process and shared by every session (read-only)."""
+    return load_text_corpus(name)
+
+
 @st.cache_resource
 def _zoo_model(key: str) -> TrainedModel:
     return load_zoo_model(key)
@@ -73,6 +83,18 @@ def current_model() -> TrainedModel:
 def set_current_model(trained: TrainedModel) -> None:
     """Make `trained` the current model of this session, for every page."""
     st.session_state[_CURRENT] = trained
+
+
+def current_text_model() -> TrainedModel:
+    """The session's text model (TextCNN page); the zoo TextCNN until the user trains or loads another."""
+    if _TEXT not in st.session_state:
+        st.session_state[_TEXT] = zoo_copy(DEFAULT_TEXT_ZOO_MODEL)
+    return st.session_state[_TEXT]
+
+
+def set_current_text_model(trained: TrainedModel) -> None:
+    """Make `trained` (a text model) the TextCNN page's model for this session."""
+    st.session_state[_TEXT] = trained
 
 
 def sidebar_model_panel(slot) -> None:

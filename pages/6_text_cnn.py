@@ -1,0 +1,159 @@
+"""TextCNN: n-gram filters over a sentence, 1-max pooling over time, and token attributions with Captum."""
+
+import time
+
+import streamlit as st
+
+from cnnviz import (
+    CnnvizError,
+    TrainConfig,
+    attribute_tokens,
+    evaluate,
+    model_to_bytes,
+    ngram_activations,
+    top_ngrams,
+    train,
+    untrained_text_model,
+)
+from cnnviz.plots import (
+    plot_class_probabilities,
+    plot_embedding_matrix,
+    plot_ngram_activations,
+    plot_pooled_vector,
+    plot_token_attributions,
+    plot_top_ngrams,
+    plot_training_curves,
+    plot_winning_ngrams,
+)
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.session import current_text_model, set_current_text_model, text_corpus
+
+EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
+            "a very good film", "not bad", "the acting was never boring")
+CORPORA = {"sentiment": "procedural sentiment corpus (offline)", "rotten_tomatoes": "Rotten Tomatoes, MR (online)",
+           "sst2": "SST-2 (online)", "ag_news": "AG News (online)", "trec": "TREC questions (online)"}
+
+frame = page_frame()
+st.title("TextCNN: convolution over words")
+st.caption("For text, a CNN's window is an n-gram. Each word becomes a row of K numbers (its embedding), so a "
+           "sentence is an N×K matrix; filters of width 2, 3, 4 slide over it, 1-max pooling keeps each "
+           "filter's strongest n-gram wherever it is, and a linear layer classifies (Kim 2014).")
+
+trained = current_text_model()
+info = trained.info
+prep = info.preprocessing
+corpus = text_corpus(info.dataset) if info.dataset in CORPORA or info.dataset == "sentiment" else None
+st.caption(f"Text model: **{info.name}** — test accuracy "
+           f"{'not measured' if info.test_accuracy is None else f'{info.test_accuracy:.1%}'}, "
+           f"{trained.parameters:,} parameters, vocabulary of {len(prep.vocabulary):,} words.")
+
+left, right = st.columns([2, 1])
+with left:
+    example = st.selectbox("Example", EXAMPLES, key="text_example")
+    sentence = st.text_input("Sentence", value=example, key=f"text_sentence_{example}", max_chars=2000)
+tokens = prep.encode_batch([sentence])[0]
+if not sentence.strip():
+    st.warning("Type a sentence: an empty one has no words to look at.")
+    close_page_frame(frame)
+    st.stop()
+probabilities = trained.predict_proba([sentence])[0]
+unknown = [w for w, i in zip(prep.vocabulary.decode(tokens.tolist()), tokens.tolist()) if i == 1]
+with right:
+    st.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="text_probs")
+if unknown:
+    st.caption(f"Words the model has never seen (shown as <unk>): {', '.join(sorted(set(unknown)))}")
+
+acts = ngram_activations(trained.model, tokens, prep.vocabulary)
+with st.expander("The input: an N×K matrix of word embeddings"):
+    embedded = trained.model.embedding.weight.detach().numpy()[tokens.numpy()]
+    st.plotly_chart(plot_embedding_matrix(acts.tokens[:len(tokens)], embedded), key="text_embeddings")
+
+st.subheader("Filters over n-grams")
+width_tabs = st.tabs([f"width {w} ({w}-grams)" for w in acts.widths])
+for index, tab in enumerate(width_tabs):
+    with tab:
+        st.plotly_chart(plot_ngram_activations(acts, index), key=f"text_acts_{index}")
+        st.plotly_chart(plot_winning_ngrams(acts, index), key=f"text_winners_{index}")
+st.plotly_chart(plot_pooled_vector(acts), key="text_pooled")
+st.caption("1-max pooling: each filter keeps only its largest value over the sentence, so any sentence length "
+           "gives the same vector, which the linear layer classifies.")
+
+st.subheader("Which words decided it")
+a, b, c = st.columns(3)
+target = a.selectbox("Explain the class", range(len(info.class_names)), index=int(probabilities.argmax()),
+                     format_func=info.class_names.__getitem__, key="text_target")
+method = b.radio("Method", ["integrated_gradients", "occlusion"], key="text_method",
+                 format_func={"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}.get)
+if method == "integrated_gradients":
+    options = {"n_steps": c.slider("Integration steps", 10, 200, 50, step=10, key="text_steps")}
+else:
+    options = {"window": c.slider("Occlusion window (words)", 1, min(4, len(acts.tokens)), 1, key="text_window")}
+try:
+    attribution = attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
+                                   **options)
+except ValueError as exc:
+    st.error(str(exc))
+    attribution = None
+if attribution is not None:
+    st.plotly_chart(plot_token_attributions(attribution, class_name=info.class_names[int(target)]),
+                    key="text_attributions")
+if attribution is not None and attribution.converged is False:
+    st.warning(f"Integrated Gradients did not converge within {attribution.n_steps} steps: the attributions do "
+               f"not add up to the change of the score (delta {attribution.delta:.2g}); read them with care.")
+elif attribution is not None and attribution.delta is not None:
+    st.caption(f"Integrated Gradients from an all-padding sentence, {attribution.n_steps} steps: the attributions "
+               f"add up to the change of the class score to within {abs(attribution.delta):.2g} "
+               "(the convergence delta).")
+
+if corpus is not None:
+    st.subheader("What one filter looks for, over the whole corpus")
+    f1, f2 = st.columns(2)
+    width_index = f1.selectbox("Width", range(len(acts.widths)), format_func=lambda i: f"{acts.widths[i]}-grams",
+                               key="text_top_width")
+    filter_index = f2.slider("Filter", 0, trained.model.spec.filters - 1, 0, key="text_top_filter")
+    test_tokens, _ = corpus.test_tensors()
+    items = top_ngrams(trained.model, test_tokens, prep.vocabulary, width_index=width_index,
+                       filter_index=filter_index, k=10)
+    st.plotly_chart(plot_top_ngrams(items), key="text_top_ngrams")
+
+st.download_button("Download this text model (.safetensors)", model_to_bytes(trained),
+                   file_name=info.name.lower().replace(" ", "-") + ".safetensors", icon=":material/download:",
+                   help="Load it again on the Train / load page.")
+
+st.subheader("Train a TextCNN and a fastText baseline")
+with st.form("text_train_form"):
+    t1, t2, t3 = st.columns(3)
+    corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get)
+    widths = t2.selectbox("Filter widths", [(2, 3, 4), (3, 4, 5)], format_func=lambda w: ", ".join(map(str, w)))
+    epochs = t3.slider("Epochs", 1, 30, 15)
+    go = st.form_submit_button("Train both", type="primary")
+if go:
+    try:
+        data = text_corpus(corpus_name)
+    except CnnvizError as exc:
+        st.error(f"{exc} The text model is unchanged.")
+    else:
+        config = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.01)
+        rows = []
+        for kind, label in (("text_cnn", "TextCNN"), ("fasttext", "fastText (unigrams)")):
+            model = untrained_text_model(kind, data, seed=0, **({"widths": widths} if kind == "text_cnn" else {}))
+            progress = st.progress(0.0, text=f"Training {label} ...")
+            start = time.perf_counter()
+            result = train(model.model, data.train_tensors(), config, test_set=data.test_tensors(),
+                           on_epoch=lambda r, p=progress, n=label: p.progress(r.epoch / r.epochs,
+                                                                               text=f"{n}: epoch {r.epoch}"))
+            seconds = time.perf_counter() - start
+            progress.empty()
+            evaluation = evaluate(model.model, *data.test_tensors())
+            hard = [i for i, tag in enumerate(data.test_tags) if tag in ("negation", "contrast")]
+            hard_accuracy = (evaluation.predictions[hard] == evaluation.labels[hard]).mean() if hard else None
+            rows.append({"model": label, "test accuracy": f"{evaluation.accuracy:.1%}",
+                         "negation / contrast": "—" if hard_accuracy is None else f"{hard_accuracy:.1%}",
+                         "training time": f"{seconds:.1f} s", "parameters": f"{model.parameters:,}"})
+            if kind == "text_cnn":
+                set_current_text_model(model.with_accuracy(evaluation.accuracy))
+                st.plotly_chart(plot_training_curves(result.history, total_epochs=epochs), key="text_curves")
+        st.dataframe(rows, hide_index=True)
+        st.success("The new TextCNN is now the text model of this page.")
+
+close_page_frame(frame)
