@@ -8,9 +8,12 @@ from cnnviz import (
     CnnvizError,
     TrainConfig,
     attribute_tokens,
+    csv_columns,
     evaluate,
     model_to_bytes,
     ngram_activations,
+    text_dataset_from_rows,
+    texts_from_csv,
     top_ngrams,
     train,
     untrained_text_model,
@@ -42,7 +45,7 @@ st.caption("For text, a CNN's window is an n-gram. Each word becomes a row of K 
 trained = current_text_model()
 info = trained.info
 prep = info.preprocessing
-corpus = text_corpus(info.dataset) if info.dataset in CORPORA or info.dataset == "sentiment" else None
+corpus = text_corpus(info.dataset) if info.dataset in CORPORA else None
 st.caption(f"Text model: **{info.name}** — test accuracy "
            f"{'not measured' if info.test_accuracy is None else f'{info.test_accuracy:.1%}'}, "
            f"{trained.parameters:,} parameters, vocabulary of {len(prep.vocabulary):,} words.")
@@ -121,16 +124,37 @@ st.download_button("Download this text model (.safetensors)", model_to_bytes(tra
                    help="Load it again on the Train / load page.")
 
 st.subheader("Train a TextCNN and a fastText baseline")
+source = st.radio("Train on", ["a corpus", "a CSV file"], horizontal=True, key="text_train_source")
+csv_rows = None
+if source == "a CSV file":
+    upload = st.file_uploader("CSV file with a text column and a label column", type=["csv", "tsv", "txt"],
+                              key="text_csv")
+    if upload is not None:
+        try:
+            columns = csv_columns(upload.getvalue())
+            c1, c2 = st.columns(2)
+            text_column = c1.selectbox("Text column", columns, key="text_csv_text")
+            label_column = c2.selectbox("Label column", columns, index=min(1, len(columns) - 1),
+                                        key="text_csv_label")
+            csv_rows = (upload.name, *texts_from_csv(upload.getvalue(), text_column=text_column,
+                                                     label_column=label_column))
+        except CnnvizError as exc:
+            st.error(f"{upload.name} cannot be used: {exc}")
 with st.form("text_train_form"):
     t1, t2, t3 = st.columns(3)
-    corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get)
+    corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, disabled=source != "a corpus")
     widths = t2.selectbox("Filter widths", [(2, 3, 4), (3, 4, 5)], format_func=lambda w: ", ".join(map(str, w)))
     epochs = t3.slider("Epochs", 1, 30, 15)
     go = st.form_submit_button("Train both", type="primary")
 if go:
     try:
-        data = text_corpus(corpus_name)
-    except CnnvizError as exc:
+        if source == "a corpus":
+            data = text_corpus(corpus_name)
+        elif csv_rows is None:
+            raise CnnvizError("Upload a CSV file and pick its columns first.")
+        else:
+            data = text_dataset_from_rows(*csv_rows)
+    except (CnnvizError, ValueError) as exc:
         st.error(f"{exc} The text model is unchanged.")
     else:
         config = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.01)

@@ -55,3 +55,30 @@ def test_training_both_models_on_the_offline_corpus(app):
     assert [r["model"] for r in rows] == ["TextCNN", "fastText (unigrams)"]
     assert any("now the text model" in s.value for s in at.success)
     assert at.session_state["current_text_model"].info.name == "TextCNN on sentiment"
+
+
+def test_training_on_an_uploaded_csv_with_picked_columns(app):
+    at = open_page(app, "text_cnn")
+    at.radio(key="text_train_source").set_value("a CSV file").run()
+    rows = ["id;review;stars"] + [f"{i};{'great fun' if i % 2 else 'awful mess'} number {i};{i % 2}"
+                                  for i in range(40)]
+    at.file_uploader(key="text_csv").upload("reviews.csv", "\n".join(rows).encode(), "text/csv").run()
+    assert at.selectbox(key="text_csv_text").options == ["id", "review", "stars"]
+    at.selectbox(key="text_csv_text").set_value("review").run()
+    at.selectbox(key="text_csv_label").set_value("stars").run()
+    next(s for s in at.slider if s.label == "Epochs").set_value(2)
+    at.button(key="FormSubmitter:text_train_form-Train both").click().run()
+    assert not at.exception and not at.error
+    assert at.session_state["current_text_model"].info.dataset == "reviews.csv"
+    assert at.session_state["current_text_model"].info.class_names == ("0", "1")
+
+
+def test_a_csv_that_cannot_be_used_gets_a_message(app):
+    at = open_page(app, "text_cnn")
+    at.radio(key="text_train_source").set_value("a CSV file").run()
+    at.file_uploader(key="text_csv").upload("empty.csv", b"", "text/csv").run()
+    assert not at.exception
+    assert any("empty.csv cannot be used" in e.value for e in at.error)
+    at.button(key="FormSubmitter:text_train_form-Train both").click().run()
+    assert any("Upload a CSV file" in e.value for e in at.error)
+    assert at.session_state["current_text_model"].info.name == "TextCNN on sentiment"
