@@ -152,9 +152,14 @@ def _check_safetensors_sizes(header: dict[str, Any], *, payload: int) -> None:
 def _load_torch_file(data: bytes) -> dict[str, torch.Tensor]:
     if data[:4] == b"PK\x03\x04":
         try:
-            names = zipfile.ZipFile(io.BytesIO(data)).namelist()
+            entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
         except zipfile.BadZipFile as exc:
             raise ModelLoadError("The .pt file is damaged (not a complete archive).") from exc
+        names = [entry.filename for entry in entries]
+        # torch.load inflates every entry before we could count elements: check the sizes first.
+        if sum(entry.file_size for entry in entries) > 4 * MAX_TOTAL_ELEMENTS + 2**20:
+            raise ModelLoadError(f"The .pt file unpacks to more than {4 * MAX_TOTAL_ELEMENTS / 2**20:.0f} MB, "
+                                 "too much for cnnviz.")
         if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
             raise ModelLoadError("This is a TorchScript model, which contains code; cnnviz does not run "
                                  "it. Upload a state_dict (.pt) or a .safetensors file instead.")

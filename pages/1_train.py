@@ -27,6 +27,7 @@ from pages.common.session import (
     dataset,
     finish_run,
     last_result,
+    own_test_data,
     set_current_model,
     set_current_text_model,
     start_run,
@@ -49,7 +50,7 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
         return
     run = start_run(TrainingRun(trained, config))
     # Any click reruns the app, which interrupts the loop below; the rerun then keeps the
-    # model trained so far (`settle_interrupted_run` in app.py).
+    # model trained so far (`settle_interrupted_run`, called by every page's frame).
     stop = st.empty()
     stop.button("Stop training", icon=":material/stop:", key="stop_training")
     progress = st.progress(0.0, text="Starting ...")
@@ -160,9 +161,12 @@ def file_tab() -> None:
                                   format_func=ARCHITECTURE_LABELS.get)
     dataset_name = right.selectbox("Data set they were trained on", list(OFFLINE_DATASETS),
                                    format_func=DATASET_LABELS.get)
-    if upload is None or st.session_state.get(_UPLOAD) == upload.file_id:
+    # Handle each (file, architecture, data set) once: reruns must not load it again, but a new
+    # choice of architecture for a refused state_dict must.
+    attempt = (upload.file_id, architecture, dataset_name) if upload is not None else None
+    if attempt is None or st.session_state.get(_UPLOAD) == attempt:
         return
-    st.session_state[_UPLOAD] = upload.file_id
+    st.session_state[_UPLOAD] = attempt
     try:
         data = dataset(dataset_name)
         picked = untrained_model(architecture, data).info
@@ -173,12 +177,17 @@ def file_tab() -> None:
         st.error(f"{upload.name} was not loaded: {exc}  \nThe current model is unchanged: "
                  f"{current_model().info.name}.")
         return
+    if loaded.reads_text and loaded.info.spec.kind != "text_cnn":
+        st.error(f"{upload.name} holds a {loaded.info.spec.name} model; only TextCNN text models can be explored "
+                 "here (on the TextCNN page). Nothing was changed.")
+        return
     if loaded.reads_text:  # the image pages keep their model; the TextCNN page takes this one
         set_current_text_model(loaded)
         st.success(f"Loaded {upload.name}: {loaded.info.name} is now the model of the TextCNN page.")
         return
-    if loaded.info.test_accuracy is None and loaded.info.dataset == data.name:
-        loaded = loaded.with_accuracy(evaluate(loaded.model, *data.test_tensors()).accuracy)
+    own = own_test_data(loaded)
+    if loaded.info.test_accuracy is None and own is not None:
+        loaded = loaded.with_accuracy(evaluate(loaded.model, *own.test_tensors()).accuracy)
     set_current_model(loaded)
     st.success(f"Loaded {upload.name}: {loaded.info.name} is now the current model.")
 

@@ -16,8 +16,8 @@ from cnnviz.plots import (
     plot_image_grid,
 )
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import pick_input
-from pages.common.session import current_model, dataset
+from pages.common.inputs import index_slider, pick_input
+from pages.common.session import current_model, own_test_data
 
 frame = page_frame()
 st.title("Feature maps")
@@ -63,12 +63,12 @@ def layer_view() -> None:
             st.caption("One row per output channel, one column per input channel: blue weights add, "
                        "red subtract.")
 
-    if info.dataset not in ("digits", "shapes"):
+    data = own_test_data(trained)
+    if data is None:
         return
     st.subheader("What excites one channel")
-    channel = st.slider("Channel", 0, maps.shape[0] - 1, 0, key="features_channel")
-    data = dataset(info.dataset)
-    test_x, _ = data.test_tensors()
+    channel = index_slider("Channel", maps.shape[0], key="features_channel")
+    test_x = prep.apply(data.x_test)
     best = top_activations(trained.model, test_x, layer, channel, k=8)
     record = records.get(layer)
     if record is None or record.size is None:

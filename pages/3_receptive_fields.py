@@ -20,8 +20,8 @@ from cnnviz.plots import (
     plot_unit_picker,
 )
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import pick_input
-from pages.common.session import current_model, dataset
+from pages.common.inputs import index_slider, pick_input
+from pages.common.session import current_model, own_test_data
 
 ERF_MODES = {"this input": "this input", "test images": "the mean over 32 test images",
              "random inputs": "the mean over 32 random inputs"}
@@ -60,10 +60,11 @@ a, b = st.columns(2)
 layer = a.selectbox("Layer", names, index=min(len(names) - 1, 3), key="rf_layer")
 record = with_rf[names.index(layer)]
 channels, rows, cols = record.output_shape
-channel = b.slider("Channel", 0, channels - 1, 0, key="rf_channel")
+channel = index_slider("Channel", channels, key="rf_channel", container=b)
 
 unit_key = f"rf_unit_{layer}"
 unit = st.session_state.get(unit_key, (rows // 2, cols // 2))
+unit = (min(unit[0], rows - 1), min(unit[1], cols - 1))  # kept from another model, whose map may be larger
 x = prep.apply(picked.image[None])[0]
 fmap = feature_maps(trained.model, x, layers=[layer])[layer][channel]
 pick_col, box_col, erf_col = st.columns(3)
@@ -88,20 +89,26 @@ with box_col:
                 f"columns {box[1]}–{box[3]}**")
     st.plotly_chart(plot_receptive_field_box(picked.image, box, title=picked.label), key="rf_box")
 with erf_col:
-    mode = st.radio("Gradient of", list(ERF_MODES), format_func=ERF_MODES.get, horizontal=True, key="rf_mode",
+    test_data = own_test_data(trained)
+    modes = [m for m in ERF_MODES if m != "test images" or test_data is not None]
+    mode = st.radio("Gradient of", modes, format_func=ERF_MODES.get, horizontal=True, key="rf_mode",
                     help="Luo et al. (2016) average the gradient over many inputs.")
     if mode == "this input":
         inputs = x
     elif mode == "test images":
-        inputs = dataset(info.dataset).test_tensors()[0][:32] if info.dataset in ("digits", "shapes") else x
+        inputs = prep.apply(test_data.x_test[:32])
     else:
         inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), dtype=np.float32))
     erf = effective_receptive_field(trained.model, inputs, layer, unit, channel=channel)
     fraction = gradient_mass_fraction(erf, box)
     st.plotly_chart(plot_effective_receptive_field(erf, box, fraction=fraction), key="erf")
-    st.caption(f"95% of the gradient inside the box lies on {fraction:.0%} of its pixels: the effective "
-               "receptive field is smaller than the theoretical one and peaks in its centre "
-               "(Luo et al. 2016).")
+    if not erf.any():
+        st.caption("No gradient reaches the input: this unit is switched off (its ReLU gives 0) for this "
+                   "input. Pick another unit, or average over many inputs.")
+    else:
+        st.caption(f"95% of the gradient inside the box lies on {fraction:.0%} of its pixels: the effective "
+                   "receptive field is smaller than the theoretical one and peaks in its centre "
+                   "(Luo et al. 2016).")
 
 st.subheader("Sparse interaction")
 st.caption("A dense layer wires every input to every output, each wire with its own weight. A convolution "

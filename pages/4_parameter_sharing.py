@@ -15,7 +15,7 @@ from cnnviz import (
 )
 from cnnviz.plots import plot_equivariance_errors, plot_equivariance_view, plot_parameter_counts
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import pick_input
+from pages.common.inputs import index_slider, pick_input
 from pages.common.session import current_model
 
 TOY = "a toy stack of three convolutions"
@@ -66,7 +66,7 @@ a, b = st.columns(2)
 layer = a.selectbox("Layer", names, key="eq_layer")
 chosen = errors[names.index(layer)]
 channels = feature_maps(trained.model, x, layers=[layer])[layer].shape[0]
-channel = b.slider("Channel", 0, channels - 1, 0, key="eq_channel")
+channel = index_slider("Channel", channels, key="eq_channel", container=b)
 view = equivariance_view(trained.model, x, (dy, dx), layer, channel, mode=mode)
 st.plotly_chart(plot_equivariance_view(view), key="eq_view")
 if chosen.exact:

@@ -12,8 +12,8 @@ from cnnviz import (
 )
 from cnnviz.plots import plot_invariance_curves, plot_layer_change, plot_pooling
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import pick_input
-from pages.common.session import current_model, dataset
+from pages.common.inputs import index_slider, pick_input
+from pages.common.session import current_model, own_test_data
 
 POOL_KINDS = {"max": "max", "avg": "average", "blur": "blur, then subsample (Zhang 2019)",
               "subsample": "subsample only (stride, no pooling)"}
@@ -43,7 +43,7 @@ with left:
         maps = picked.image
     else:
         maps = feature_maps(trained.model, x, layers=[source])[source]
-    channel = st.slider("Channel", 0, maps.shape[0] - 1, 0, key="pool_channel") if maps.shape[0] > 1 else 0
+    channel = index_slider("Channel", maps.shape[0], key="pool_channel")
     kind = st.radio("Pooling", list(POOL_KINDS), format_func=POOL_KINDS.get, key="pool_kind")
     k1, k2 = st.columns(2)
     kernel = k1.slider("Window (kernel)", 1, 5, 2, key="pool_kernel")
@@ -62,12 +62,14 @@ with right:
 st.subheader("Invariance, measured")
 t1, t2 = st.columns(2)
 transform = t1.radio("Transform", list(TRANSFORMS), horizontal=True, key="pool_transform")
-over = t2.radio("Measured on", ["this input", "64 test images"], horizontal=True, key="pool_over",
+test_data = own_test_data(trained)
+over = t2.radio("Measured on", ["this input", "64 test images"] if test_data is not None else ["this input"],
+                horizontal=True, key="pool_over",
                 help="The mean over many images shows the typical behaviour, not one image's.")
 label, amounts = TRANSFORMS[transform]
 inputs = x
-if over == "64 test images" and info.dataset in ("digits", "shapes"):
-    inputs = dataset(info.dataset).test_tensors()[0][:64]
+if over == "64 test images":
+    inputs = prep.apply(test_data.x_test[:64])
 curves = invariance_curves(trained.model, inputs, transform, amounts)
 stages = pooling_stages(trained.model, prep.input_shape)
 pooled = [s.name for s in stages]

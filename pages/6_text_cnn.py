@@ -5,6 +5,7 @@ import time
 import streamlit as st
 
 from cnnviz import (
+    UNK_ID,
     CnnvizError,
     TrainConfig,
     attribute_tokens,
@@ -29,6 +30,7 @@ from cnnviz.plots import (
     plot_winning_ngrams,
 )
 from pages.common.frame import close_page_frame, page_frame
+from pages.common.inputs import index_slider
 from pages.common.session import current_text_model, set_current_text_model, text_corpus
 
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
@@ -45,7 +47,11 @@ st.caption("For text, a CNN's window is an n-gram. Each word becomes a row of K 
 trained = current_text_model()
 info = trained.info
 prep = info.preprocessing
-corpus = text_corpus(info.dataset) if info.dataset in CORPORA else None
+try:
+    corpus = text_corpus(info.dataset) if info.dataset in CORPORA else None
+except CnnvizError as exc:  # a model of an online corpus, opened without a network
+    st.info(f"The corpus of this model is not available ({exc}); its top n-grams are not shown.")
+    corpus = None
 st.caption(f"Text model: **{info.name}** — test accuracy "
            f"{'not measured' if info.test_accuracy is None else f'{info.test_accuracy:.1%}'}, "
            f"{trained.parameters:,} parameters, vocabulary of {len(prep.vocabulary):,} words.")
@@ -60,7 +66,7 @@ if not sentence.strip():
     close_page_frame(frame)
     st.stop()
 probabilities = trained.predict_proba([sentence])[0]
-unknown = [w for w, i in zip(prep.vocabulary.decode(tokens.tolist()), tokens.tolist()) if i == 1]
+unknown = [w for w, i in zip(prep.vocabulary.decode(tokens.tolist()), tokens.tolist()) if i == UNK_ID]
 with right:
     st.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="text_probs")
 if unknown:
@@ -90,7 +96,9 @@ method = b.radio("Method", ["integrated_gradients", "occlusion"], key="text_meth
 if method == "integrated_gradients":
     options = {"n_steps": c.slider("Integration steps", 10, 200, 50, step=10, key="text_steps")}
 else:
-    options = {"window": c.slider("Occlusion window (words)", 1, min(4, len(acts.tokens)), 1, key="text_window")}
+    longest = min(4, len(acts.tokens))
+    window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1, key="text_window")
+    options = {"window": window}
 try:
     attribution = attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
                                    **options)
@@ -113,7 +121,7 @@ if corpus is not None:
     f1, f2 = st.columns(2)
     width_index = f1.selectbox("Width", range(len(acts.widths)), format_func=lambda i: f"{acts.widths[i]}-grams",
                                key="text_top_width")
-    filter_index = f2.slider("Filter", 0, trained.model.spec.filters - 1, 0, key="text_top_filter")
+    filter_index = index_slider("Filter", len(acts.pooled[0]), key="text_top_filter", container=f2)
     test_tokens, _ = corpus.test_tensors()
     items = top_ngrams(trained.model, test_tokens, prep.vocabulary, width_index=width_index,
                        filter_index=filter_index, k=10)

@@ -231,3 +231,23 @@ def test_refused_files_get_a_clear_message_and_change_nothing(app, tmp_path, kin
     assert not (tmp_path / "marker").exists()     # nothing was executed
     # The app keeps working: the home page still renders with the old model.
     assert before.info.name in sidebar_text(at)
+
+
+def test_a_fasttext_model_file_is_refused_with_a_message(app):
+    from cnnviz import TrainedModel, load_text_corpus, untrained_text_model
+
+    corpus = load_text_corpus("sentiment")
+    fast: TrainedModel = untrained_text_model("fasttext", corpus, seed=0)
+    before_text = app.session_state["current_text_model"] if "current_text_model" in app.session_state else None
+    at = upload_model(train_page(app), "fast.safetensors", model_to_bytes(fast))
+    assert any("only TextCNN text models" in e.value for e in at.error)
+    assert ("current_text_model" in at.session_state) == (before_text is not None)
+
+
+def test_a_text_model_file_goes_to_the_text_cnn_page(app):
+    zoo_text = load_zoo_model("textcnn-sentiment")
+    before = app.session_state["current_model"]
+    at = upload_model(train_page(app), "text.safetensors", model_to_bytes(zoo_text))
+    assert any("model of the TextCNN page" in s.value for s in at.success)
+    assert at.session_state["current_text_model"].info == zoo_text.info
+    assert at.session_state["current_model"] is before

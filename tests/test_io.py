@@ -464,3 +464,17 @@ def test_any_spec_value_in_metadata_is_refused_or_loads_a_working_model(field, v
         return
     images = np.zeros((1, *loaded.info.preprocessing.input_shape), dtype=np.float32)
     assert loaded.predict_proba(images).shape == (1, len(loaded.info.class_names))
+
+
+def test_a_pt_file_that_would_inflate_too_far_is_refused_before_loading(monkeypatch):
+    import zipfile
+
+    # A deflated entry of 2 MB of zeros is a few KB on disk; the check reads the sizes in the
+    # archive's directory, so nothing is inflated.
+    monkeypatch.setattr(cio, "MAX_TOTAL_ELEMENTS", 100)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data/0", b"\0" * (2 * 2**20))
+    assert len(buffer.getvalue()) < 20_000
+    with pytest.raises(ModelLoadError, match="unpacks to more than"):
+        load_model_bytes(buffer.getvalue(), filename="bomb.pt")

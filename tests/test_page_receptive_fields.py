@@ -54,3 +54,11 @@ def test_sparse_interaction_counts(app):
     counts = at.dataframe[1].value.to_dict("records")
     assert counts[0]["layer"] == "conv1" and counts[0]["convolution"] == 156   # 6*1*5*5 + 6
     assert counts[1]["convolution"] == 2416                                    # 16*6*5*5 + 16
+
+
+def test_a_unit_kept_from_a_larger_model_is_clamped_to_the_map(app):
+    app.session_state["rf_unit_conv2"] = (14, 14)                # TinyVGG-sized; LeNet's conv2 map is 10x10
+    app.run()
+    at = open_page(app, "receptive_fields")
+    assert not at.exception
+    assert any("Unit (9, 9) of conv2" in m.value for m in at.markdown)

@@ -82,3 +82,15 @@ def test_a_csv_that_cannot_be_used_gets_a_message(app):
     at.button(key="FormSubmitter:text_train_form-Train both").click().run()
     assert any("Upload a CSV file" in e.value for e in at.error)
     assert at.session_state["current_text_model"].info.name == "TextCNN on sentiment"
+
+
+def test_a_model_of_an_online_corpus_works_offline_without_its_corpus(app):
+    import dataclasses
+
+    zoo = load_zoo_model("textcnn-sentiment")
+    app.session_state["current_text_model"] = dataclasses.replace(
+        zoo, info=dataclasses.replace(zoo.info, dataset="sst2", name="TextCNN on sst2"))
+    app.run()
+    at = open_page(app, "text_cnn")
+    assert not at.exception
+    assert any("corpus of this model is not available" in i.value for i in at.info)

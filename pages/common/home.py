@@ -5,7 +5,7 @@ import streamlit as st
 from cnnviz import model_summary
 from cnnviz.plots import plot_architecture, plot_image_grid
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.session import current_model, dataset
+from pages.common.session import current_model, own_test_data
 
 
 def home() -> None:
@@ -40,7 +40,7 @@ def home() -> None:
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
         "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
-        "and residual networks; a page on residual networks is being added.")
+        "and residual networks.")
 
     trained = current_model()
     info = trained.info
@@ -53,8 +53,8 @@ def home() -> None:
                    "channels, pooling halves height and width, and linear layers end in one score per class.")
     with right:
         st.subheader(f"Examples from {info.dataset}")
-        if info.dataset in ("digits", "shapes"):
-            data = dataset(info.dataset)
+        data = own_test_data(trained)
+        if data is not None:
             images = data.x_test[:12]
             titles = [data.class_names[y] for y in data.y_test[:12]]
             st.plotly_chart(plot_image_grid(images, titles, columns=4), key="examples")

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import streamlit as st
 
-from cnnviz import OFFLINE_DATASETS, PHOTOS, CnnvizError, TrainedModel, decode_image, load_photo, to_model_input
-from pages.common.session import app_settings, dataset
+from cnnviz import PHOTOS, CnnvizError, TrainedModel, decode_image, load_photo, to_model_input
+from pages.common.session import app_settings, own_test_data
 
 SOURCES = ("Data set", "Photo", "Upload", "Draw")
 
@@ -28,10 +28,17 @@ class PickedInput:
     true_class: str | None = None
 
 
+def index_slider(label: str, count: int, *, key: str, container=st) -> int:
+    """A slider over 0..count-1; with a single choice there is nothing to slide, so it is 0."""
+    if count <= 1:
+        return 0
+    return int(container.slider(label, 0, count - 1, 0, key=key))
+
+
 def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
     """Widgets to choose an input image; `key` keeps each page's choice apart."""
     info = trained.info
-    has_data = info.dataset in OFFLINE_DATASETS
+    has_data = own_test_data(trained) is not None
     sources = [s for s in SOURCES if (s != "Data set" or has_data) and (s != "Draw" or
                                                                        info.preprocessing.channels == 1)]
     source = st.radio("Input", sources, horizontal=True, key=f"{key}_source")
@@ -47,7 +54,7 @@ def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
 
 
 def _from_dataset(trained: TrainedModel, key: str) -> PickedInput:
-    data = dataset(trained.info.dataset)
+    data = own_test_data(trained)
     by = st.radio("Pick by", ["index", "class"], horizontal=True, key=f"{key}_by")
     if by == "class":
         left, right = st.columns(2)

@@ -14,6 +14,7 @@ import streamlit as st
 from cnnviz import (
     DEFAULT_TEXT_ZOO_MODEL,
     DEFAULT_ZOO_MODEL,
+    OFFLINE_DATASETS,
     EpochReport,
     ImageDataset,
     Settings,
@@ -67,6 +68,17 @@ def _zoo_model(key: str) -> TrainedModel:
     return load_zoo_model(key)
 
 
+def own_test_data(trained: TrainedModel) -> ImageDataset | None:
+    """The offline data set a model was trained on, if it is one and its images fit the model's input.
+
+    A model file names its data set, but could have been trained at another size: then None.
+    """
+    if trained.reads_text or trained.info.dataset not in OFFLINE_DATASETS:
+        return None
+    data = dataset(trained.info.dataset)
+    return data if data.preprocessing.input_shape == trained.info.preprocessing.input_shape else None
+
+
 def zoo_copy(key: str) -> TrainedModel:
     """A session's own copy of a zoo model (the cached one is never run through hooks)."""
     shared = _zoo_model(key)
@@ -83,6 +95,7 @@ def current_model() -> TrainedModel:
 def set_current_model(trained: TrainedModel) -> None:
     """Make `trained` the current model of this session, for every page."""
     st.session_state[_CURRENT] = trained
+    st.session_state.pop(_RESULT, None)  # the last run's results no longer describe the current model
 
 
 def current_text_model() -> TrainedModel:
