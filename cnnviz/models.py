@@ -15,6 +15,8 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
+from cnnviz.hooks import eval_with_hooks
+
 Activation = Literal["relu", "tanh", "sigmoid"]
 PoolKind = Literal["max", "avg"]
 
@@ -229,7 +231,6 @@ class LayerSummary:
 def model_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerSummary]:
     """Run one zero input of shape (C, H, W) through `model` and list every leaf layer in call order."""
     rows: list[LayerSummary] = []
-    handles = []
 
     def record(name: str):
         def hook(module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
@@ -237,20 +238,10 @@ def model_summary(model: nn.Module, input_shape: tuple[int, ...]) -> list[LayerS
             rows.append(LayerSummary(name, type(module).__name__, tuple(output.shape[1:]), params))
         return hook
 
-    try:
-        for name, module in model.named_modules():
-            if name and not any(True for _ in module.children()):
-                handles.append(module.register_forward_hook(record(name)))
-        was_training = model.training
-        model.eval()
-        try:
-            with torch.no_grad():
-                model(torch.zeros(1, *input_shape))
-        finally:
-            model.train(was_training)
-    finally:
-        for handle in handles:
-            handle.remove()
+    leaves = {module: record(name) for name, module in model.named_modules()
+              if name and not any(True for _ in module.children())}
+    with eval_with_hooks(model, leaves):
+        model(torch.zeros(1, *input_shape))
     return rows
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.hooks import eval_with_hooks
+
 
 def _check_int(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -124,18 +126,7 @@ def layer_parameter_counts(model: nn.Module, input_shape: tuple[int, int, int]) 
             locally_connected=hout * wout * per_position + (outputs if has_bias else 0),
             dense=cin * hin * win * outputs + outputs))
 
-    modes = [(module, module.training) for module in model.modules()]
-    handles = []
-    try:
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d):
-                handles.append(module.register_forward_hook(hook))
-        model.eval()
-        with torch.no_grad():
-            model(torch.zeros(1, *input_shape))
-    finally:
-        for handle in handles:
-            handle.remove()
-        for module, training in modes:
-            module.training = training
+    convs = {module: hook for module in model.modules() if isinstance(module, nn.Conv2d)}
+    with eval_with_hooks(model, convs):
+        model(torch.zeros(1, *input_shape))
     return rows

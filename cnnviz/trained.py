@@ -63,6 +63,9 @@ class ModelInfo:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelInfo:
         """Inverse of `to_dict`; raises ModelLoadError if anything is missing or malformed."""
+        if isinstance(data, dict) and isinstance(data.get("format"), int) and data["format"] > _FORMAT_VERSION:
+            raise ModelLoadError(f"The model file was written by a newer cnnviz (format {data['format']}); "
+                                 "update cnnviz to load it.")
         try:
             accuracy = data.get("test_accuracy")
             spec = spec_from_dict(data["spec"])

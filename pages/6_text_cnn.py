@@ -31,14 +31,14 @@ from cnnviz.plots import (
 )
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider
-from pages.common.session import current_text_model, set_current_text_model, text_corpus
+from pages.common.session import app_settings, current_text_model, set_current_text_model, text_corpus
 
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
             "a very good film", "not bad", "the acting was never boring")
 CORPORA = {"sentiment": "procedural sentiment corpus (offline)", "rotten_tomatoes": "Rotten Tomatoes, MR (online)",
            "sst2": "SST-2 (online)", "ag_news": "AG News (online)", "trec": "TREC questions (online)"}
 
-frame = page_frame()
+frame = page_frame(text=True)
 st.title("TextCNN: convolution over words")
 st.caption("For text, a CNN's window is an n-gram. Each word becomes a row of K numbers (its embedding), so a "
            "sentence is an N×K matrix; filters of width 2, 3, 4 slide over it, 1-max pooling keeps each "
@@ -152,7 +152,8 @@ with st.form("text_train_form"):
     t1, t2, t3 = st.columns(3)
     corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, disabled=source != "a corpus")
     widths = t2.selectbox("Filter widths", [(2, 3, 4), (3, 4, 5)], format_func=lambda w: ", ".join(map(str, w)))
-    epochs = t3.slider("Epochs", 1, 30, 15)
+    limit = app_settings().max_epochs
+    epochs = t3.slider("Epochs", 1, limit, min(15, limit))
     go = st.form_submit_button("Train both", type="primary")
 if go:
     try:

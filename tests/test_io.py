@@ -478,3 +478,10 @@ def test_a_pt_file_that_would_inflate_too_far_is_refused_before_loading(monkeypa
     assert len(buffer.getvalue()) < 20_000
     with pytest.raises(ModelLoadError, match="unpacks to more than"):
         load_model_bytes(buffer.getvalue(), filename="bomb.pt")
+
+
+def test_a_file_from_a_newer_format_is_refused(lib_tiny_trained):
+    info = lib_tiny_trained.info.to_dict()
+    info["format"] = info["format"] + 1
+    with pytest.raises(ModelLoadError, match="newer cnnviz"):
+        load_model_bytes(with_metadata(lib_tiny_trained, info))

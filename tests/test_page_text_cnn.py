@@ -94,3 +94,11 @@ def test_a_model_of_an_online_corpus_works_offline_without_its_corpus(app):
     at = open_page(app, "text_cnn")
     assert not at.exception
     assert any("corpus of this model is not available" in i.value for i in at.info)
+
+
+def test_the_sidebar_shows_the_text_model_on_this_page(app):
+    at = open_page(app, "text_cnn")
+    panel = "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
+    zoo = load_zoo_model("textcnn-sentiment")
+    assert "Current text model" in panel and zoo.info.name in panel
+    assert f"{zoo.info.test_accuracy:.1%}" in panel and f"{len(zoo.info.preprocessing.vocabulary):,} known" in panel

@@ -8,9 +8,21 @@ does so on every run). The frame then installs the navigation itself, so the
 page looks and works the same either way.
 """
 
+from dataclasses import dataclass
+from typing import Any
+
 import streamlit as st
 
 from pages.common.session import app_settings, settle_interrupted_run, sidebar_model_panel
+
+
+@dataclass(frozen=True)
+class PageFrame:
+    """What `page_frame` opened: the sidebar slot of the model panel, and which model it shows."""
+
+    slot: Any
+    text: bool
+
 
 _ENTRY = "entered_through_app"  # set by app.py on each run, taken by the page it runs
 _SEEN = "session_started"
@@ -43,11 +55,9 @@ def run_app() -> None:
     navigation.run()
 
 
-def page_frame():
-    """Open a page: settings, an interrupted training run settled, the current-model panel.
-
-    Returns the sidebar slot to pass to `close_page_frame`.
-    """
+def page_frame(*, text: bool = False) -> PageFrame:
+    """Open a page: settings, an interrupted training run settled, the model panel in the sidebar
+    (the TextCNN page passes `text` to show its text model). Pass the result to `close_page_frame`."""
     if not st.session_state.pop(_ENTRY, False):
         st.set_page_config(**PAGE_CONFIG)
         st.navigation(navigation_pages())  # run without app.py: install the app's menu all the same
@@ -59,11 +69,11 @@ def page_frame():
     st.session_state[_SEEN] = True
     app_settings()
     settle_interrupted_run()
-    slot = st.sidebar.empty()
-    sidebar_model_panel(slot)
-    return slot
+    frame = PageFrame(st.sidebar.empty(), text)
+    sidebar_model_panel(frame.slot, text=text)
+    return frame
 
 
-def close_page_frame(slot) -> None:
-    """Close a page: redraw the panel, since the page may have changed the current model."""
-    sidebar_model_panel(slot)
+def close_page_frame(frame: PageFrame) -> None:
+    """Close a page: redraw the panel, since the page may have changed the model."""
+    sidebar_model_panel(frame.slot, text=frame.text)

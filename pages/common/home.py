@@ -10,7 +10,7 @@ from pages.common.session import current_model, own_test_data
 
 def home() -> None:
     """What cnnviz is, what each page teaches, and a picture of the current model."""
-    slot = page_frame()
+    frame = page_frame()
     st.title("cnnviz: see how convolutional networks work")
     st.markdown(
         "Load or train a small convolutional neural network (CNN), then look inside it. "
@@ -60,4 +60,4 @@ def home() -> None:
             st.plotly_chart(plot_image_grid(images, titles, columns=4), key="examples")
         else:
             st.info("Examples are shown for the offline data sets (digits, shapes).")
-    close_page_frame(slot)
+    close_page_frame(frame)

@@ -110,19 +110,24 @@ def set_current_text_model(trained: TrainedModel) -> None:
     st.session_state[_TEXT] = trained
 
 
-def sidebar_model_panel(slot) -> None:
-    """The current model at a glance, drawn into a sidebar placeholder on every page."""
-    info = current_model().info
+def sidebar_model_panel(slot, *, text: bool = False) -> None:
+    """The model a page uses, at a glance, drawn into a sidebar placeholder: the current (image) model,
+    or with `text` the TextCNN page's model."""
+    trained = current_text_model() if text else current_model()
+    info = trained.info
     with slot.container(border=True):
-        st.markdown("**Current model**")
+        st.markdown("**Current text model**" if text else "**Current model**")
         st.markdown(f"{info.name}")
         accuracy = "not measured" if info.test_accuracy is None else f"{info.test_accuracy:.1%}"
-        c, h, w = info.preprocessing.input_shape
+        if text:
+            shape = f"up to {info.preprocessing.max_length} words, {len(info.preprocessing.vocabulary):,} known"
+        else:
+            shape = "×".join(map(str, info.preprocessing.input_shape))
         st.caption(
             f"Data set: {info.dataset}  \n"
             f"Test accuracy: {accuracy}  \n"
-            f"Parameters: {current_model().parameters:,}  \n"
-            f"Input: {c}×{h}×{w}")
+            f"Parameters: {trained.parameters:,}  \n"
+            f"Input: {shape}")
 
 
 @dataclass
