@@ -40,7 +40,7 @@ def home() -> None:
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
         "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
-        "and residual networks.")
+        "and residual networks (not covered yet).")
 
     trained = current_model()
     info = trained.info
