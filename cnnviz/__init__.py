@@ -25,6 +25,7 @@ from cnnviz.equivariance import (
     equivariance_errors,
     equivariance_view,
     shift_image,
+    toy_model,
     toy_spec,
 )
 from cnnviz.errors import CnnvizError, DatasetUnavailableError, ImageLoadError, ModelLoadError
@@ -124,7 +125,8 @@ __all__ = [
     "spatial_layers", "top_activations", "ReceptiveField", "effective_receptive_field",
     "gradient_mass_fraction", "receptive_field_crops", "receptive_fields", "Connectivity",
     "LayerParameterCount", "connectivity", "layer_parameter_counts", "EquivarianceView", "LayerEquivariance",
-    "equivariance_errors", "equivariance_view", "shift_image", "toy_spec", "InvarianceCurves", "PoolingStage",
+    "equivariance_errors", "equivariance_view", "shift_image", "toy_model", "toy_spec", "InvarianceCurves",
+    "PoolingStage",
     "PoolResult", "binomial_kernel", "invariance_curves", "pool", "pooling_stages", "transform_image",
     "build_from_spec", "is_text_spec", "untrained_text_model", "DEFAULT_TEXT_ZOO_MODEL", "NgramActivations",
     "TokenAttribution", "TopNgram", "attribute_tokens", "ngram_activations", "top_ngrams",

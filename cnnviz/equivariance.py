@@ -34,14 +34,16 @@ import numpy as np
 import torch
 from torch import nn
 
+from cnnviz.data import Preprocessing
 from cnnviz.features import feature_maps
-from cnnviz.models import CNNSpec, ConvSpec
+from cnnviz.models import CNNSpec, ConvSpec, build_model
 from cnnviz.receptive_field import ReceptiveField, receptive_fields
+from cnnviz.trained import ModelInfo, TrainedModel
 
 ShiftMode = Literal["zeros", "circular"]
 
 __all__ = ["EquivarianceView", "LayerEquivariance", "equivariance_errors", "equivariance_view", "shift_image",
-           "toy_spec"]
+           "toy_model", "toy_spec"]
 
 _MODES = ("zeros", "circular")
 
@@ -108,6 +110,16 @@ def toy_spec(*, padding_mode: str = "zeros", stride: int = 1, pool: str | None =
     name = f"toy stack ({padding_mode} padding, stride {stride}" + (f", {pool} pool)" if pool else ")")
     return CNNSpec(name=name, in_channels=in_channels, input_size=size, convs=convs, num_classes=2,
                    padding_mode=padding_mode)  # type: ignore[arg-type]  # checked by CNNSpec
+
+
+def toy_model(*, padding_mode: str = "zeros", stride: int = 1, pool: str | None = None,
+              seed: int = 0) -> TrainedModel:
+    """The `toy_spec` stack, built with seeded random weights, ready for the pages: a one-channel
+    32x32 input normalised around 0.5 (it is only looked at, never trained)."""
+    spec = toy_spec(padding_mode=padding_mode, stride=stride, pool=pool)
+    info = ModelInfo(name="toy stack", spec=spec, class_names=("a", "b"), dataset="photos",
+                     preprocessing=Preprocessing(spec.in_channels, spec.input_size, (0.5,), (0.25,)))
+    return TrainedModel(build_model(spec, seed=seed), info)
 
 
 @dataclass(frozen=True)

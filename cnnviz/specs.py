@@ -15,6 +15,7 @@ from cnnviz.text_models import FastTextSpec, TextCNNSpec, build_text_model
 
 AnySpec = Union[CNNSpec, TextCNNSpec, FastTextSpec]
 _KINDS: dict[str, type] = {"cnn": CNNSpec, "text_cnn": TextCNNSpec, "fasttext": FastTextSpec}
+TEXT_KINDS = ("text_cnn", "fasttext")  # the kinds that read token ids rather than images
 
 
 def spec_from_dict(data: dict[str, Any]) -> AnySpec:
@@ -27,7 +28,7 @@ def spec_from_dict(data: dict[str, Any]) -> AnySpec:
 
 def is_text_spec(spec: AnySpec) -> bool:
     """Whether the model takes token ids (text) rather than images."""
-    return spec.kind in ("text_cnn", "fasttext")
+    return spec.kind in TEXT_KINDS
 
 
 def build_from_spec(spec: AnySpec, *, seed: int | None = None) -> nn.Module:

@@ -20,6 +20,7 @@ import torch
 from cnnviz.data import load_image_dataset
 from cnnviz.errors import ModelLoadError
 from cnnviz.io import load_model, save_model
+from cnnviz.specs import TEXT_KINDS
 from cnnviz.text_data import load_text_corpus
 from cnnviz.trained import TrainedModel, untrained_model, untrained_text_model
 from cnnviz.training import TrainConfig, TrainResult, train
@@ -47,7 +48,6 @@ ZOO: dict[str, ZooEntry] = {
 }
 DEFAULT_ZOO_MODEL = "lenet5-digits"
 DEFAULT_TEXT_ZOO_MODEL = "textcnn-sentiment"
-TEXT_ARCHITECTURES = ("text_cnn", "fasttext")
 
 
 def zoo_path(key: str) -> Path:
@@ -69,7 +69,7 @@ def load_zoo_model(key: str = DEFAULT_ZOO_MODEL) -> TrainedModel:
 def build_zoo_model(key: str) -> tuple[TrainedModel, TrainResult]:
     """Train zoo entry `key` from its seed; returns the model (with test accuracy) and its history."""
     entry = ZOO[key]
-    if entry.architecture in TEXT_ARCHITECTURES:
+    if entry.architecture in TEXT_KINDS:
         dataset = load_text_corpus(entry.dataset)
         trained = untrained_text_model(entry.architecture, dataset, seed=entry.config.seed)
     else:

@@ -3,15 +3,11 @@
 import streamlit as st
 
 from cnnviz import (
-    ModelInfo,
-    Preprocessing,
-    TrainedModel,
-    build_model,
     equivariance_errors,
     equivariance_view,
     feature_maps,
     layer_parameter_counts,
-    toy_spec,
+    toy_model,
 )
 from cnnviz.plots import plot_equivariance_errors, plot_equivariance_view, plot_parameter_counts
 from pages.common.frame import close_page_frame, page_frame
@@ -38,10 +34,7 @@ if network == TOY:
                            "are exactly equivariant to every integer shift.")
     stride = b.radio("Stride of the second convolution", [1, 2], horizontal=True, key="eq_stride")
     pool = c.radio("Pooling after it", ["none", "max", "avg"], horizontal=True, key="eq_pool")
-    spec = toy_spec(padding_mode=padding, stride=stride, pool=None if pool == "none" else pool)
-    info = ModelInfo(name="toy stack", spec=spec, preprocessing=Preprocessing(1, spec.input_size, (0.5,), (0.25,)),
-                     class_names=("a", "b"), dataset="photos")
-    trained = TrainedModel(build_model(spec, seed=0), info)
+    trained = toy_model(padding_mode=padding, stride=stride, pool=None if pool == "none" else pool)
     mode = "circular" if padding == "circular" else "zeros"
 
 left, right = st.columns([1, 2])

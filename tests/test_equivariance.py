@@ -253,3 +253,13 @@ def test_view_refuses_unknown_layers_maps_without_a_window_and_bad_channels():
         equivariance_view(model, X, (1, 0), "conv1", 4)
     with pytest.raises(ValueError, match="one image"):
         equivariance_errors(model, X[None], (1, 0))
+
+
+def test_toy_model_is_seeded_and_described_for_the_pages():
+    from cnnviz import toy_model
+
+    first, second = toy_model(padding_mode="circular", stride=2), toy_model(padding_mode="circular", stride=2)
+    assert first.info.spec == toy_spec(padding_mode="circular", stride=2)
+    assert first.info.preprocessing.input_shape == (1, 32, 32)
+    for key, tensor in first.model.state_dict().items():
+        assert torch.equal(tensor, second.model.state_dict()[key])
