@@ -63,7 +63,7 @@ def text_corpus(name: str) -> TextDataset:
     return load_text_corpus(name)
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Loading the model ...")
 def _zoo_model(key: str) -> TrainedModel:
     return load_zoo_model(key)
 
