@@ -30,6 +30,18 @@ from cnnviz.equivariance import (
 )
 from cnnviz.errors import CnnvizError, DatasetUnavailableError, ImageLoadError, ModelLoadError
 from cnnviz.features import TopActivations, feature_maps, spatial_layers, top_activations
+from cnnviz.gradients import (
+    ActivationStats,
+    DegradationConfig,
+    DegradationResult,
+    GradientNorms,
+    GradientTrace,
+    StepReport,
+    activation_stats,
+    degradation_experiment,
+    gradient_norms,
+    train_with_gradient_norms,
+)
 from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model
 from cnnviz.models import (
     ARCHITECTURES,
@@ -63,6 +75,7 @@ from cnnviz.receptive_field import (
     receptive_field_crops,
     receptive_fields,
 )
+from cnnviz.resnet import ResNetCIFAR, ResNetSpec, build_resnet, resnet_cifar, weighted_layers
 from cnnviz.settings import Settings, settings_from_env
 from cnnviz.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
 from cnnviz.specs import build_from_spec, is_text_spec, spec_from_dict
@@ -133,5 +146,7 @@ __all__ = [
     "OFFLINE_TEXT_CORPORA", "ONLINE_TEXT_CORPORA", "PAD_ID", "UNK_ID", "TextDataset", "TextPreprocessing",
     "Vocabulary", "csv_columns", "load_text_corpus", "make_sentiment_corpus", "text_dataset_from_rows",
     "texts_from_csv", "tokenize", "FastText", "FastTextSpec", "TextCNN", "TextCNNSpec", "build_text_model",
-    "fasttext", "text_cnn",
+    "fasttext", "text_cnn", "ResNetCIFAR", "ResNetSpec", "build_resnet", "resnet_cifar", "weighted_layers",
+    "ActivationStats", "DegradationConfig", "DegradationResult", "GradientNorms", "GradientTrace", "StepReport",
+    "activation_stats", "degradation_experiment", "gradient_norms", "train_with_gradient_norms",
 ]

@@ -88,3 +88,16 @@ def chart_spec(at, key: str) -> dict:
         if key in element.proto.id:
             return json.loads(element.proto.spec)
     raise AssertionError(f"no chart {key!r}")
+
+
+def plotly_array(value):
+    """A plotly JSON array as numpy: a plain list, or plotly's typed form {"dtype", "bdata", "shape"}."""
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, dict) and "bdata" in value:
+        array = np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+        shape = value.get("shape")
+        return array.reshape([int(s) for s in str(shape).split(",")]) if shape else array
+    return np.asarray(value, dtype=float)

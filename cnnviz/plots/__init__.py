@@ -3,6 +3,7 @@
 from cnnviz.plots.architecture import plot_architecture
 from cnnviz.plots.equivariance import plot_equivariance_errors, plot_equivariance_view
 from cnnviz.plots.features import plot_class_probabilities, plot_feature_maps, plot_filters
+from cnnviz.plots.gradients import plot_gradient_heatmap, plot_gradient_norms, plot_loss_curves
 from cnnviz.plots.pooling import plot_invariance_curves, plot_layer_change, plot_pooling
 from cnnviz.plots.receptive_field import (
     plot_effective_receptive_field,
@@ -27,5 +28,6 @@ __all__ = [
     "plot_parameter_counts", "plot_receptive_field_box", "plot_receptive_field_sizes", "plot_training_curves",
     "plot_unit_picker", "plot_equivariance_errors", "plot_equivariance_view", "plot_invariance_curves",
     "plot_layer_change", "plot_pooling", "plot_embedding_matrix", "plot_ngram_activations", "plot_pooled_vector",
-    "plot_token_attributions", "plot_top_ngrams", "plot_winning_ngrams",
+    "plot_token_attributions", "plot_top_ngrams", "plot_winning_ngrams", "plot_gradient_heatmap",
+    "plot_gradient_norms", "plot_loss_curves",
 ]

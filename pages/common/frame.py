@@ -44,6 +44,7 @@ def navigation_pages() -> list:
                 url_path="parameter_sharing"),
         st.Page("pages/5_pooling.py", title="Pooling", icon=":material/compress:", url_path="pooling"),
         st.Page("pages/6_text_cnn.py", title="TextCNN", icon=":material/text_fields:", url_path="text_cnn"),
+        st.Page("pages/7_resnet.py", title="ResNet vs plain", icon=":material/trending_down:", url_path="resnet"),
     ]
 
 

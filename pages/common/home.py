@@ -35,12 +35,15 @@ def home() -> None:
         "invariance to small shifts, rotations and scalings each layer has, with and without pooling.\n"
         "- **TextCNN**: a CNN over words: filters of width 2, 3, 4 are n-gram detectors, 1-max pooling keeps "
         "each one's best n-gram, and Captum's Integrated Gradients shows which words decided; trained beside a "
-        "fastText-style bag of words that cannot read \"not good\".")
+        "fastText-style bag of words that cannot read \"not good\".\n"
+        "- **ResNet vs plain**: the gradient each layer of a deep network gets at initialisation, with and "
+        "without shortcuts, and the degradation experiment: a deeper plain net trains worse than a shallower "
+        "one, a deeper ResNet does not.")
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
         "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
-        "and residual networks (not covered yet).")
+        "and residual networks (shortcuts that let deep networks train).")
 
     trained = current_model()
     info = trained.info

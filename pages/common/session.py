@@ -52,9 +52,9 @@ def app_settings() -> Settings:
 
 
 @st.cache_resource(show_spinner="Loading the data set ...")
-def dataset(name: str) -> ImageDataset:
-    """A data set, loaded once per process and shared by every session (read-only)."""
-    return load_image_dataset(name)
+def dataset(name: str, size: int | None = None) -> ImageDataset:
+    """A data set (at `size` pixels, or its default size), loaded once per process and shared (read-only)."""
+    return load_image_dataset(name, size=size)
 
 
 @st.cache_resource(show_spinner="Loading the corpus ...")

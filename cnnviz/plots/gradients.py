@@ -1,0 +1,155 @@
+"""Figures of gradient flow: gradient norm per layer, loss curves of the degradation experiment, heatmaps.
+
+`plot_gradient_norms` draws `GradientNorms` (and optionally `ActivationStats`) of
+several nets layer by layer on a log scale; `plot_loss_curves` draws the training
+loss of a `DegradationResult`'s runs (He et al. 2016, Figure 1);
+`plot_gradient_heatmap` draws one `GradientTrace` as a layer x step picture of
+log10 gradient norms that can be drawn while the run is still filling it in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+if TYPE_CHECKING:  # only for type hints: the figures need no torch
+    from cnnviz.gradients import ActivationStats, GradientNorms, GradientTrace
+
+_PLAIN_COLOUR, _RESIDUAL_COLOUR = "#d62728", "#1f77b4"
+_SMOOTHING = 10  # steps in the running mean of a loss curve: one batch's loss is noisy
+
+
+def _colour(label: str) -> str:
+    return _PLAIN_COLOUR if label.lower().startswith("plain") else _RESIDUAL_COLOUR
+
+
+def _log_safe(values: np.ndarray) -> np.ndarray:
+    """Values for a log axis: zeros (float32 underflow) and non-finite values become NaN (a gap)."""
+    values = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
+def _log_dtick(values: list[np.ndarray]) -> str | None:
+    """Label only 1, 2 and 5 of each decade when the data span less than two (plotly labels every digit)."""
+    finite = np.concatenate([_log_safe(v) for v in values] + [np.empty(0)])
+    finite = finite[np.isfinite(finite)]
+    return "D2" if finite.size and np.log10(finite.max() / finite.min()) < 2 else None
+
+
+def plot_gradient_norms(norms: Mapping[str, GradientNorms],
+                        stats: Mapping[str, ActivationStats] | None = None) -> go.Figure:
+    """Each net's gradient norm per weighted layer, input (left) to output (right), on a log scale.
+
+    With `stats`, a second panel below shows the standard deviation of the input
+    each layer sees, on a log scale too. Nets whose label starts with "plain" are
+    red, the others blue. A norm of exactly 0 (the gradient underflowed) leaves a
+    gap, and the figure says so.
+    """
+    if not norms:
+        raise ValueError("give the gradient norms of at least one net")
+    rows = 2 if stats else 1
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.1,
+                        subplot_titles=("‖∂loss/∂W‖ of each layer's weights",
+                                        "standard deviation of each layer's input")[:rows])
+    underflow = []
+    for label, result in norms.items():
+        depth = np.arange(1, len(result.norms) + 1)
+        fig.add_trace(go.Scatter(
+            x=depth, y=_log_safe(result.norms), mode="lines+markers", name=label, legendgroup=label,
+            line=dict(color=_colour(label)), marker=dict(size=5), customdata=np.array(result.layers),
+            hovertemplate=f"{label}<br>layer %{{x}}: %{{customdata}}<br>‖grad‖ = %{{y:.3g}}<extra></extra>"),
+            row=1, col=1)
+        if (result.norms == 0).any():
+            underflow.append(label)
+        if stats and label in stats:
+            fig.add_trace(go.Scatter(
+                x=depth, y=_log_safe(stats[label].std), mode="lines+markers", name=label, legendgroup=label,
+                showlegend=False, line=dict(color=_colour(label), dash="dot"), marker=dict(size=5),
+                customdata=np.array(stats[label].layers),
+                hovertemplate=f"{label}<br>layer %{{x}}: %{{customdata}}<br>input std = %{{y:.3g}}<extra></extra>"),
+                row=2, col=1)
+    fig.update_yaxes(type="log", exponentformat="power", title_text="gradient norm",
+                     dtick=_log_dtick([r.norms for r in norms.values()]), row=1, col=1)
+    if rows == 2:
+        fig.update_yaxes(type="log", exponentformat="power", title_text="input std",
+                         dtick=_log_dtick([s.std for s in stats.values()]), row=2, col=1)
+    fig.update_xaxes(title_text="layer (1 = first conv, last = fully connected)", row=rows, col=1)
+    if underflow:
+        fig.add_annotation(text=f"gaps: the gradient underflowed to exactly 0 in {', '.join(underflow)}",
+                           xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom",
+                           yshift=18, showarrow=False, font=dict(size=11, color="#555"))
+    fig.update_layout(height=300 + 220 * (rows - 1), margin=dict(l=60, r=20, t=50, b=40),
+                      legend=dict(orientation="h", y=1.12 if rows == 1 else 1.08, x=1, xanchor="right"))
+    return fig
+
+
+def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
+    cumulative = np.cumsum(np.insert(np.asarray(values, dtype=np.float64), 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
+
+
+def plot_loss_curves(runs: Mapping[str, GradientTrace], *, total_steps: int | None = None) -> go.Figure:
+    """Training loss per step of each run (a running mean over 10 steps), like He et al. 2016's Figure 1.
+
+    Plain nets are red and dashed, residual nets blue and solid; the deeper of two
+    nets is drawn with a thicker line. The x axis spans `total_steps`, so curves
+    of runs still in progress grow into it.
+    """
+    depths = sorted({_depth(label) for label in runs})
+    fig = go.Figure()
+    for label, trace in runs.items():
+        deep = len(depths) > 1 and _depth(label) == depths[-1]
+        plain = label.lower().startswith("plain")
+        steps = np.arange(1, trace.steps_done + 1)
+        fig.add_trace(go.Scatter(
+            x=steps, y=_running_mean(trace.losses, _SMOOTHING), mode="lines", name=label,
+            line=dict(color=_colour(label), dash="dash" if plain else "solid", width=3.5 if deep else 1.5),
+            customdata=trace.losses,
+            hovertemplate=f"{label}<br>step %{{x}}: loss %{{y:.3f}} (this batch %{{customdata:.3f}})<extra></extra>"))
+    last = total_steps or max((t.steps_done for t in runs.values()), default=1)
+    fig.update_xaxes(title_text="training step (mini-batch)", range=[0, last + 1])
+    fig.update_yaxes(title_text="training loss", rangemode="tozero")
+    fig.update_layout(height=340, margin=dict(l=60, r=20, t=30, b=40),
+                      legend=dict(orientation="h", y=1.1, x=1, xanchor="right"))
+    return fig
+
+
+def _depth(label: str) -> int:
+    digits = "".join(ch for ch in label.rsplit("-", 1)[-1] if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def plot_gradient_heatmap(trace: GradientTrace, *, title: str = "", total_steps: int | None = None,
+                          zrange: tuple[float, float] | None = None) -> go.Figure:
+    """log10 of every layer's gradient norm (rows, first layer on top) at every step (columns).
+
+    `zrange` (in log10 units) puts several heatmaps on one colour scale; by default
+    the range is this trace's own. Steps not trained yet stay blank up to `total_steps`.
+    """
+    layers = len(trace.layers)
+    values = np.log10(_log_safe(trace.norms)).T if trace.steps_done else np.full((layers, 0), np.nan)
+    if zrange is None:
+        finite = values[np.isfinite(values)]
+        zrange = (float(finite.min()), float(finite.max())) if finite.size else (-3.0, 1.0)
+    low, high = zrange if zrange[0] < zrange[1] else (zrange[0] - 1, zrange[0] + 1)
+    ticks = np.arange(np.ceil(low), np.floor(high) + 1)
+    labels = [f"1e{int(t)}" for t in ticks]
+    if len(ticks) < 2:  # the range lies within about one decade: label its ends instead
+        ticks = np.array([low, high])
+        labels = [f"{10 ** t:.2g}" for t in ticks]
+    fig = go.Figure(go.Heatmap(
+        z=values, x=np.arange(1, trace.steps_done + 1), y=np.arange(1, layers + 1), zmin=low, zmax=high,
+        colorscale="Viridis", customdata=np.repeat(np.array(trace.layers)[:, None], trace.steps_done, 1),
+        colorbar=dict(title=dict(text="‖grad‖", side="right"), tickvals=ticks,
+                      ticktext=labels, thickness=12),
+        hovertemplate="step %{x}, layer %{y} (%{customdata})<br>log10 ‖grad‖ = %{z:.2f}<extra></extra>"))
+    fig.update_xaxes(title_text="training step", range=[0.5, (total_steps or max(trace.steps_done, 1)) + 0.5])
+    fig.update_yaxes(title_text="layer", autorange="reversed")
+    fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=14)), height=320,
+                      margin=dict(l=60, r=20, t=40 if title else 10, b=40))
+    return fig

@@ -1,0 +1,129 @@
+"""AppTests of the ResNet vs plain page: gradient norms at initialisation, lessons, the degradation run."""
+
+import numpy as np
+
+from tests.conftest import chart_spec, open_page, plotly_array
+
+
+def ratios(at) -> dict[str, float]:
+    """The two first-conv / last-conv metrics, by net label."""
+    return {m.label.split(":")[0]: float(m.value) for m in at.metric}
+
+
+def text(at) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+def small_run(at, shallow=8, deep=14, steps=20):
+    """Set the training form to a quick run and submit it (form values go in with the click)."""
+    at.select_slider(key="resnet_shallow").set_value(shallow)
+    at.select_slider(key="resnet_deep").set_value(deep)
+    at.slider(key="resnet_steps").set_value(steps)
+    next(b for b in at.button if b.label.startswith("Train the four")).click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_default_view_compares_plain_and_residual_gradients(app):
+    at = open_page(app, "resnet")
+    assert "shortcuts" in at.title[0].value
+    assert set(ratios(at)) == {"plain-20", "ResNet-20"}
+    figure = chart_spec(at, "resnet_init_norms")
+    assert [t["name"] for t in figure["data"]] == ["plain-20", "plain-20", "ResNet-20", "ResNet-20"]
+    assert len(plotly_array(figure["data"][0]["y"])) == 20                 # one norm per weighted layer
+    assert figure["layout"]["yaxis"]["type"] == "log"
+    assert any("Train the four nets" in i.value for i in at.info)  # nothing trained yet
+
+
+def test_each_lesson_shows_its_effect_and_says_why(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_preset").set_value("vanish").run()
+    r = ratios(at)
+    assert r["plain-20"] < 1e-5 and 0.05 < r["ResNet-20"] < 5     # measured 1.3e-07 and 0.48
+    assert "vanishes towards the input" in text(at) and "He** initialisation" in text(at)
+
+    at.selectbox(key="resnet_preset").set_value("sigmoid_post").run()
+    r = ratios(at)
+    assert r["plain-20"] < 1e-10 and r["ResNet-20"] < 1e-5       # the sum passes a sigmoid: vanishes too
+    assert "post-activation" in text(at) and "pre-activation" in text(at)
+
+    at.selectbox(key="resnet_preset").set_value("sigmoid_pre").run()
+    assert 1e-3 < ratios(at)["ResNet-20"] < 1e3                   # a clean shortcut carries the gradient
+    assert "identity alone" in text(at)
+
+    at.selectbox(key="resnet_preset").set_value("paper").run()
+    assert at.select_slider(key="resnet_depth").value == 56
+    r = ratios(at)
+    assert r["plain-56"] > 100 and r["ResNet-56"] < 20           # batch norm: explodes towards the input
+    assert "explodes towards the input" in text(at) and "Yang et al. 2019" in text(at)
+    assert not at.exception
+
+
+def test_changed_options_data_and_depth(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_dataset").set_value("shapes").run()
+    at.select_slider(key="resnet_width").set_value(0.5).run()
+    at.radio(key="resnet_activation").set_value("tanh").run()
+    at.selectbox(key="resnet_init").set_value("xavier").run()
+    at.radio(key="resnet_block").set_value("pre").run()
+    at.toggle(key="resnet_batch_norm").set_value(False).run()
+    at.select_slider(key="resnet_depth").set_value(8).run()
+    assert not at.exception
+    assert set(ratios(at)) == {"plain-8", "ResNet-8"}
+    assert len(plotly_array(chart_spec(at, "resnet_init_norms")["data"][0]["y"])) == 8
+
+
+def test_an_online_data_set_offline_gives_a_message(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_dataset").set_value("cifar10").run()
+    assert not at.exception
+    assert at.error and "offline data set" in at.error[0].value
+
+
+def test_training_run_shows_curves_verdict_heatmaps_and_is_shared(app):
+    at = small_run(open_page(app, "resnet"))
+    table = at.dataframe[0].value
+    assert list(table["net"]) == ["plain-8", "ResNet-8", "plain-14", "ResNet-14"]
+    assert list(table["steps"]) == [20] * 4
+    assert len(chart_spec(at, "resnet_losses")["data"]) == 4
+    plain, residual = chart_spec(at, "resnet_heatmap_plain-14"), chart_spec(at, "resnet_heatmap_ResNet-14")
+    assert plotly_array(plain["data"][0]["z"]).shape == (14, 20)
+    assert plain["data"][0]["zmin"] == residual["data"][0]["zmin"]   # one colour scale for both
+    assert "**plain-14** ends at" in text(at)
+    assert any(c.value == "Trained just now." for c in at.caption)
+
+    at.radio(key="resnet_heatmap_pair").set_value("shallow nets").run()
+    assert plotly_array(chart_spec(at, "resnet_heatmap_plain-8")["data"][0]["z"]).shape == (8, 20)
+
+    small_run(at)  # the same configuration again: read from the shared store, not trained
+    assert any("Computed earlier" in c.value for c in at.caption)
+
+
+def test_shallow_not_below_deep_is_refused(app):
+    at = small_run(open_page(app, "resnet"), shallow=20, deep=20)
+    assert at.warning and "fewer layers" in at.warning[0].value
+    assert not at.dataframe
+
+
+def test_a_stopped_run_keeps_the_steps_it_recorded(app):
+    from cnnviz import DegradationConfig, ResNetSpec
+
+    at = open_page(app, "resnet")
+    config = DegradationConfig(net=ResNetSpec(in_channels=1), shallow_depth=8, deep_depth=14, steps=50)
+    layers = tuple(f"layer{i}" for i in range(8))
+    # What a run interrupted by Stop leaves behind: 5 steps of the first net.
+    at.session_state["resnet_live"] = (config, {"plain-8": (layers, [2.3, 2.2, 2.0, 1.9, 1.8],
+                                                            [np.ones(8)] * 5)})
+    at.run()
+    assert not at.exception
+    assert list(at.dataframe[0].value["steps"]) == [5]
+    assert any("Stopped" in c.value for c in at.caption)
+
+
+def test_plain_nets_stuck_at_chance_are_called_so(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_preset").set_value("vanish").run()
+    small_run(at, shallow=20, deep=56, steps=20)
+    losses = dict(zip(at.dataframe[0].value["net"], at.dataframe[0].value.iloc[:, 2], strict=True))
+    assert abs(losses["plain-20"] - np.log(10)) < 0.05 and abs(losses["plain-56"] - np.log(10)) < 0.05
+    assert "Neither plain net learnt anything" in text(at)
