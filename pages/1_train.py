@@ -140,7 +140,7 @@ def zoo_tab() -> None:
               if e.architecture in ARCHITECTURE_LABELS}
     key = st.selectbox("Zoo model", list(labels), format_func=labels.get)
     if st.button("Use this model", type="primary"):
-        set_current_model(zoo_copy(key))
+        set_current_model(zoo_copy(key), zoo_key=key)
         st.success(f"{current_model().info.name} is now the current model.")
 
 

@@ -13,6 +13,8 @@ from cnnviz import (
 from cnnviz.plots import plot_invariance_curves, plot_layer_change, plot_pooling
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
+from pages.common.links import linked
+from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
 
 POOL_KINDS = {"max": "max", "avg": "average", "blur": "blur, then subsample (Zhang 2019)",
@@ -37,34 +39,44 @@ left, right = st.columns([1, 2])
 with left:
     picked = pick_input(trained, key="pool")
     x = prep.apply(picked.image[None])[0]
-    source = st.selectbox("Map to pool", ["the input image", *spatial_layers(trained.model, prep.input_shape)],
-                          key="pool_map")
+    map_choices = ["the input image", *spatial_layers(trained.model, prep.input_shape)]
+    source = st.selectbox("Map to pool", map_choices, key=linked("pool_map", choices=map_choices))
     if source == "the input image":
         maps = picked.image
     else:
         maps = feature_maps(trained.model, x, layers=[source])[source]
     channel = index_slider("Channel", maps.shape[0], key="pool_channel")
-    kind = st.radio("Pooling", list(POOL_KINDS), format_func=POOL_KINDS.get, key="pool_kind")
+    kind = st.radio("Pooling", list(POOL_KINDS), format_func=POOL_KINDS.get,
+                    key=linked("pool_kind", choices=list(POOL_KINDS)))
     k1, k2 = st.columns(2)
-    kernel = k1.slider("Window (kernel)", 1, 5, 2, key="pool_kernel")
-    stride = k2.slider("Stride", 1, 4, 2, key="pool_stride")
+    kernel = k1.slider("Window (kernel)", 1, 5, 2, key=linked("pool_kernel", low=1, high=5))
+    stride = k2.slider("Stride", 1, 4, 2, key=linked("pool_stride", low=1, high=4))
 with right:
     try:
         result = pool(maps[channel], kind, kernel, stride)
     except ValueError as exc:
         st.warning(f"{exc} Choose a smaller window.")
     else:
-        st.plotly_chart(plot_pooling(maps[channel], result), key="pool_figure")
+        figure = plot_pooling(maps[channel], result)
+        st.plotly_chart(figure, key="pool_figure")
+        maps_code = ("maps = image" if source == "the input image" else
+                     f"x = trained.info.preprocessing.apply(image[None])[0]\n"
+                     f"maps = cnnviz.feature_maps(trained.model, x, layers=[{source!r}])[{source!r}]")
+        reproduce_panel(figure, snippet(model_code(), input_code(picked), maps_code,
+                                        f"result = cnnviz.pool(maps[{channel}], {kind!r}, {kernel}, {stride})",
+                                        f"fig = cnnviz.plots.plot_pooling(maps[{channel}], result)"),
+                        name="pooling")
         if kind == "max":
             st.caption("Dots mark the value that won each window: only it passes on, so a small move of the "
                        "input that keeps the winner inside its window leaves the output unchanged.")
 
 st.subheader("Invariance, measured")
 t1, t2 = st.columns(2)
-transform = t1.radio("Transform", list(TRANSFORMS), horizontal=True, key="pool_transform")
+transform = t1.radio("Transform", list(TRANSFORMS), horizontal=True,
+                     key=linked("pool_transform", choices=list(TRANSFORMS)))
 test_data = own_test_data(trained)
-over = t2.radio("Measured on", ["this input", "64 test images"] if test_data is not None else ["this input"],
-                horizontal=True, key="pool_over",
+over_choices = ["this input", "64 test images"] if test_data is not None else ["this input"]
+over = t2.radio("Measured on", over_choices, horizontal=True, key=linked("pool_over", choices=over_choices),
                 help="The mean over many images shows the typical behaviour, not one image's.")
 label, amounts = TRANSFORMS[transform]
 inputs = x
@@ -75,7 +87,7 @@ stages = pooling_stages(trained.model, prep.input_shape)
 pooled = [s.name for s in stages]
 st.plotly_chart(plot_invariance_curves(curves, highlight=pooled), key="pool_curves")
 amount = st.select_slider(label, list(amounts), value=amounts[1] if transform == "translate" else amounts[-1],
-                          key=f"pool_amount_{transform}")
+                          key=linked(f"pool_amount_{transform}", choices=list(amounts)))
 st.plotly_chart(plot_layer_change(curves, amount), key="pool_layer_change")
 st.caption("Relative change of each layer's output, ||f(Tx) − f(x)|| / ||f(x)||. Compare each pooling layer "
            "with the layer just before it: the drop is the invariance the pooling buys.")

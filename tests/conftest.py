@@ -101,3 +101,50 @@ def plotly_array(value):
         shape = value.get("shape")
         return array.reshape([int(s) for s in str(shape).split(",")]) if shape else array
     return np.asarray(value, dtype=float)
+
+
+def assert_same_figure_data(actual, expected, path="data"):
+    """Two plotly JSON trees (e.g. a chart's spec and a figure's to_json) hold the same data, arrays to 1e-6."""
+    import numpy as np
+
+    if isinstance(expected, dict) and "bdata" in expected or isinstance(actual, dict) and "bdata" in actual:
+        a, e = plotly_array(actual), plotly_array(expected)
+        assert a.shape == e.shape, f"{path}: shape {a.shape} != {e.shape}"
+        np.testing.assert_allclose(a.astype(float), e.astype(float), rtol=1e-6, atol=1e-9, err_msg=path)
+    elif isinstance(expected, dict):
+        assert isinstance(actual, dict) and set(actual) == set(expected), f"{path}: keys differ"
+        for key in expected:
+            assert_same_figure_data(actual[key], expected[key], f"{path}.{key}")
+    elif isinstance(expected, list) and expected and all(isinstance(v, (int, float)) or v is None for v in expected):
+        np.testing.assert_allclose(np.array(actual, dtype=float), np.array(expected, dtype=float),
+                                   rtol=1e-6, atol=1e-9, err_msg=path)
+    elif isinstance(expected, list):
+        assert isinstance(actual, list) and len(actual) == len(expected), f"{path}: lengths differ"
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_same_figure_data(a, e, f"{path}[{i}]")
+    else:
+        assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+
+
+def run_snippet(at, chart_key: str) -> None:
+    """Run the page's "reproduce this figure" snippet offline and check it redraws the chart `chart_key`."""
+    import json
+
+    (code,) = [c.value for c in at.code if c.language == "python"]
+    namespace: dict = {}
+    exec(compile(code, "<snippet>", "exec"), namespace)
+    expected = chart_spec(at, chart_key)["data"]
+    assert_same_figure_data(json.loads(namespace["fig"].to_json())["data"], expected)
+
+
+def new_session_from_link(at, page: str, overrides: dict | None = None):
+    """A new AppTest session opened with `at`'s current link (its URL parameters, with `overrides`) on `page`."""
+    from streamlit.testing.v1 import AppTest
+
+    fresh = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    for key, value in {**dict(at.query_params), **(overrides or {})}.items():
+        fresh.query_params[key] = value
+    (path,) = Path(APP).parent.glob(f"pages/*_{page}.py")
+    fresh.switch_page(f"pages/{path.name}").run()
+    assert not fresh.exception, fresh.exception
+    return fresh

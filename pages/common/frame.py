@@ -13,19 +13,32 @@ from typing import Any
 
 import streamlit as st
 
-from pages.common.session import app_settings, settle_interrupted_run, sidebar_model_panel
+from cnnviz import ZOO, is_text_spec
+from pages.common.links import MODEL_PARAM, link_notice, start_link, write_link
+from pages.common.session import (
+    app_settings,
+    current_zoo_key,
+    set_current_model,
+    set_current_text_model,
+    settle_interrupted_run,
+    sidebar_model_panel,
+    zoo_copy,
+)
 
 
 @dataclass(frozen=True)
 class PageFrame:
-    """What `page_frame` opened: the sidebar slot of the model panel, and which model it shows."""
+    """What `page_frame` opened: the sidebar slot of the model panel, which model it shows, and a
+    slot at the top of the page for notices about the link the page was opened with."""
 
     slot: Any
     text: bool
+    notice: Any
 
 
 _ENTRY = "entered_through_app"  # set by app.py on each run, taken by the page it runs
 _SEEN = "session_started"
+_MODEL_FROM_LINK = "model_from_link"  # the link's model was taken (or refused) once
 PAGE_CONFIG = {"page_title": "cnnviz", "page_icon": ":material/grid_on:", "layout": "wide"}
 
 
@@ -70,11 +83,30 @@ def page_frame(*, text: bool = False) -> PageFrame:
     st.session_state[_SEEN] = True
     app_settings()
     settle_interrupted_run()
-    frame = PageFrame(st.sidebar.empty(), text)
+    start_link()
+    _model_from_link()
+    frame = PageFrame(st.sidebar.empty(), text, st.empty())
     sidebar_model_panel(frame.slot, text=text)
     return frame
 
 
+def _model_from_link() -> None:
+    """A link's zoo model becomes the session's model, once per session (later runs keep the user's)."""
+    key = st.query_params.get(MODEL_PARAM)
+    if key is None or st.session_state.get(_MODEL_FROM_LINK):
+        return
+    st.session_state[_MODEL_FROM_LINK] = True
+    if key not in ZOO:
+        link_notice(f"{MODEL_PARAM}={key[:40]} (not a zoo model: {', '.join(ZOO)})")
+        return
+    trained = zoo_copy(key)
+    if is_text_spec(trained.info.spec):
+        set_current_text_model(trained, zoo_key=key)
+    else:
+        set_current_model(trained, zoo_key=key)
+
+
 def close_page_frame(frame: PageFrame) -> None:
-    """Close a page: redraw the panel, since the page may have changed the model."""
+    """Close a page: redraw the panel (the page may have changed the model) and write the view's link."""
     sidebar_model_panel(frame.slot, text=frame.text)
+    write_link(current_zoo_key(text=frame.text), frame.notice)

@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import PHOTOS, CnnvizError, TrainedModel, decode_image, load_photo, to_model_input
+from pages.common.links import linked
 from pages.common.session import app_settings, own_test_data
 
 SOURCES = ("Data set", "Photo", "Upload", "Draw")
@@ -21,18 +22,24 @@ SOURCES = ("Data set", "Photo", "Upload", "Draw")
 
 @dataclass(frozen=True)
 class PickedInput:
-    """One input image for the current model, with a label saying where it came from."""
+    """One input image for the current model, with a label saying where it came from.
+
+    `code` is a Python expression that gives the same image with the cnnviz library
+    (it may use `trained`, the model), for "reproduce this figure"; None for an
+    upload or a drawing, which no code can fetch.
+    """
 
     image: np.ndarray  # (C, H, W) in [0, 1]
     label: str
     true_class: str | None = None
+    code: str | None = None
 
 
 def index_slider(label: str, count: int, *, key: str, container=st) -> int:
     """A slider over 0..count-1; with a single choice there is nothing to slide, so it is 0."""
     if count <= 1:
         return 0
-    return int(container.slider(label, 0, count - 1, 0, key=key))
+    return int(container.slider(label, 0, count - 1, 0, key=linked(key, low=0, high=count - 1)))
 
 
 def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
@@ -41,13 +48,14 @@ def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
     has_data = own_test_data(trained) is not None
     sources = [s for s in SOURCES if (s != "Data set" or has_data) and (s != "Draw" or
                                                                        info.preprocessing.channels == 1)]
-    source = st.radio("Input", sources, horizontal=True, key=f"{key}_source")
+    source = st.radio("Input", sources, horizontal=True, key=linked(f"{key}_source", choices=sources))
     if source == "Data set":
         return _from_dataset(trained, key)
     if source == "Photo":
-        name = st.selectbox("Photo", PHOTOS, key=f"{key}_photo",
+        name = st.selectbox("Photo", PHOTOS, key=linked(f"{key}_photo", choices=PHOTOS),
                             help="Photos bundled with scikit-image; 'chelsea' is a cat.")
-        return PickedInput(to_model_input(load_photo(name), info.preprocessing), f"photo '{name}'")
+        return PickedInput(to_model_input(load_photo(name), info.preprocessing), f"photo '{name}'",
+                           code=f"cnnviz.to_model_input(cnnviz.load_photo({name!r}), trained.info.preprocessing)")
     if source == "Upload":
         return _from_upload(trained, key)
     return _from_canvas(trained, key)
@@ -55,19 +63,24 @@ def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
 
 def _from_dataset(trained: TrainedModel, key: str) -> PickedInput:
     data = own_test_data(trained)
-    by = st.radio("Pick by", ["index", "class"], horizontal=True, key=f"{key}_by")
+    by = st.radio("Pick by", ["index", "class"], horizontal=True, key=linked(f"{key}_by", choices=["index", "class"]))
     if by == "class":
         left, right = st.columns(2)
-        cls = left.selectbox("Class", range(len(data.class_names)), format_func=data.class_names.__getitem__,
-                             key=f"{key}_class")
+        classes = range(len(data.class_names))
+        cls = left.selectbox("Class", classes, format_func=data.class_names.__getitem__,
+                             key=linked(f"{key}_class", choices=classes))
         matches = np.flatnonzero(data.y_test == cls)
-        nth = right.number_input(f"Example (of {len(matches)})", 0, max(len(matches) - 1, 0), 0, key=f"{key}_nth")
+        last = max(len(matches) - 1, 0)
+        nth = right.number_input(f"Example (of {len(matches)})", 0, last, 0,
+                                 key=linked(f"{key}_nth", low=0, high=last))
         index = int(matches[int(nth)])
     else:
-        index = int(st.number_input(f"Test image (0 to {len(data.x_test) - 1})", 0, len(data.x_test) - 1, 0,
-                                    key=f"{key}_index"))
+        last = len(data.x_test) - 1
+        index = int(st.number_input(f"Test image (0 to {last})", 0, last, 0,
+                                    key=linked(f"{key}_index", low=0, high=last)))
     true_class = data.class_names[data.y_test[index]]
-    return PickedInput(data.x_test[index], f"test image {index} of {data.name}", true_class)
+    return PickedInput(data.x_test[index], f"test image {index} of {data.name}", true_class,
+                       code=f"cnnviz.load_image_dataset({data.name!r}).x_test[{index}]")
 
 
 def _from_upload(trained: TrainedModel, key: str) -> PickedInput:

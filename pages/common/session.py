@@ -31,6 +31,7 @@ from cnnviz import (
 
 _CURRENT = "current_model"
 _TEXT = "current_text_model"  # the TextCNN page's model: text models leave the image pages their model
+_ZOO_KEYS = "current_zoo_keys"  # {"image"/"text": zoo key} while that model is an untouched zoo model
 _RUN = "training_run"        # a run in progress; left behind when a rerun (Stop) interrupts it
 _RESULT = "training_result"  # what the last finished or stopped run achieved
 
@@ -88,26 +89,34 @@ def zoo_copy(key: str) -> TrainedModel:
 def current_model() -> TrainedModel:
     """The session's current model; a zoo model until the user trains or loads another."""
     if _CURRENT not in st.session_state:
-        st.session_state[_CURRENT] = zoo_copy(DEFAULT_ZOO_MODEL)
+        set_current_model(zoo_copy(DEFAULT_ZOO_MODEL), zoo_key=DEFAULT_ZOO_MODEL)
     return st.session_state[_CURRENT]
 
 
-def set_current_model(trained: TrainedModel) -> None:
-    """Make `trained` the current model of this session, for every page."""
+def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None) -> None:
+    """Make `trained` the current model of this session, for every page; `zoo_key` if it is a zoo model."""
     st.session_state[_CURRENT] = trained
+    st.session_state.setdefault(_ZOO_KEYS, {})["image"] = zoo_key
     st.session_state.pop(_RESULT, None)  # the last run's results no longer describe the current model
 
 
 def current_text_model() -> TrainedModel:
     """The session's text model (TextCNN page); the zoo TextCNN until the user trains or loads another."""
     if _TEXT not in st.session_state:
-        st.session_state[_TEXT] = zoo_copy(DEFAULT_TEXT_ZOO_MODEL)
+        set_current_text_model(zoo_copy(DEFAULT_TEXT_ZOO_MODEL), zoo_key=DEFAULT_TEXT_ZOO_MODEL)
     return st.session_state[_TEXT]
 
 
-def set_current_text_model(trained: TrainedModel) -> None:
-    """Make `trained` (a text model) the TextCNN page's model for this session."""
+def set_current_text_model(trained: TrainedModel, *, zoo_key: str | None = None) -> None:
+    """Make `trained` (a text model) the TextCNN page's model for this session; `zoo_key` if a zoo model."""
     st.session_state[_TEXT] = trained
+    st.session_state.setdefault(_ZOO_KEYS, {})["text"] = zoo_key
+
+
+def current_zoo_key(*, text: bool = False) -> str | None:
+    """The zoo key of the current (image, or with `text` the text) model, or None if it is not a zoo model."""
+    current_text_model() if text else current_model()
+    return st.session_state[_ZOO_KEYS].get("text" if text else "image")
 
 
 def sidebar_model_panel(slot, *, text: bool = False) -> None:
