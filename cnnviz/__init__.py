@@ -42,7 +42,7 @@ from cnnviz.gradients import (
     gradient_norms,
     train_with_gradient_norms,
 )
-from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model
+from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model, saved_view
 from cnnviz.models import (
     ARCHITECTURES,
     CNN,
@@ -148,5 +148,5 @@ __all__ = [
     "texts_from_csv", "tokenize", "FastText", "FastTextSpec", "TextCNN", "TextCNNSpec", "build_text_model",
     "fasttext", "text_cnn", "ResNetCIFAR", "ResNetSpec", "build_resnet", "resnet_cifar", "weighted_layers",
     "ActivationStats", "DegradationConfig", "DegradationResult", "GradientNorms", "GradientTrace", "StepReport",
-    "activation_stats", "degradation_experiment", "gradient_norms", "train_with_gradient_norms",
+    "activation_stats", "degradation_experiment", "gradient_norms", "train_with_gradient_norms", "saved_view",
 ]

@@ -30,16 +30,44 @@ from cnnviz.trained import ModelInfo, TrainedModel
 MAX_FILE_BYTES = 100 * 2**20
 MAX_TOTAL_ELEMENTS = 25_000_000  # 100 MB of float32: far above any model cnnviz builds
 _METADATA_KEY = "cnnviz"
+_VIEW_KEY = "cnnviz_view"  # optional: a page of the app and its link settings, saved with the model
 _SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
                        "I8": 1, "U8": 1, "BOOL": 1}
 
 
-def model_to_bytes(trained: TrainedModel) -> bytes:
-    """The .safetensors file content for `trained`, weights plus metadata."""
+def model_to_bytes(trained: TrainedModel, *, view: dict[str, Any] | None = None) -> bytes:
+    """The .safetensors file content for `trained`, weights plus metadata.
+
+    `view` ({"page": url path, "params": {name: value}}) saves a view of the app
+    with the model, so one file hands a class both the model and what to look at.
+    """
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in trained.model.state_dict().items()}
-    return save(tensors, metadata={_METADATA_KEY: json.dumps(trained.info.to_dict())})
+    metadata = {_METADATA_KEY: json.dumps(trained.info.to_dict())}
+    if view is not None:
+        metadata[_VIEW_KEY] = json.dumps(_checked_view(view))
+    return save(tensors, metadata=metadata)
+
+
+def _checked_view(view: object) -> dict[str, Any]:
+    if (not isinstance(view, dict) or not isinstance(view.get("page"), str)
+            or not isinstance(view.get("params"), dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in view["params"].items())):
+        raise ValueError('a view is {"page": str, "params": {str: str}}')
+    return {"page": view["page"], "params": dict(view["params"])}
+
+
+def saved_view(data: bytes) -> dict[str, Any] | None:
+    """The view saved in a model file by `model_to_bytes(..., view=...)`, or None (also for any other file)."""
+    if not _looks_like_safetensors(data):
+        return None
+    header_len = int.from_bytes(data[:8], "little")
+    try:
+        metadata = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
+        return _checked_view(json.loads(metadata[_VIEW_KEY]))
+    except (KeyError, AttributeError, TypeError, ValueError):  # no view, or a damaged one: no view
+        return None
 
 
 def save_model(trained: TrainedModel, path: str | Path) -> None:

@@ -14,11 +14,14 @@ from cnnviz import (
     load_model_bytes,
     model_summary,
     model_to_bytes,
+    saved_view,
     train,
     untrained_model,
 )
 from cnnviz.plots import plot_confusion_matrix, plot_image_grid, plot_training_curves
-from pages.common.frame import close_page_frame, page_frame
+from pages.common.frame import close_page_frame, page_for_path, page_frame
+from pages.common.links import linked
+from pages.common.reproduce import reproduce_panel, snippet
 from pages.common.session import (
     DATASET_LABELS,
     TrainingRun,
@@ -38,6 +41,8 @@ ARCHITECTURE_LABELS = {"lenet5": "LeNet-5 (LeCun 1998)", "tiny_vgg": "TinyVGG (C
 BATCH_SIZES = [16, 32, 64, 128, 256]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
 _UPLOAD = "loaded_upload"  # id of the last uploaded file handled, so a rerun does not reload it
+_VIEW = "loaded_view"      # (file id, view) when the last uploaded model file carried a view of the app
+_TRAINED_WITH = "trained_with"  # (result, architecture, data set, config) of the last run this page finished
 
 
 def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> None:
@@ -78,6 +83,18 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
     for placeholder in (stop, progress, chart):
         placeholder.empty()
     finish_run(run, result.status, result.message or f"Trained for {len(run.history)} epochs.")
+    st.session_state[_TRAINED_WITH] = (last_result(), architecture, dataset_name, config)
+
+
+def curves_code(architecture: str, dataset_name: str, config: TrainConfig) -> str:
+    """The snippet that trains the same model again and draws its curves."""
+    return snippet(
+        f"data = cnnviz.load_image_dataset({dataset_name!r})",
+        f"trained = cnnviz.untrained_model({architecture!r}, data, seed={config.seed})",
+        f"config = cnnviz.{config!r}",
+        "# Same seed, same curves; another machine or thread count (torch.set_num_threads) may differ slightly.",
+        "result = cnnviz.train(trained.model, data.train_tensors(), config, test_set=data.test_tensors())",
+        f"fig = cnnviz.plots.plot_training_curves(result.history, total_epochs={config.epochs})")
 
 
 def show_result() -> None:
@@ -90,7 +107,12 @@ def show_result() -> None:
     note = {"completed": st.success, "stopped": st.warning, "diverged": st.error}[result["status"]]
     note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. This is now the current model.")
     if result["history"]:
-        st.plotly_chart(plot_training_curves(result["history"], total_epochs=result["epochs"]), key="curves")
+        curves = plot_training_curves(result["history"], total_epochs=result["epochs"])
+        st.plotly_chart(curves, key="curves")
+        trained_with = st.session_state.get(_TRAINED_WITH)
+        # Only for a run that finished here: a stopped or diverged one ends where the snippet would go on.
+        if result["status"] == "completed" and trained_with and trained_with[0] is result:
+            reproduce_panel(curves, curves_code(*trained_with[1:]), name="training_curves")
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Confusion matrix** (test set)")
@@ -115,16 +137,21 @@ def train_tab() -> None:
     defaults = TrainConfig()
     with st.form("train_form"):
         left, right = st.columns(2)
-        architecture = left.selectbox("Architecture", list(ARCHITECTURE_LABELS),
-                                      format_func=ARCHITECTURE_LABELS.get)
-        dataset_name = right.selectbox("Data set", list(DATASET_LABELS), format_func=DATASET_LABELS.get)
+        architecture = left.selectbox("Architecture", list(ARCHITECTURE_LABELS), format_func=ARCHITECTURE_LABELS.get,
+                                      key=linked("train_architecture", choices=list(ARCHITECTURE_LABELS)))
+        dataset_name = right.selectbox("Data set", list(DATASET_LABELS), format_func=DATASET_LABELS.get,
+                                       key=linked("train_dataset", choices=list(DATASET_LABELS)))
         a, b, c, d = st.columns(4)
-        epochs = a.number_input("Epochs", 1, settings.max_epochs, min(defaults.epochs, settings.max_epochs))
-        batch_size = b.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(defaults.batch_size))
+        epochs = a.number_input("Epochs", 1, settings.max_epochs, min(defaults.epochs, settings.max_epochs),
+                                key=linked("train_epochs", low=1, high=settings.max_epochs))
+        batch_size = b.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(defaults.batch_size),
+                                 key=linked("train_batch_size", choices=BATCH_SIZES))
         learning_rate = c.select_slider("Peak learning rate", LEARNING_RATES, value=defaults.learning_rate,
                                         help="Adam with a one-cycle schedule: the rate rises to this "
-                                             "value, then falls towards zero by the last epoch.")
-        seed = d.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same data: same model.")
+                                             "value, then falls towards zero by the last epoch.",
+                                        key=linked("train_learning_rate", choices=LEARNING_RATES))
+        seed = d.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same data: same model.",
+                              key=linked("train_seed", low=0, high=2**31 - 1))
         submitted = st.form_submit_button("Train", type="primary")
     if submitted:
         config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size),
@@ -164,9 +191,19 @@ def file_tab() -> None:
     # Handle each (file, architecture, data set) once: reruns must not load it again, but a new
     # choice of architecture for a refused state_dict must.
     attempt = (upload.file_id, architecture, dataset_name) if upload is not None else None
-    if attempt is None or st.session_state.get(_UPLOAD) == attempt:
-        return
-    st.session_state[_UPLOAD] = attempt
+    if attempt is not None and st.session_state.get(_UPLOAD) != attempt:
+        st.session_state[_UPLOAD] = attempt
+        load_upload(upload, architecture, dataset_name)
+    view = st.session_state.get(_VIEW)
+    if upload is not None and view is not None and view[0] == upload.file_id:
+        page = page_for_path(view[1]["page"])
+        if page is not None:
+            st.page_link(page, label=f"Open the view saved in {upload.name}: {page.title}",
+                         icon=":material/arrow_forward:", query_params=view[1]["params"])
+
+
+def load_upload(upload, architecture: str, dataset_name: str) -> None:
+    """Load an uploaded model file as the current model (text models: the TextCNN page's), or say why not."""
     try:
         data = dataset(dataset_name)
         picked = untrained_model(architecture, data).info
@@ -181,6 +218,8 @@ def file_tab() -> None:
         st.error(f"{upload.name} holds a {loaded.info.spec.name} model; only TextCNN text models can be explored "
                  "here (on the TextCNN page). Nothing was changed.")
         return
+    view = saved_view(upload.getvalue())  # a teacher's file may carry a view to open with the model
+    st.session_state[_VIEW] = (upload.file_id, view) if view is not None else None
     if loaded.reads_text:  # the image pages keep their model; the TextCNN page takes this one
         set_current_text_model(loaded)
         st.success(f"Loaded {upload.name}: {loaded.info.name} is now the model of the TextCNN page.")

@@ -17,7 +17,9 @@ from cnnviz.plots import (
 )
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
-from pages.common.session import current_model, own_test_data
+from pages.common.links import linked, refresh_link
+from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
+from pages.common.session import current_model, current_zoo_key, own_test_data
 
 frame = page_frame()
 st.title("Feature maps")
@@ -48,14 +50,27 @@ records = {r.name: r for r in receptive_fields(trained.model, prep.input_shape)}
 @st.fragment
 def layer_view() -> None:
     """Maps, filters and top activations of one layer; its widgets rerun only this part."""
+    layer_details()
+    refresh_link(current_zoo_key())  # a fragment's rerun skips close_page_frame: keep the URL in step
+
+
+def layer_details() -> None:
+    """Maps, filters and top activations of one layer."""
     a, b = st.columns([2, 1])
-    layer = a.selectbox("Layer", layers, key="features_layer",
+    layer = a.selectbox("Layer", layers, key=linked("features_layer", choices=layers),
                         help="Layers whose output is still an image (before flattening).")
-    per_channel = b.toggle("Colour scale per channel", key="features_per_channel",
+    per_channel = b.toggle("Colour scale per channel", key=linked("features_per_channel"),
                            help="Off: one scale for the whole layer, so channels compare. On: each "
                                 "channel stretched to its own range, so weak patterns show.")
+    scale = "channel" if per_channel else "layer"
     maps = feature_maps(trained.model, x, layers=[layer])[layer]
-    st.plotly_chart(plot_feature_maps(maps, scale="channel" if per_channel else "layer"), key="maps")
+    figure = plot_feature_maps(maps, scale=scale)
+    st.plotly_chart(figure, key="maps")
+    reproduce_panel(figure, snippet(model_code(), input_code(picked),
+                                    "x = trained.info.preprocessing.apply(image[None])[0]",
+                                    f"maps = cnnviz.feature_maps(trained.model, x, layers=[{layer!r}])[{layer!r}]",
+                                    f"fig = cnnviz.plots.plot_feature_maps(maps, scale={scale!r})"),
+                    name="feature_maps")
     module = dict(trained.model.named_modules())[layer]
     if hasattr(module, "weight") and getattr(module.weight, "ndim", 0) == 4:
         with st.expander(f"Filters of {layer} ({tuple(module.weight.shape)})", expanded=False):

@@ -21,6 +21,8 @@ from cnnviz.plots import (
 )
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
+from pages.common.links import linked
+from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
 
 ERF_MODES = {"this input": "this input", "test images": "the mean over 32 test images",
@@ -57,30 +59,40 @@ with_rf = [r for r in records if r.name in modules and r.size is not None and r.
            and len(r.output_shape) == 3]
 names = [r.name for r in with_rf]
 a, b = st.columns(2)
-layer = a.selectbox("Layer", names, index=min(len(names) - 1, 3), key="rf_layer")
+layer = a.selectbox("Layer", names, index=min(len(names) - 1, 3), key=linked("rf_layer", choices=names))
 record = with_rf[names.index(layer)]
 channels, rows, cols = record.output_shape
 channel = index_slider("Channel", channels, key="rf_channel", container=b)
 
-unit_key = f"rf_unit_{layer}"
+# Each layer keeps its unit (rf_unit_<layer>) while another layer is shown; its Row/Column inputs
+# carry it into the link. They are set before they are drawn, so a click (take_click) or a unit kept
+# from another model, whose map may be larger (clamped), lands in them.
+unit_key, picker_key = f"rf_unit_{layer}", f"picker_{layer}"
+row_key = linked(f"rf_row_{layer}", low=0, high=rows - 1)
+col_key = linked(f"rf_col_{layer}", low=0, high=cols - 1)
 unit = st.session_state.get(unit_key, (rows // 2, cols // 2))
-unit = (min(unit[0], rows - 1), min(unit[1], cols - 1))  # kept from another model, whose map may be larger
+unit = (st.session_state.get(row_key, unit[0]), st.session_state.get(col_key, unit[1]))
+st.session_state[row_key], st.session_state[col_key] = min(unit[0], rows - 1), min(unit[1], cols - 1)
+
+
+def take_click() -> None:
+    """A click on the map picks its unit (before the rerun, so the Row/Column inputs follow)."""
+    points = st.session_state[picker_key].selection.get("points", [])
+    if points:
+        st.session_state[row_key], st.session_state[col_key] = int(points[0]["y"]), int(points[0]["x"])
+
+
 x = prep.apply(picked.image[None])[0]
 fmap = feature_maps(trained.model, x, layers=[layer])[layer][channel]
 pick_col, box_col, erf_col = st.columns(3)
 with pick_col:
     st.markdown(f"**{layer}, channel {channel}**: click a unit")
-    picker_key = f"picker_{layer}"
-    clicked = st.session_state.get(picker_key)  # the chart's last click, read before it is drawn again
-    points = clicked.selection.get("points", []) if clicked else []
-    if points:
-        unit = (int(points[0]["y"]), int(points[0]["x"]))
     chart_slot = st.container()
     r_in, c_in = st.columns(2)
-    unit = (int(r_in.number_input("Row", 0, rows - 1, unit[0], key=f"rf_row_{layer}_{unit}")),
-            int(c_in.number_input("Column", 0, cols - 1, unit[1], key=f"rf_col_{layer}_{unit}")))
+    unit = (int(r_in.number_input("Row", 0, rows - 1, key=row_key)),
+            int(c_in.number_input("Column", 0, cols - 1, key=col_key)))
     st.session_state[unit_key] = unit
-    chart_slot.plotly_chart(plot_unit_picker(fmap, unit), key=picker_key, on_select="rerun",
+    chart_slot.plotly_chart(plot_unit_picker(fmap, unit), key=picker_key, on_select=take_click,
                             selection_mode="points")
 
 box = record.box(unit, (prep.size, prep.size))
@@ -91,17 +103,23 @@ with box_col:
 with erf_col:
     test_data = own_test_data(trained)
     modes = [m for m in ERF_MODES if m != "test images" or test_data is not None]
-    mode = st.radio("Gradient of", modes, format_func=ERF_MODES.get, horizontal=True, key="rf_mode",
+    mode = st.radio("Gradient of", modes, format_func=ERF_MODES.get, horizontal=True,
+                    key=linked("rf_mode", choices=modes),
                     help="Luo et al. (2016) average the gradient over many inputs.")
+    # Each mode's inputs, and the same in the reproduce snippet (random inputs need numpy there).
     if mode == "this input":
-        inputs = x
+        inputs, inputs_code = x, [input_code(picked), "inputs = prep.apply(image[None])[0]"]
     elif mode == "test images":
         inputs = prep.apply(test_data.x_test[:32])
+        inputs_code = [f"inputs = prep.apply(cnnviz.load_image_dataset({test_data.name!r}).x_test[:32])"]
     else:
         inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), dtype=np.float32))
+        inputs_code = ["inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), "
+                       "dtype=np.float32))"]
     erf = effective_receptive_field(trained.model, inputs, layer, unit, channel=channel)
     fraction = gradient_mass_fraction(erf, box)
-    st.plotly_chart(plot_effective_receptive_field(erf, box, fraction=fraction), key="erf")
+    figure = plot_effective_receptive_field(erf, box, fraction=fraction)
+    st.plotly_chart(figure, key="erf")
     if not erf.any():
         st.caption("No gradient reaches the input: this unit is switched off (its ReLU gives 0) for this "
                    "input. Pick another unit, or average over many inputs.")
@@ -109,15 +127,23 @@ with erf_col:
         st.caption(f"95% of the gradient inside the box lies on {fraction:.0%} of its pixels: the effective "
                    "receptive field is smaller than the theoretical one and peaks in its centre "
                    "(Luo et al. 2016).")
+    reproduce_panel(figure, snippet(
+        *(["import numpy as np"] if mode == "random inputs" else []),
+        model_code(), "prep = trained.info.preprocessing", *inputs_code,
+        f"record = next(r for r in cnnviz.receptive_fields(trained.model, prep.input_shape) if r.name == {layer!r})",
+        f"box = record.box({unit}, (prep.size, prep.size))",
+        f"erf = cnnviz.effective_receptive_field(trained.model, inputs, {layer!r}, {unit}, channel={channel})",
+        "fraction = cnnviz.gradient_mass_fraction(erf, box)",
+        "fig = cnnviz.plots.plot_effective_receptive_field(erf, box, fraction=fraction)"), name="receptive_field")
 
 st.subheader("Sparse interaction")
 st.caption("A dense layer wires every input to every output, each wire with its own weight. A convolution "
            "wires each output to k neighbouring inputs only, and all outputs share the same k weights.")
 c1, c2, c3, c4 = st.columns(4)
-n_inputs = c1.slider("Inputs n", 3, 32, 8, key="sparse_n")
-kernel = c2.slider("Kernel size k", 1, 9, 3, key="sparse_k")
-stride = c3.slider("Stride", 1, 3, 1, key="sparse_stride")
-padding = c4.slider("Padding", 0, 4, 0, key="sparse_padding")
+n_inputs = c1.slider("Inputs n", 3, 32, 8, key=linked("sparse_n", low=3, high=32))
+kernel = c2.slider("Kernel size k", 1, 9, 3, key=linked("sparse_k", low=1, high=9))
+stride = c3.slider("Stride", 1, 3, 1, key=linked("sparse_stride", low=1, high=3))
+padding = c4.slider("Padding", 0, 4, 0, key=linked("sparse_padding", low=0, high=4))
 try:
     conn = connectivity(n_inputs, kernel, stride=stride, padding=padding)
 except ValueError as exc:

@@ -12,8 +12,11 @@ from cnnviz import (
 from cnnviz.plots import plot_equivariance_errors, plot_equivariance_view, plot_parameter_counts
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
+from pages.common.links import linked
+from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model
 
+CURRENT = "the current model"
 TOY = "a toy stack of three convolutions"
 
 frame = page_frame()
@@ -24,25 +27,32 @@ st.caption("A convolution uses the same kernel at every position. So if the inpu
            "buys a little of that, see the Pooling page.)")
 
 trained = current_model()
-network = st.radio("Network", [f"the current model ({trained.info.name})", TOY], horizontal=True,
-                   key="eq_network")
+networks = {CURRENT: f"{CURRENT} ({trained.info.name})", TOY: TOY}
+network = st.radio("Network", list(networks), format_func=networks.get, horizontal=True,
+                   key=linked("eq_network", choices=list(networks)))
 mode = "zeros"
+model_line = model_code()
 if network == TOY:
     a, b, c = st.columns(3)
-    padding = a.radio("Padding", ["zeros", "circular"], horizontal=True, key="eq_padding",
+    padding = a.radio("Padding", ["zeros", "circular"], horizontal=True,
+                      key=linked("eq_padding", choices=["zeros", "circular"]),
                       help="Circular padding wraps the image around: no border, so stride-1 convolutions "
                            "are exactly equivariant to every integer shift.")
-    stride = b.radio("Stride of the second convolution", [1, 2], horizontal=True, key="eq_stride")
-    pool = c.radio("Pooling after it", ["none", "max", "avg"], horizontal=True, key="eq_pool")
-    trained = toy_model(padding_mode=padding, stride=stride, pool=None if pool == "none" else pool)
+    stride = b.radio("Stride of the second convolution", [1, 2], horizontal=True,
+                     key=linked("eq_stride", choices=[1, 2]))
+    pool = c.radio("Pooling after it", ["none", "max", "avg"], horizontal=True,
+                   key=linked("eq_pool", choices=["none", "max", "avg"]))
+    pool = None if pool == "none" else pool
+    trained = toy_model(padding_mode=padding, stride=stride, pool=pool)
+    model_line = f"trained = cnnviz.toy_model(padding_mode={padding!r}, stride={stride}, pool={pool!r})"
     mode = "circular" if padding == "circular" else "zeros"
 
 left, right = st.columns([1, 2])
 with left:
     picked = pick_input(trained, key="eq")
     s1, s2 = st.columns(2)
-    dy = s1.slider("Shift down (pixels)", -8, 8, 0 if network == TOY else 2, key="eq_dy")
-    dx = s2.slider("Shift right (pixels)", -8, 8, 3 if network == TOY else 0, key="eq_dx")
+    dy = s1.slider("Shift down (pixels)", -8, 8, 0 if network == TOY else 2, key=linked("eq_dy", low=-8, high=8))
+    dx = s2.slider("Shift right (pixels)", -8, 8, 3 if network == TOY else 0, key=linked("eq_dx", low=-8, high=8))
 prep = trained.info.preprocessing
 x = prep.apply(picked.image[None])[0]
 errors = equivariance_errors(trained.model, x, (dy, dx), mode=mode)
@@ -56,12 +66,18 @@ with right:
 
 names = [e.name for e in errors]
 a, b = st.columns(2)
-layer = a.selectbox("Layer", names, key="eq_layer")
+layer = a.selectbox("Layer", names, key=linked("eq_layer", choices=names))
 chosen = errors[names.index(layer)]
 channels = feature_maps(trained.model, x, layers=[layer])[layer].shape[0]
 channel = index_slider("Channel", channels, key="eq_channel", container=b)
 view = equivariance_view(trained.model, x, (dy, dx), layer, channel, mode=mode)
-st.plotly_chart(plot_equivariance_view(view), key="eq_view")
+figure = plot_equivariance_view(view)
+st.plotly_chart(figure, key="eq_view")
+reproduce_panel(figure, snippet(model_line, input_code(picked), "x = trained.info.preprocessing.apply(image[None])[0]",
+                                f"view = cnnviz.equivariance_view(trained.model, x, {(dy, dx)}, {layer!r}, {channel}, "
+                                f"mode={mode!r})",
+                                "fig = cnnviz.plots.plot_equivariance_view(view)"),
+                name="equivariance_view")
 if chosen.exact:
     st.success(f"At {layer} the shift ({dy}, {dx}) is a whole multiple of the jump {chosen.jump}: the map moves "
                f"by {view.map_shift} and matches to a relative error of {chosen.error:.1e}. Equivariant.")

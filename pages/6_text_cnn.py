@@ -31,10 +31,14 @@ from cnnviz.plots import (
 )
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider
+from pages.common.links import linked
+from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import app_settings, current_text_model, set_current_text_model, text_corpus
 
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
             "a very good film", "not bad", "the acting was never boring")
+WIDTHS = [(2, 3, 4), (3, 4, 5)]
+METHODS = {"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}
 CORPORA = {"sentiment": "procedural sentiment corpus (offline)", "rotten_tomatoes": "Rotten Tomatoes, MR (online)",
            "sst2": "SST-2 (online)", "ag_news": "AG News (online)", "trec": "TREC questions (online)"}
 
@@ -58,8 +62,10 @@ st.caption(f"Text model: **{info.name}** — test accuracy "
 
 left, right = st.columns([2, 1])
 with left:
-    example = st.selectbox("Example", EXAMPLES, key="text_example")
-    sentence = st.text_input("Sentence", value=example, key=f"text_sentence_{example}", max_chars=2000)
+    # Picking an example puts it into the sentence box, where it can be edited.
+    example = st.selectbox("Example", EXAMPLES, key=linked("text_example", choices=EXAMPLES),
+                           on_change=lambda: st.session_state.update(text_sentence=st.session_state.text_example))
+    sentence = st.text_input("Sentence", value=example, key=linked("text_sentence", text=True), max_chars=2000)
 tokens = prep.encode_batch([sentence])[0]
 if not sentence.strip():
     st.warning("Type a sentence: an empty one has no words to look at.")
@@ -90,14 +96,16 @@ st.caption("1-max pooling: each filter keeps only its largest value over the sen
 st.subheader("Which words decided it")
 a, b, c = st.columns(3)
 target = a.selectbox("Explain the class", range(len(info.class_names)), index=int(probabilities.argmax()),
-                     format_func=info.class_names.__getitem__, key="text_target")
-method = b.radio("Method", ["integrated_gradients", "occlusion"], key="text_method",
-                 format_func={"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}.get)
+                     format_func=info.class_names.__getitem__,
+                     key=linked("text_target", choices=range(len(info.class_names))))
+method = b.radio("Method", list(METHODS), format_func=METHODS.get, key=linked("text_method", choices=list(METHODS)))
 if method == "integrated_gradients":
-    options = {"n_steps": c.slider("Integration steps", 10, 200, 50, step=10, key="text_steps")}
+    options = {"n_steps": c.slider("Integration steps", 10, 200, 50, step=10,
+                                   key=linked("text_steps", low=10, high=200, step=10))}
 else:
     longest = min(4, len(acts.tokens))
-    window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1, key="text_window")
+    window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1,
+                                             key=linked("text_window", low=1, high=longest))
     options = {"window": window}
 try:
     attribution = attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
@@ -106,8 +114,16 @@ except ValueError as exc:
     st.error(str(exc))
     attribution = None
 if attribution is not None:
-    st.plotly_chart(plot_token_attributions(attribution, class_name=info.class_names[int(target)]),
-                    key="text_attributions")
+    figure = plot_token_attributions(attribution, class_name=info.class_names[int(target)])
+    st.plotly_chart(figure, key="text_attributions")
+    option_code = ", ".join(f"{name}={value!r}" for name, value in options.items())
+    reproduce_panel(figure, snippet(model_code(text=True), "prep = trained.info.preprocessing",
+                                    f"tokens = prep.encode_batch([{sentence!r}])[0]",
+                                    f"attribution = cnnviz.attribute_tokens(trained.model, tokens, {int(target)}, "
+                                    f"vocabulary=prep.vocabulary,\n{' ' * 38}method={method!r}, {option_code})",
+                                    "fig = cnnviz.plots.plot_token_attributions(attribution, "
+                                    f"class_name=trained.info.class_names[{int(target)}])"),
+                    name="token_attributions", text=True)
 if attribution is not None and attribution.converged is False:
     st.warning(f"Integrated Gradients did not converge within {attribution.n_steps} steps: the attributions do "
                f"not add up to the change of the score (delta {attribution.delta:.2g}); read them with care.")
@@ -120,7 +136,7 @@ if corpus is not None:
     st.subheader("What one filter looks for, over the whole corpus")
     f1, f2 = st.columns(2)
     width_index = f1.selectbox("Width", range(len(acts.widths)), format_func=lambda i: f"{acts.widths[i]}-grams",
-                               key="text_top_width")
+                               key=linked("text_top_width", choices=range(len(acts.widths))))
     filter_index = index_slider("Filter", len(acts.pooled[0]), key="text_top_filter", container=f2)
     test_tokens, _ = corpus.test_tensors()
     items = top_ngrams(trained.model, test_tokens, prep.vocabulary, width_index=width_index,
@@ -132,7 +148,8 @@ st.download_button("Download this text model (.safetensors)", model_to_bytes(tra
                    help="Load it again on the Train / load page.")
 
 st.subheader("Train a TextCNN and a fastText baseline")
-source = st.radio("Train on", ["a corpus", "a CSV file"], horizontal=True, key="text_train_source")
+source = st.radio("Train on", ["a corpus", "a CSV file"], horizontal=True,
+                  key=linked("text_train_source", choices=["a corpus", "a CSV file"]))
 csv_rows = None
 if source == "a CSV file":
     upload = st.file_uploader("CSV file with a text column and a label column", type=["csv", "tsv", "txt"],
@@ -141,19 +158,21 @@ if source == "a CSV file":
         try:
             columns = csv_columns(upload.getvalue())
             c1, c2 = st.columns(2)
-            text_column = c1.selectbox("Text column", columns, key="text_csv_text")
+            text_column = c1.selectbox("Text column", columns, key=linked("text_csv_text", choices=columns))
             label_column = c2.selectbox("Label column", columns, index=min(1, len(columns) - 1),
-                                        key="text_csv_label")
+                                        key=linked("text_csv_label", choices=columns))
             csv_rows = (upload.name, *texts_from_csv(upload.getvalue(), text_column=text_column,
                                                      label_column=label_column))
         except CnnvizError as exc:
             st.error(f"{upload.name} cannot be used: {exc}")
 with st.form("text_train_form"):
     t1, t2, t3 = st.columns(3)
-    corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, disabled=source != "a corpus")
-    widths = t2.selectbox("Filter widths", [(2, 3, 4), (3, 4, 5)], format_func=lambda w: ", ".join(map(str, w)))
+    corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, disabled=source != "a corpus",
+                               key=linked("text_corpus", choices=list(CORPORA)))
+    widths = t2.selectbox("Filter widths", WIDTHS, format_func=lambda w: ", ".join(map(str, w)),
+                          key=linked("text_widths", choices=WIDTHS))
     limit = app_settings().max_epochs
-    epochs = t3.slider("Epochs", 1, limit, min(15, limit))
+    epochs = t3.slider("Epochs", 1, limit, min(15, limit), key=linked("text_epochs", low=1, high=limit))
     go = st.form_submit_button("Train both", type="primary")
 if go:
     try:

@@ -19,6 +19,8 @@ from cnnviz import (
 )
 from cnnviz.plots import plot_gradient_heatmap, plot_gradient_norms, plot_loss_curves
 from pages.common.frame import close_page_frame, page_frame
+from pages.common.links import linked
+from pages.common.reproduce import reproduce_panel, snippet
 from pages.common.session import dataset
 from pages.common.shared_runs import shared_results
 
@@ -29,6 +31,9 @@ ACTIVATIONS = {"relu": "ReLU", "tanh": "tanh", "sigmoid": "sigmoid"}
 INITS = {"he": "He (Kaiming) normal", "xavier": "Xavier (Glorot) normal", "default": "PyTorch default"}
 BLOCKS = {"post": "post-activation (He 2016)", "pre": "pre-activation (He 2016b)"}
 DEPTHS = [8, 14, 20, 32, 44, 56, 110]
+WIDTHS = [0.25, 0.5, 1.0, 2.0]
+STEPS = list(range(20, 1001, 20))
+LEARNING_RATES = [0.005, 0.01, 0.02, 0.05, 0.1]
 BATCH = 64  # images in View 1's batch: the same for both nets
 # Lessons a student can start from: each sets the network options to show one effect.
 PRESETS = {
@@ -42,6 +47,9 @@ PRESETS = {
     "sigmoid_pre": ("Sigmoid with a clean shortcut (pre-activation)", dict(activation="sigmoid", batch_norm=False,
                                                                            init="default", block="pre")),
 }
+# The options a lesson sets, with the values a link may give them.
+LESSON_OPTIONS = {"activation": list(ACTIVATIONS), "batch_norm": [False, True], "init": list(INITS),
+                  "block": list(BLOCKS), "depth": DEPTHS}
 _RESULT = "resnet_result"     # the degradation result this session last saw (complete or stopped)
 _LIVE = "resnet_live"         # steps recorded by a run in progress; left behind when Stop interrupts it
 
@@ -66,6 +74,25 @@ def at_initialisation(spec: ResNetSpec, dataset_name: str, seed: int):
         norms[net.label] = gradient_norms(model, x, y)
         stats[net.label] = activation_stats(model, x)
     return norms, stats
+
+
+def init_code(spec: ResNetSpec, dataset_name: str, seed: int) -> str:
+    """The snippet that redraws the at-initialisation chart (what `at_initialisation` computes)."""
+    options = ", ".join(f"{name}={value!r}" for name, value in vars(spec).items() if name != "residual")
+    return snippet(
+        f"data = cnnviz.load_image_dataset({dataset_name!r}, size={DATASETS[dataset_name][1]})",
+        "x, y = data.train_tensors()",
+        f"x, y = x[:{BATCH}], y[:{BATCH}]  # one batch, the same for both nets",
+        f"options = dict({options})",
+        "norms, stats = {}, {}",
+        f"""
+        for residual in (False, True):  # the same weights, without and with the shortcuts
+            spec = cnnviz.ResNetSpec(**options, residual=residual)
+            model = cnnviz.build_resnet(spec, seed={seed})
+            norms[spec.label] = cnnviz.gradient_norms(model, x, y)
+            stats[spec.label] = cnnviz.activation_stats(model, x)
+        """,
+        "fig = cnnviz.plots.plot_gradient_norms(norms, stats)")
 
 
 def ratio_words(ratio: float) -> str:
@@ -198,8 +225,11 @@ def show_result(result: DegradationResult, note: str) -> None:
 
 
 frame = page_frame()
-for name, value in PRESETS["paper"][1].items():  # the defaults; widgets take them from the session state
-    st.session_state.setdefault(f"resnet_{name}", value if name != "depth" else 20)
+# The lesson options' defaults, which their widgets take from the session state. Each is linked first,
+# so that a link's value is already in the session state and wins over the default.
+for name, value in PRESETS["paper"][1].items():
+    key = linked(f"resnet_{name}", choices=LESSON_OPTIONS[name])
+    st.session_state.setdefault(key, value if name != "depth" else 20)
 st.title("ResNet: why shortcuts let deep networks train")
 st.caption("A deeper network should do at least as well as a shallower one: its extra layers could just copy "
            "their input. Yet a deep *plain* network trains worse (the degradation problem, He et al. 2016), "
@@ -209,8 +239,9 @@ st.caption("A deeper network should do at least as well as a shallower one: its 
 st.subheader("The networks")
 st.selectbox("Start from a lesson", list(PRESETS), format_func=lambda k: PRESETS[k][0], key="resnet_preset",
              on_change=apply_preset, index=None, placeholder="Choose a set-up to explore ...")
-o1, o2, o3, o4, o5 = st.columns(5)
-dataset_name = o1.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k][0], key="resnet_dataset")
+o1, o2, o3, o4, o5 = st.columns(5)  # activation, block, init, batch norm and depth are linked above
+dataset_name = o1.selectbox("Data", list(DATASETS), format_func=lambda k: DATASETS[k][0],
+                            key=linked("resnet_dataset", choices=list(DATASETS)))
 activation = o2.radio("Activation", list(ACTIVATIONS), format_func=ACTIVATIONS.get, key="resnet_activation")
 block = o3.radio("Block", list(BLOCKS), format_func=BLOCKS.get, key="resnet_block",
                  help="Post-activation: the sum of block and shortcut passes through the activation. "
@@ -218,9 +249,9 @@ block = o3.radio("Block", list(BLOCKS), format_func=BLOCKS.get, key="resnet_bloc
                       "identity alone.")
 init = o4.selectbox("Initialisation", list(INITS), format_func=INITS.get, key="resnet_init")
 batch_norm = o4.toggle("Batch norm", key="resnet_batch_norm")
-width = o5.select_slider("Width ×", [0.25, 0.5, 1.0, 2.0], value=1.0, key="resnet_width",
+width = o5.select_slider("Width ×", WIDTHS, value=1.0, key=linked("resnet_width", choices=WIDTHS),
                          help="Multiplies the 16/32/64 filters of the three stages.")
-seed = o5.number_input("Seed", 0, 9999, 0, key="resnet_seed")
+seed = o5.number_input("Seed", 0, 9999, 0, key=linked("resnet_seed", low=0, high=9999))
 
 try:
     data = dataset(dataset_name, DATASETS[dataset_name][1])
@@ -238,7 +269,10 @@ norms, stats = at_initialisation(spec, dataset_name, int(seed))
 plain_label, residual_label = list(norms)
 plain_ratio, residual_ratio = norms[plain_label].ratio(), norms[residual_label].ratio()
 left, right = st.columns([3, 1])
-left.plotly_chart(plot_gradient_norms(norms, stats), key="resnet_init_norms")
+with left:
+    figure = plot_gradient_norms(norms, stats)
+    st.plotly_chart(figure, key="resnet_init_norms")
+    reproduce_panel(figure, init_code(spec, dataset_name, int(seed)), name="resnet_init_norms")
 right.metric(f"{plain_label}: first conv / last conv", f"{plain_ratio:.1e}")
 right.metric(f"{residual_label}: first conv / last conv", f"{residual_ratio:.1e}")
 right.caption(f"Same seed, same batch of {BATCH} images; the two nets share every weight and differ only "
@@ -248,11 +282,12 @@ st.markdown(explain(spec, plain_ratio, residual_ratio))
 st.subheader("Training: shallow and deep, plain and residual")
 with st.form("resnet_training"):
     f1, f2, f3, f4 = st.columns(4)
-    shallow = f1.select_slider("Shallow depth", DEPTHS[:-1], value=20, key="resnet_shallow")
-    deep = f2.select_slider("Deep depth", DEPTHS[1:], value=56, key="resnet_deep")
-    steps = f3.slider("Steps (mini-batches of 64)", 20, 1000, 200, step=20, key="resnet_steps")
-    learning_rate = f4.select_slider("Learning rate (SGD, momentum 0.9)", [0.005, 0.01, 0.02, 0.05, 0.1],
-                                     value=0.02, key="resnet_lr")
+    shallow = f1.select_slider("Shallow depth", DEPTHS[:-1], value=20,
+                               key=linked("resnet_shallow", choices=DEPTHS[:-1]))
+    deep = f2.select_slider("Deep depth", DEPTHS[1:], value=56, key=linked("resnet_deep", choices=DEPTHS[1:]))
+    steps = f3.slider("Steps (mini-batches of 64)", 20, 1000, 200, step=20, key=linked("resnet_steps", choices=STEPS))
+    learning_rate = f4.select_slider("Learning rate (SGD, momentum 0.9)", LEARNING_RATES, value=0.02,
+                                     key=linked("resnet_lr", choices=LEARNING_RATES))
     submitted = st.form_submit_button("Train the four nets", type="primary")
 st.caption("All four nets start from the same seed and see the same batches in the same order, with the network "
            "options above. The default run takes about half a minute on two cores.")

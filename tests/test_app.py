@@ -61,7 +61,7 @@ def test_train_page_defaults(app):
     assert at.selectbox[0].value == "lenet5" and at.selectbox[1].value == "digits"
     assert at.number_input[0].value == TrainConfig().epochs == 10
     assert len(at.file_uploader) == 1
-    assert len(at.get("download_button")) == 1
+    assert len(at.main.get("download_button")) == 1  # the model file (the sidebar's share box has its own)
     assert not at.error
 
 
@@ -251,3 +251,99 @@ def test_a_text_model_file_goes_to_the_text_cnn_page(app):
     assert any("model of the TextCNN page" in s.value for s in at.success)
     assert at.session_state["current_text_model"].info == zoo_text.info
     assert at.session_state["current_model"] is before
+
+
+# --- shareable links and reproducible figures ---------------------------------------------------
+
+def training_settings(at: AppTest) -> tuple:
+    return (at.selectbox(key="train_architecture").value, at.selectbox(key="train_dataset").value,
+            at.number_input(key="train_epochs").value, at.selectbox(key="train_batch_size").value,
+            at.select_slider(key="train_learning_rate").value, at.number_input(key="train_seed").value)
+
+
+def submit_training(at: AppTest, architecture="tiny_vgg", dataset="digits", epochs=1, batch_size=128,
+                    learning_rate=3e-3, seed=7) -> AppTest:
+    """Fill in the training form and press Train (form values go in with the click)."""
+    at.selectbox(key="train_architecture").set_value(architecture)
+    at.selectbox(key="train_dataset").set_value(dataset)
+    at.number_input(key="train_epochs").set_value(epochs)
+    at.selectbox(key="train_batch_size").set_value(batch_size)
+    at.select_slider(key="train_learning_rate").set_value(learning_rate)
+    at.number_input(key="train_seed").set_value(seed)
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_link_restores_the_training_settings_and_a_garbled_one_falls_back(app):
+    from tests.conftest import new_session_from_link
+
+    # MNIST is online, so offline the run is refused at once: the settings are in, nothing trains.
+    at = submit_training(train_page(app), dataset="mnist", epochs=3, seed=12345)
+    assert any("offline data sets" in e.value for e in at.error)
+    shared = new_session_from_link(at, "train")
+    assert training_settings(shared) == ("tiny_vgg", "mnist", 3, 128, 3e-3, 12345)
+    assert not shared.warning and not shared.error                  # a link does not start a run
+
+    bad = {"train_architecture": "resnet50", "train_dataset": "imagenet", "train_epochs": "999",
+           "train_batch_size": "100", "train_learning_rate": "2", "train_seed": "seven"}
+    garbled = new_session_from_link(at, "train", bad)
+    defaults = TrainConfig()
+    assert training_settings(garbled) == ("lenet5", "digits", defaults.epochs, defaults.batch_size,
+                                          defaults.learning_rate, defaults.seed)
+    notice = garbled.warning[0].value
+    assert all(key in notice for key in bad)
+
+
+def python_code(at: AppTest) -> list[str]:
+    return [c.value for c in at.code if c.language == "python"]
+
+
+def test_the_snippet_retrains_the_same_curves(app):
+    # cnnviz.train is deterministic for a seed in one process (same threads), so the curves match exactly.
+    from pages.common.session import TrainingRun
+    from tests.conftest import run_snippet
+
+    at = train_page(app)
+    assert not python_code(at)                                      # no run, no curves, no snippet
+    at.number_input(key="train_epochs").set_value(1)                # otherwise the defaults: LeNet-5 on digits
+    at.button(key="FormSubmitter:train_form-Train").click().run()
+    run_snippet(at, "curves")
+    submit_training(at, epochs=2)                                   # TinyVGG, batch 128, 3e-3, seed 7
+    assert "seed=7" in python_code(at)[0]
+    run_snippet(at, "curves")
+    at.run()                                                        # a rerun keeps the snippet of that run
+    run_snippet(at, "curves")
+
+    # A stopped run ends early: the snippet would train to the end, so there is none.
+    at.session_state["training_run"] = TrainingRun(untrained_model("lenet5", load_image_dataset("digits")),
+                                                   TrainConfig(epochs=5))
+    at.run()
+    assert any("Stopped" in w.value for w in at.warning) and not python_code(at)
+
+
+def test_the_home_snippet_draws_the_architecture(app):
+    from tests.conftest import APP, APP_TIMEOUT, run_snippet
+
+    run_snippet(app, "architecture")                                # LeNet-5, the default zoo model
+    assert "load_zoo_model('lenet5-digits')" in python_code(app)[0]
+    other = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    other.query_params["model"] = "tinyvgg-shapes"                  # a link to home with another zoo model
+    other.run()
+    assert not other.exception
+    run_snippet(other, "architecture")
+    assert "load_zoo_model('tinyvgg-shapes')" in python_code(other)[0]
+
+
+def test_a_model_file_with_a_saved_view_offers_a_link_to_that_view(app):
+    from cnnviz import load_zoo_model, model_to_bytes
+
+    teacher = load_zoo_model("tinyvgg-shapes")
+    view = {"page": "pooling", "params": {"pool_kind": "avg", "pool_kernel": "3"}}
+    at = upload_model(train_page(app), "lesson.safetensors", model_to_bytes(teacher, view=view))
+    assert at.session_state["current_model"].info.name == teacher.info.name
+    (link,) = [p for p in at.get("page_link") if "view saved in lesson.safetensors" in p.proto.label]
+    assert link.proto.page == "pooling" and link.proto.query_string == "pool_kind=avg&pool_kernel=3"
+
+    at = upload_model(at, "plain.safetensors", model_to_bytes(teacher))   # a file without a view: no link
+    assert not [p for p in at.get("page_link") if "view saved in" in p.proto.label]

@@ -142,3 +142,54 @@ def test_a_digit_drawn_on_the_canvas_is_classified(server, page):
     page.mouse.up()
     # An empty canvas is a black image; a vertical stroke is read as a 1 by the zoo LeNet-5.
     expect(page.get_by_text(re.compile(r"Prediction for your drawing: 1 \("))).to_be_visible(timeout=30_000)
+
+
+LESSON_VIEWS = [  # each step: the heading of the page it opens, and a setting its URL must carry
+    ("1. Sparse interaction", "Receptive fields", "sparse_k=3"),
+    ("2. Parameter sharing", "Parameter sharing: convolution is equivariant", "eq_padding=circular"),
+    ("3. Pooling", "Pooling: downsampling that buys invariance", "pool_over=64+test+images"),
+    ("4. TextCNN", "TextCNN: convolution over words", "model=textcnn-sentiment"),
+    ("5. ResNet", "ResNet: why shortcuts let deep networks train", "resnet_init=default"),
+]
+
+
+def test_the_lesson_can_be_followed_end_to_end(server, page, tmp_path):
+    url, _ = server
+    shots = Path(os.environ.get("CNNVIZ_SHOTS", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page.goto(f"{url}/lesson")
+    for number, (step, heading, setting) in enumerate(LESSON_VIEWS, start=1):
+        expect(page.get_by_role("heading", name=step)).to_be_visible(timeout=30_000)
+        page.screenshot(path=str(shots / f"lesson-{number}a-step.png"))
+        page.get_by_role("link", name=f"Open the view for step {number}").click()
+        expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible(timeout=60_000)
+        expect(page).to_have_url(re.compile(re.escape(setting)), timeout=30_000)
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=60_000)  # the page has finished
+        page.wait_for_timeout(1000)  # let the charts draw before the picture
+        expect(page.get_by_text("did not fit this view")).to_have_count(0)
+        expect(page.get_by_test_id("stException")).to_have_count(0)
+        page.screenshot(path=str(shots / f"lesson-{number}b-view.png"))
+        page.get_by_test_id("stSidebarNavLink").filter(has_text="Guided lesson").click()  # back to the lesson
+        expect(page.get_by_role("heading", name=step)).to_be_visible(timeout=30_000)
+        if number < len(LESSON_VIEWS):
+            page.get_by_role("button", name="Next step").click()
+
+
+def test_share_box_gives_the_link_and_one_file_with_model_and_view(server, page):
+    from cnnviz import load_model_bytes, saved_view
+
+    url, _ = server
+    page.goto(f"{url}/pooling?pool_kind=avg&pool_kernel=3")
+    expect(page.get_by_role("heading", name="Pooling: downsampling that buys invariance")).to_be_visible(
+        timeout=60_000)
+    expect(page).to_have_url(re.compile("pool_stride=2"), timeout=30_000)   # the page wrote its whole view
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Share this view").click()
+    expect(sidebar.get_by_text("pool_kind=avg", exact=False)).to_be_visible()
+    with page.expect_download() as download:
+        sidebar.get_by_role("button", name="Model and this view in one file").click()
+    data = Path(download.value.path()).read_bytes()
+    view = saved_view(data)
+    assert view["page"] == "pooling"
+    assert view["params"]["pool_kind"] == "avg" and view["params"]["pool_kernel"] == "3"
+    assert load_model_bytes(data).info.name == "LeNet-5 on digits"

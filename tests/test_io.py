@@ -485,3 +485,30 @@ def test_a_file_from_a_newer_format_is_refused(lib_tiny_trained):
     info["format"] = info["format"] + 1
     with pytest.raises(ModelLoadError, match="newer cnnviz"):
         load_model_bytes(with_metadata(lib_tiny_trained, info))
+
+
+# --- a view saved with the model ----------------------------------------------------------------
+
+def test_a_view_saved_with_a_model_comes_back_and_the_model_still_loads(lib_tiny_trained):
+    from cnnviz import load_model_bytes, model_to_bytes, saved_view
+
+    view = {"page": "pooling", "params": {"pool_kind": "avg", "pool_kernel": "3"}}
+    data = model_to_bytes(lib_tiny_trained, view=view)
+    assert saved_view(data) == view
+    assert load_model_bytes(data).info == lib_tiny_trained.info
+    assert saved_view(model_to_bytes(lib_tiny_trained)) is None       # a plain model file has none
+
+
+@pytest.mark.parametrize("data", [b"", b"not a model", b"\x08\x00\x00\x00\x00\x00\x00\x00{garbage"])
+def test_saved_view_of_other_files_is_none(data):
+    from cnnviz import saved_view
+
+    assert saved_view(data) is None
+
+
+def test_a_malformed_view_is_refused_when_saving(lib_tiny_trained):
+    from cnnviz import model_to_bytes
+
+    for view in ({"page": 3, "params": {}}, {"page": "x", "params": {"k": 1}}, {"params": {}}, "pooling"):
+        with pytest.raises(ValueError):
+            model_to_bytes(lib_tiny_trained, view=view)

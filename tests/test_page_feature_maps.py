@@ -79,3 +79,54 @@ def test_tiny_vgg_on_shapes(app):
     at.selectbox(key="features_layer").set_value("conv3").run()
     assert not at.exception
     assert len(channel_titles(chart_spec(at, "maps"))) == 10
+
+
+# --- shareable links and reproducible figures ---------------------------------------------------
+
+def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
+    from tests.conftest import new_session_from_link
+
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_by").set_value("class").run()
+    at.selectbox(key="features_class").set_value(7).run()
+    at.number_input(key="features_nth").set_value(2).run()
+    at.selectbox(key="features_layer").set_value("conv2").run()
+    at.toggle(key="features_per_channel").set_value(True).run()
+    at.slider(key="features_channel").set_value(12).run()               # conv2 has 16 channels, conv1 6
+    shared = new_session_from_link(at, "feature_maps")
+    assert (shared.radio(key="features_by").value, shared.selectbox(key="features_class").value,
+            shared.number_input(key="features_nth").value, shared.selectbox(key="features_layer").value,
+            shared.toggle(key="features_per_channel").value, shared.slider(key="features_channel").value) == (
+        "class", 7, 2, "conv2", True, 12)
+    assert len(channel_titles(chart_spec(shared, "maps"))) == 16
+    assert not shared.warning
+
+    garbled = new_session_from_link(at, "feature_maps", {
+        "features_by": "colour", "features_class": "70", "features_layer": "conv9",
+        "features_per_channel": "maybe", "features_channel": "twelve", "model": "resnet-1000"})
+    assert (garbled.radio(key="features_by").value, garbled.selectbox(key="features_layer").value,
+            garbled.toggle(key="features_per_channel").value, garbled.slider(key="features_channel").value) == (
+        "index", "conv1", False, 0)
+    notice = garbled.warning[0].value
+    assert all(name in notice for name in ("features_by", "features_layer", "features_per_channel",
+                                           "features_channel", "model"))
+    assert "features_class (not used in this view)" in notice   # picking by index: the class box is not shown
+
+    out_of_range = new_session_from_link(at, "feature_maps", {"features_nth": "-1", "features_class": "70",
+                                                              "features_channel": "16"})
+    assert (out_of_range.selectbox(key="features_class").value, out_of_range.number_input(key="features_nth").value,
+            out_of_range.slider(key="features_channel").value) == (0, 0, 0)
+    notice = out_of_range.warning[0].value
+    assert all(name in notice for name in ("features_class", "features_nth", "features_channel"))
+
+
+def test_the_snippet_reproduces_the_feature_maps(app):
+    from tests.conftest import run_snippet
+
+    at = open_page(app, "feature_maps")
+    run_snippet(at, "maps")                                           # default: test image 0, conv1, one scale
+    at.radio(key="features_source").set_value("Photo").run()
+    at.selectbox(key="features_photo").set_value("coffee").run()
+    at.selectbox(key="features_layer").set_value("pool2").run()
+    at.toggle(key="features_per_channel").set_value(True).run()
+    run_snippet(at, "maps")

@@ -68,3 +68,12 @@ def test_the_snippet_reproduces_the_pooled_map(app):
     at.radio(key="pool_source").set_value("Photo").run()
     at.selectbox(key="pool_photo").set_value("coffee").run()
     run_snippet(at, "pool_figure")
+
+
+def test_a_link_with_a_setting_of_another_page_says_so(app):
+    from tests.conftest import new_session_from_link
+
+    at = open_page(app, "pooling")
+    shared = new_session_from_link(at, "pooling", {"pool_kind": "avg", "eq_dx": "3"})
+    assert shared.radio(key="pool_kind").value == "avg"
+    assert "eq_dx (not used in this view)" in shared.warning[0].value

@@ -29,7 +29,7 @@ def test_default_view_numbers_for_lenet(app):
 def test_another_unit_layer_and_gradient_mode(app):
     at = open_page(app, "receptive_fields")
     at.selectbox(key="rf_layer").set_value("pool2").run()
-    at.number_input(key="rf_row_pool2_(2, 2)").set_value(0).run()
+    at.number_input(key="rf_row_pool2").set_value(0).run()
     assert not at.exception
     # pool2 unit (0, 2): centres 5.5 + 0*4 = 5.5 and 5.5 + 2*4 = 13.5, half width 7.5:
     # rows -2..13 clipped to 0..13, columns 6..21.
@@ -62,3 +62,60 @@ def test_a_unit_kept_from_a_larger_model_is_clamped_to_the_map(app):
     at = open_page(app, "receptive_fields")
     assert not at.exception
     assert any("Unit (9, 9) of conv2" in m.value for m in at.markdown)
+
+
+# --- shareable links and reproducible figures ---------------------------------------------------
+
+def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
+    from tests.conftest import new_session_from_link
+
+    at = open_page(app, "receptive_fields")
+    at.radio(key="rf_source").set_value("Photo").run()
+    at.selectbox(key="rf_photo").set_value("coffee").run()
+    at.selectbox(key="rf_layer").set_value("pool2").run()
+    at.slider(key="rf_channel").set_value(7).run()
+    at.number_input(key="rf_row_pool2").set_value(0).run()
+    at.number_input(key="rf_col_pool2").set_value(3).run()
+    at.radio(key="rf_mode").set_value("test images").run()
+    for key, value in {"sparse_n": 5, "sparse_k": 4, "sparse_stride": 2, "sparse_padding": 1}.items():
+        at.slider(key=key).set_value(value).run()
+    shared = new_session_from_link(at, "receptive_fields")
+    assert (shared.radio(key="rf_source").value, shared.selectbox(key="rf_photo").value,
+            shared.selectbox(key="rf_layer").value, shared.slider(key="rf_channel").value,
+            shared.number_input(key="rf_row_pool2").value, shared.number_input(key="rf_col_pool2").value,
+            shared.radio(key="rf_mode").value) == ("Photo", "coffee", "pool2", 7, 0, 3, "test images")
+    assert [shared.slider(key=k).value for k in ("sparse_n", "sparse_k", "sparse_stride", "sparse_padding")] == \
+        [5, 4, 2, 1]
+    assert any("Unit (0, 3) of pool2" in m.value for m in shared.markdown)
+    assert not shared.warning
+
+    garbled = new_session_from_link(at, "receptive_fields", {
+        "rf_source": "Webcam", "rf_layer": "fc1", "rf_channel": "99", "rf_row_conv2": "-1", "rf_col_conv2": "ten",
+        "rf_mode": "gradient", "sparse_n": "1000", "sparse_k": "3.5", "sparse_stride": "x", "sparse_padding": "",
+        "model": "resnet-1000"})
+    assert (garbled.radio(key="rf_source").value, garbled.selectbox(key="rf_layer").value,
+            garbled.slider(key="rf_channel").value, garbled.radio(key="rf_mode").value) == (
+        "Data set", "conv2", 0, "this input")
+    assert [garbled.slider(key=k).value for k in ("sparse_n", "sparse_k", "sparse_stride", "sparse_padding")] == \
+        [8, 3, 1, 0]
+    assert any("Unit (5, 5) of conv2" in m.value for m in garbled.markdown)
+    notice = garbled.warning[0].value
+    assert all(name in notice for name in ("rf_source", "rf_layer", "rf_channel", "rf_row_conv2", "rf_col_conv2",
+                                           "rf_mode", "sparse_n", "sparse_k", "sparse_stride", "sparse_padding",
+                                           "model"))
+
+
+def test_the_snippet_reproduces_the_effective_receptive_field(app):
+    from tests.conftest import run_snippet
+
+    at = open_page(app, "receptive_fields")
+    run_snippet(at, "erf")                                # default: test image 0, conv2 channel 0, unit (5, 5)
+    at.radio(key="rf_source").set_value("Photo").run()
+    at.selectbox(key="rf_photo").set_value("astronaut").run()
+    at.selectbox(key="rf_layer").set_value("conv1").run()
+    at.slider(key="rf_channel").set_value(4).run()
+    at.number_input(key="rf_row_conv1").set_value(3).run()
+    run_snippet(at, "erf")
+    for mode in ("test images", "random inputs"):
+        at.radio(key="rf_mode").set_value(mode).run()
+        run_snippet(at, "erf")

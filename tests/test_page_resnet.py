@@ -127,3 +127,60 @@ def test_plain_nets_stuck_at_chance_are_called_so(app):
     losses = dict(zip(at.dataframe[0].value["net"], at.dataframe[0].value.iloc[:, 2], strict=True))
     assert abs(losses["plain-20"] - np.log(10)) < 0.05 and abs(losses["plain-56"] - np.log(10)) < 0.05
     assert "Neither plain net learnt anything" in text(at)
+
+
+# --- shareable links and reproducible figures ---------------------------------------------------
+
+def set_network(at, dataset="shapes", activation="tanh", block="pre", init="xavier", batch_norm=False, width=0.5,
+                seed=3, depth=8):
+    """Set every network option in one run (the defaults are digits, relu, post, he, batch norm on, 1.0, 0, 20)."""
+    at.selectbox(key="resnet_dataset").set_value(dataset)
+    at.radio(key="resnet_activation").set_value(activation)
+    at.radio(key="resnet_block").set_value(block)
+    at.selectbox(key="resnet_init").set_value(init)
+    at.toggle(key="resnet_batch_norm").set_value(batch_norm)
+    at.select_slider(key="resnet_width").set_value(width)
+    at.number_input(key="resnet_seed").set_value(seed)
+    at.select_slider(key="resnet_depth").set_value(depth).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def settings(at) -> tuple:
+    return (at.selectbox(key="resnet_dataset").value, at.radio(key="resnet_activation").value,
+            at.radio(key="resnet_block").value, at.selectbox(key="resnet_init").value,
+            at.toggle(key="resnet_batch_norm").value, at.select_slider(key="resnet_width").value,
+            at.number_input(key="resnet_seed").value, at.select_slider(key="resnet_depth").value,
+            at.select_slider(key="resnet_shallow").value, at.select_slider(key="resnet_deep").value,
+            at.slider(key="resnet_steps").value, at.select_slider(key="resnet_lr").value)
+
+
+def test_a_link_restores_the_settings_and_a_garbled_one_falls_back(app):
+    from tests.conftest import new_session_from_link
+
+    at = set_network(open_page(app, "resnet"))
+    # Form values go in with a click; shallow above deep is refused, so nothing trains.
+    at.select_slider(key="resnet_lr").set_value(0.05)
+    small_run(at, shallow=32, deep=14, steps=40)
+    assert "fewer layers" in at.warning[0].value
+    shared = new_session_from_link(at, "resnet")
+    # The lesson options (activation, block, init, batch norm, depth) win over the defaults the page sets.
+    assert settings(shared) == ("shapes", "tanh", "pre", "xavier", False, 0.5, 3, 8, 32, 14, 40, 0.05)
+    assert set(ratios(shared)) == {"plain-8", "ResNet-8"}
+    assert not shared.warning and not shared.dataframe                # a link does not start a run
+
+    bad = {"resnet_activation": "relu6", "resnet_batch_norm": "yes", "resnet_depth": "21", "resnet_width": "3",
+           "resnet_seed": "-1", "resnet_steps": "30", "resnet_lr": "1", "resnet_dataset": "imagenet"}
+    garbled = new_session_from_link(at, "resnet", bad)
+    assert settings(garbled) == ("digits", "relu", "pre", "xavier", True, 1.0, 0, 20, 32, 14, 200, 0.02)
+    notice = garbled.warning[0].value
+    assert all(key in notice for key in bad)
+
+
+def test_the_snippet_reproduces_the_gradient_norms_at_initialisation(app):
+    from tests.conftest import run_snippet
+
+    at = open_page(app, "resnet")
+    run_snippet(at, "resnet_init_norms")                               # the defaults: ResNet-20 on digits
+    set_network(at, dataset="digits", activation="sigmoid", init="default", seed=5, depth=14)  # shapes: +2 s
+    run_snippet(at, "resnet_init_norms")

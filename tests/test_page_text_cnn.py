@@ -11,7 +11,7 @@ from tests.conftest import chart_spec, open_page
 def test_default_view_explains_a_negated_sentence(app):
     at = open_page(app, "text_cnn")
     zoo = load_zoo_model("textcnn-sentiment")
-    assert at.text_input(key="text_sentence_the plot was not good at all").value == "the plot was not good at all"
+    assert at.text_input(key="text_sentence").value == "the plot was not good at all"
     probabilities = zoo.predict_proba(["the plot was not good at all"])[0]
     assert zoo.info.class_names[int(probabilities.argmax())] == "negative"   # the n-gram "not good" decides
     assert at.selectbox(key="text_target").value == int(probabilities.argmax())
@@ -36,7 +36,7 @@ def test_other_sentence_method_and_filter(app):
 @pytest.mark.parametrize("sentence", ["", "good", "word " * 5000, "😀 好 \x07 bad"])
 def test_odd_sentences_get_a_result_or_a_message(app, sentence):
     at = open_page(app, "text_cnn")
-    key = "text_sentence_the plot was not good at all"
+    key = "text_sentence"
     at.text_input(key=key).input(sentence[:2000]).run()
     assert not at.exception
     if not sentence.strip():
@@ -102,3 +102,72 @@ def test_the_sidebar_shows_the_text_model_on_this_page(app):
     zoo = load_zoo_model("textcnn-sentiment")
     assert "Current text model" in panel and zoo.info.name in panel
     assert f"{zoo.info.test_accuracy:.1%}" in panel and f"{len(zoo.info.preprocessing.vocabulary):,} known" in panel
+
+
+# --- shareable links and reproducible figures ---------------------------------------------------
+
+def _is_link_notice(warning) -> bool:
+    return "settings in the link did not fit" in warning.value
+
+
+def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
+    from tests.conftest import new_session_from_link
+
+    at = open_page(app, "text_cnn")
+    at.selectbox(key="text_example").set_value("a very good film").run()
+    assert at.text_input(key="text_sentence").value == "a very good film"   # an example fills the sentence box
+    at.text_input(key="text_sentence").input("not boring, a wonderful film in the end").run()
+    at.selectbox(key="text_target").set_value(0).run()
+    at.radio(key="text_method").set_value("occlusion").run()
+    at.slider(key="text_window").set_value(3).run()
+    at.selectbox(key="text_top_width").set_value(1).run()
+    at.slider(key="text_top_filter").set_value(5).run()
+    at.radio(key="text_train_source").set_value("a CSV file").run()
+    # The training form's widgets take a new value only when the form is sent (which trains): link them by hand.
+    shared = new_session_from_link(at, "text_cnn", {"text_corpus": "trec", "text_widths": "(3, 4, 5)",
+                                                    "text_epochs": "4"})
+    assert (shared.selectbox(key="text_example").value, shared.text_input(key="text_sentence").value,
+            shared.selectbox(key="text_target").value, shared.radio(key="text_method").value,
+            shared.slider(key="text_window").value, shared.selectbox(key="text_top_width").value,
+            shared.slider(key="text_top_filter").value, shared.radio(key="text_train_source").value,
+            shared.selectbox(key="text_corpus").value, shared.selectbox(key="text_widths").value,
+            shared.slider(key="text_epochs").value) == (
+        "a very good film", "not boring, a wonderful film in the end", 0, "occlusion", 3, 1, 5, "a CSV file",
+        "trec", (3, 4, 5), 4)
+    assert not any(_is_link_notice(w) for w in shared.warning)
+    assert chart_spec(shared, "text_attributions") == chart_spec(at, "text_attributions")
+
+    garbled = new_session_from_link(at, "text_cnn", {
+        "text_example": "a bad film", "text_sentence": "word " * 401, "text_target": "7", "text_method": "saliency",
+        "text_steps": "500", "text_top_width": "w", "text_top_filter": "999", "text_train_source": "a URL",
+        "text_corpus": "imdb", "text_widths": "(1, 2)", "text_epochs": "many"})
+    assert (garbled.selectbox(key="text_example").value, garbled.text_input(key="text_sentence").value,
+            garbled.radio(key="text_method").value, garbled.slider(key="text_steps").value,
+            garbled.selectbox(key="text_top_width").value, garbled.slider(key="text_top_filter").value,
+            garbled.radio(key="text_train_source").value, garbled.selectbox(key="text_corpus").value,
+            garbled.selectbox(key="text_widths").value, garbled.slider(key="text_epochs").value) == (
+        "the plot was not good at all", "the plot was not good at all", "integrated_gradients", 50, 0, 0,
+        "a corpus", "sentiment", (2, 3, 4), 15)
+    assert garbled.selectbox(key="text_target").value == garbled.selectbox(key="text_target").options.index(
+        "negative")                                                  # the predicted class, as by default
+    (notice,) = [w.value for w in garbled.warning if _is_link_notice(w)]
+    assert all(name in notice for name in ("text_example", "text_sentence", "text_target", "text_method",
+                                           "text_steps", "text_top_width", "text_top_filter", "text_train_source",
+                                           "text_corpus", "text_widths", "text_epochs"))
+    assert "word " * 20 not in notice                                # the notice quotes only the start
+
+
+def test_the_snippet_reproduces_the_token_attributions(app):
+    from tests.conftest import run_snippet
+
+    at = open_page(app, "text_cnn")
+    run_snippet(at, "text_attributions")                             # Integrated Gradients, 50 steps, argmax
+    at.text_input(key="text_sentence").input("a film that's never dull, 😀 wonderful").run()
+    at.selectbox(key="text_target").set_value(0).run()
+    at.slider(key="text_steps").set_value(20).run()
+    run_snippet(at, "text_attributions")
+    at.radio(key="text_method").set_value("occlusion").run()
+    at.slider(key="text_window").set_value(2).run()
+    run_snippet(at, "text_attributions")
+    (code,) = [c.value for c in at.code if c.language == "python"]
+    assert "cnnviz.load_zoo_model('textcnn-sentiment')" in code and "method='occlusion', window=2" in code

@@ -13,10 +13,12 @@ from typing import Any
 
 import streamlit as st
 
-from cnnviz import ZOO, is_text_spec
+from cnnviz import ZOO, is_text_spec, model_to_bytes
 from pages.common.links import MODEL_PARAM, link_notice, start_link, write_link
 from pages.common.session import (
     app_settings,
+    current_model,
+    current_text_model,
     current_zoo_key,
     set_current_model,
     set_current_text_model,
@@ -38,7 +40,6 @@ class PageFrame:
 
 _ENTRY = "entered_through_app"  # set by app.py on each run, taken by the page it runs
 _SEEN = "session_started"
-_MODEL_FROM_LINK = "model_from_link"  # the link's model was taken (or refused) once
 PAGE_CONFIG = {"page_title": "cnnviz", "page_icon": ":material/grid_on:", "layout": "wide"}
 
 
@@ -58,7 +59,13 @@ def navigation_pages() -> list:
         st.Page("pages/5_pooling.py", title="Pooling", icon=":material/compress:", url_path="pooling"),
         st.Page("pages/6_text_cnn.py", title="TextCNN", icon=":material/text_fields:", url_path="text_cnn"),
         st.Page("pages/7_resnet.py", title="ResNet vs plain", icon=":material/trending_down:", url_path="resnet"),
+        st.Page("pages/8_lesson.py", title="Guided lesson", icon=":material/school:", url_path="lesson"),
     ]
+
+
+def page_for_path(url_path: str):
+    """The page of the app at `url_path` ("" is Home), or None."""
+    return next((page for page in navigation_pages() if page.url_path == url_path), None)
 
 
 def run_app() -> None:
@@ -83,30 +90,29 @@ def page_frame(*, text: bool = False) -> PageFrame:
     st.session_state[_SEEN] = True
     app_settings()
     settle_interrupted_run()
-    start_link()
-    _model_from_link()
+    incoming = start_link()
+    if incoming is not None and MODEL_PARAM in incoming:
+        _model_from_link(incoming[MODEL_PARAM])
     frame = PageFrame(st.sidebar.empty(), text, st.empty())
     sidebar_model_panel(frame.slot, text=text)
     return frame
 
 
-def _model_from_link() -> None:
-    """A link's zoo model becomes the session's model, once per session (later runs keep the user's)."""
-    key = st.query_params.get(MODEL_PARAM)
-    if key is None or st.session_state.get(_MODEL_FROM_LINK):
-        return
-    st.session_state[_MODEL_FROM_LINK] = True
+def _model_from_link(key: str) -> None:
+    """A link's zoo model becomes the session's model (image models for the image pages, text for TextCNN)."""
     if key not in ZOO:
         link_notice(f"{MODEL_PARAM}={key[:40]} (not a zoo model: {', '.join(ZOO)})")
         return
     trained = zoo_copy(key)
     if is_text_spec(trained.info.spec):
-        set_current_text_model(trained, zoo_key=key)
-    else:
+        if current_zoo_key(text=True) != key:
+            set_current_text_model(trained, zoo_key=key)
+    elif current_zoo_key() != key:
         set_current_model(trained, zoo_key=key)
 
 
 def close_page_frame(frame: PageFrame) -> None:
     """Close a page: redraw the panel (the page may have changed the model) and write the view's link."""
     sidebar_model_panel(frame.slot, text=frame.text)
-    write_link(current_zoo_key(text=frame.text), frame.notice)
+    trained = current_text_model() if frame.text else current_model()
+    write_link(current_zoo_key(text=frame.text), frame.notice, lambda view: model_to_bytes(trained, view=view))

@@ -5,6 +5,7 @@ import streamlit as st
 from cnnviz import model_summary
 from cnnviz.plots import plot_architecture, plot_image_grid
 from pages.common.frame import close_page_frame, page_frame
+from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
 
 
@@ -16,6 +17,8 @@ def home() -> None:
         "Load or train a small convolutional neural network (CNN), then look inside it. "
         "A trained model is already loaded, so every page has something to show; the panel "
         "in the sidebar always says which model is current.")
+    st.page_link("pages/8_lesson.py", label="New here? Follow the guided lesson: five ideas, one step at a time",
+                 icon=":material/school:")
 
     st.subheader("What each page teaches")
     st.markdown(
@@ -38,7 +41,8 @@ def home() -> None:
         "fastText-style bag of words that cannot read \"not good\".\n"
         "- **ResNet vs plain**: the gradient each layer of a deep network gets at initialisation, with and "
         "without shortcuts, and the degradation experiment: a deeper plain net trains worse than a shallower "
-        "one, a deeper ResNet does not.")
+        "one, a deeper ResNet does not.\n"
+        "- **Guided lesson**: the five ideas in order, each step opening the right page with the right settings.")
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
@@ -51,9 +55,14 @@ def home() -> None:
     with left:
         st.subheader(f"The current model: {info.name}")
         summary = model_summary(trained.model, info.preprocessing.input_shape)
-        st.plotly_chart(plot_architecture(summary, info.preprocessing.input_shape), key="architecture")
+        figure = plot_architecture(summary, info.preprocessing.input_shape)
+        st.plotly_chart(figure, key="architecture")
         st.caption("Each bar is one layer's output: convolutions keep or shrink the image and add "
                    "channels, pooling halves height and width, and linear layers end in one score per class.")
+        reproduce_panel(figure, snippet(model_code(), "shape = trained.info.preprocessing.input_shape",
+                                        "summary = cnnviz.model_summary(trained.model, shape)",
+                                        "fig = cnnviz.plots.plot_architecture(summary, shape)"),
+                        name="architecture")
     with right:
         st.subheader(f"Examples from {info.dataset}")
         data = own_test_data(trained)

@@ -1,30 +1,37 @@
 """Shareable views: a page keeps its settings in its URL, so a copied link opens the same view.
 
 A page wraps each widget key that belongs in the link with `linked(key, ...)`,
-saying which values are valid (the options, a range, on/off, free text). The
-first time a session meets the widget, a valid value from the URL becomes the
-widget's value; an invalid or stale one is skipped with a notice and the default
-stays. `close_page_frame` then writes every linked widget's current value back
-into the URL (`write_link`), together with the model when it is a zoo model.
+saying which values are valid (the options, a range, on/off, free text).
+`close_page_frame` writes every linked widget's current value into the URL
+(`write_link`), with the model when it is a zoo model. When a run starts with a
+URL that differs from the one the session last wrote, the URL came from outside
+(a copied link, the lesson, the browser's back button): its valid values then
+become the widgets' values, and invalid or stale ones are skipped with a notice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from urllib.parse import urlencode
+from collections.abc import Callable, Sequence
+from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
 _LINKED = "link_keys"          # widget keys linked in this run of the page, in order
 _NOTICES = "link_notices"      # settings from the URL that could not be used, for the notice
-_MAX_TEXT = 500                # longest free text a link may carry
+_WRITTEN = "link_written"      # the URL parameters this session wrote last
+_INCOMING = "link_incoming"    # parameters of a URL that came from outside, to apply in this run
+_MAX_TEXT = 2000               # longest free text a link may carry (the longest text box takes 2000)
 MODEL_PARAM = "model"          # the zoo model a link opens with
 
 
-def start_link() -> None:
-    """Forget the previous run's linked keys (page_frame calls this first)."""
+def start_link() -> dict[str, str] | None:
+    """Start a run (page_frame calls this first): the URL's parameters if they came from outside, else None."""
     st.session_state[_LINKED] = []
     st.session_state[_NOTICES] = []
+    params = {key: st.query_params[key] for key in st.query_params}
+    incoming = params if params and params != st.session_state.get(_WRITTEN) else None
+    st.session_state[_INCOMING] = incoming
+    return incoming
 
 
 def _encode(value: object) -> str:
@@ -33,7 +40,7 @@ def _encode(value: object) -> str:
     return str(value)
 
 
-def _decode(raw: str, *, choices: Sequence | None, low: float | None, high: float | None,
+def _decode(raw: str, *, choices: Sequence | None, low: float | None, high: float | None, step: float | None,
             text: bool) -> tuple[bool, object, str]:
     """(ok, value, why not) for one URL value."""
     if choices is not None:
@@ -54,22 +61,24 @@ def _decode(raw: str, *, choices: Sequence | None, low: float | None, high: floa
         return False, None, "not a number"
     if not low <= value <= high:
         return False, None, f"outside {low} to {high}"
+    if step is not None and abs((value - low) / step - round((value - low) / step)) > 1e-9:
+        return False, None, f"not {low} plus a multiple of {step}"
     return True, value, ""
 
 
 def linked(key: str, *, choices: Sequence | None = None, low: float | None = None, high: float | None = None,
-           text: bool = False) -> str:
+           step: float | None = None, text: bool = False) -> str:
     """Make widget `key` part of the page's link and return the key, for `key=linked(...)`.
 
     Say what is valid: `choices` (the widget's options), `low`/`high` (a number
-    range; ints give an int), `text=True` (free text); with none of them the value
-    is on/off. A URL value is used only the first time the session meets the widget.
+    range; ints give an int) with the widget's `step` if it has one, `text=True`
+    (free text); with none of them the value
+    is on/off. A URL value is used only in the run that a link from outside starts.
     """
     st.session_state.setdefault(_LINKED, []).append(key)
-    raw = st.query_params.get(key)
-    if raw is not None and key not in st.session_state and f"{key}__from_link" not in st.session_state:
-        st.session_state[f"{key}__from_link"] = True  # once: later runs keep what the user chose
-        ok, value, why = _decode(raw, choices=choices, low=low, high=high, text=text)
+    raw = (st.session_state.get(_INCOMING) or {}).get(key)
+    if raw is not None:
+        ok, value, why = _decode(raw, choices=choices, low=low, high=high, step=step, text=text)
         if ok:
             st.session_state[key] = value
         else:
@@ -91,19 +100,44 @@ def link_params(model_key: str | None) -> dict[str, str]:
     return params
 
 
-def write_link(model_key: str | None, notice_slot) -> None:
-    """Put the view into the URL, show the share box in the sidebar, and say what a link could not restore."""
+def refresh_link(model_key: str | None) -> dict[str, str]:
+    """Write the view's parameters into the URL and return them.
+
+    `write_link` calls this at the end of each run; a fragment calls it at its own end,
+    since a fragment's rerun skips the rest of the page.
+    """
     params = link_params(model_key)
-    if dict(st.query_params) != params:
+    if {key: st.query_params[key] for key in st.query_params} != params:
         st.query_params.from_dict(params)
+    st.session_state[_WRITTEN] = params
+    return params
+
+
+def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], bytes]) -> None:
+    """Put the view into the URL, show the share box in the sidebar, and say what a link could not restore.
+
+    `model_file(view)` gives the current model's file with `view` saved in it, for the
+    "model and view in one file" download (built only when someone asks for it).
+    """
+    incoming = st.session_state.get(_INCOMING) or {}
+    unused = [key for key in incoming if key != MODEL_PARAM and key not in st.session_state.get(_LINKED, [])]
+    for key in unused:
+        link_notice(f"{key[:40]} (not used in this view)")
+    params = refresh_link(model_key)
+    st.session_state[_INCOMING] = None  # applied in this run; a fragment's rerun must not apply it again
     notices = st.session_state.get(_NOTICES, [])
     if notices:
         notice_slot.warning("Some settings in the link did not fit this view, so defaults are shown for them: "
                             + "; ".join(notices) + ".", icon=":material/link_off:")
     base = (st.context.url or "").split("?")[0]
+    view = {"page": urlsplit(base).path.strip("/"), "params": params}
     with st.sidebar.expander("Share this view", icon=":material/link:"):
         st.caption("This link opens this page with these settings (copy it with the button at its right).")
         st.code(f"{base}?{urlencode(params)}" if params else base, language=None, wrap_lines=True)
         if not model_key:
-            st.caption("A model you trained or uploaded cannot travel in a link: download its file on "
-                       "**Train / load** and hand it out with the link.")
+            st.caption("A model you trained or uploaded cannot travel in a link: hand out this file instead.")
+        st.download_button("Model and this view in one file", lambda: model_file(view),
+                           file_name="cnnviz-view.safetensors", mime="application/octet-stream", on_click="ignore",
+                           icon=":material/download:", key="link_view_file",
+                           help="The current model with this page and its settings; loading it on Train / load "
+                                "offers a link straight to this view.")

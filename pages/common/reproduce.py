@@ -49,7 +49,7 @@ def reproduce_panel(fig: go.Figure, code: str, *, name: str, text: bool = False)
     with st.expander("Reproduce this figure", icon=":material/code:"):
         st.caption("Run this in a notebook or script next to the cnnviz package: it rebuilds the figure above "
                    "from the same settings. The figure's toolbar (camera icon) saves it as a PNG.")
-        st.code(code, language="python")
+        st.code(code, language="python", wrap_lines=True)
         html, settings_file, script = st.columns(3)
         # The HTML (with plotly.js inside, so it opens offline) is built only when asked for.
         html.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True), file_name=f"{name}.html",
