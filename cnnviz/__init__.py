@@ -76,7 +76,7 @@ from cnnviz.receptive_field import (
     receptive_fields,
 )
 from cnnviz.resnet import ResNetCIFAR, ResNetSpec, build_resnet, resnet_cifar, weighted_layers
-from cnnviz.settings import Settings, settings_from_env
+from cnnviz.settings import HOSTED, Settings, settings_from_env
 from cnnviz.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
 from cnnviz.specs import build_from_spec, is_text_spec, spec_from_dict
 from cnnviz.text_analysis import (
@@ -149,4 +149,5 @@ __all__ = [
     "fasttext", "text_cnn", "ResNetCIFAR", "ResNetSpec", "build_resnet", "resnet_cifar", "weighted_layers",
     "ActivationStats", "DegradationConfig", "DegradationResult", "GradientNorms", "GradientTrace", "StepReport",
     "activation_stats", "degradation_experiment", "gradient_norms", "train_with_gradient_norms", "saved_view",
+    "HOSTED",
 ]

@@ -36,6 +36,7 @@ from pages.common.session import (
     start_run,
     zoo_copy,
 )
+from pages.common.shared_runs import training_slot
 
 ARCHITECTURE_LABELS = {"lenet5": "LeNet-5 (LeCun 1998)", "tiny_vgg": "TinyVGG (CNN Explainer)"}
 BATCH_SIZES = [16, 32, 64, 128, 256]
@@ -78,8 +79,9 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
         chart.plotly_chart(plot_training_curves(run.history, total_epochs=config.epochs),
                            config={"staticPlot": True})
 
-    result = train(trained.model, data.train_tensors(), config, test_set=data.test_tensors(),
-                   on_epoch=on_epoch, on_batch=on_batch)
+    with training_slot():
+        result = train(trained.model, data.train_tensors(), config, test_set=data.test_tensors(),
+                       on_epoch=on_epoch, on_batch=on_batch)
     for placeholder in (stop, progress, chart):
         placeholder.empty()
     finish_run(run, result.status, result.message or f"Trained for {len(run.history)} epochs.")

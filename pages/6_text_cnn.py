@@ -34,6 +34,7 @@ from pages.common.inputs import index_slider
 from pages.common.links import linked
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import app_settings, current_text_model, set_current_text_model, text_corpus
+from pages.common.shared_runs import training_slot
 
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
             "a very good film", "not bad", "the acting was never boring")
@@ -100,8 +101,9 @@ target = a.selectbox("Explain the class", range(len(info.class_names)), index=in
                      key=linked("text_target", choices=range(len(info.class_names))))
 method = b.radio("Method", list(METHODS), format_func=METHODS.get, key=linked("text_method", choices=list(METHODS)))
 if method == "integrated_gradients":
-    options = {"n_steps": c.slider("Integration steps", 10, 200, 50, step=10,
-                                   key=linked("text_steps", low=10, high=200, step=10))}
+    most = max(10, app_settings().max_attribution_steps)  # a hosted demo allows fewer
+    options = {"n_steps": c.slider("Integration steps", 10, most, min(50, most), step=10,
+                                   key=linked("text_steps", low=10, high=most, step=10))}
 else:
     longest = min(4, len(acts.tokens))
     window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1,
@@ -156,13 +158,15 @@ if source == "a CSV file":
                               key="text_csv")
     if upload is not None:
         try:
-            columns = csv_columns(upload.getvalue())
+            limit = app_settings().max_upload_mb * 2**20
+            columns = csv_columns(upload.getvalue(), max_bytes=limit)
             c1, c2 = st.columns(2)
             text_column = c1.selectbox("Text column", columns, key=linked("text_csv_text", choices=columns))
             label_column = c2.selectbox("Label column", columns, index=min(1, len(columns) - 1),
                                         key=linked("text_csv_label", choices=columns))
             csv_rows = (upload.name, *texts_from_csv(upload.getvalue(), text_column=text_column,
-                                                     label_column=label_column))
+                                                     label_column=label_column, max_bytes=limit,
+                                                     max_rows=app_settings().max_samples))
         except CnnvizError as exc:
             st.error(f"{upload.name} cannot be used: {exc}")
 with st.form("text_train_form"):
@@ -191,9 +195,10 @@ if go:
             model = untrained_text_model(kind, data, seed=0, **({"widths": widths} if kind == "text_cnn" else {}))
             progress = st.progress(0.0, text=f"Training {label} ...")
             start = time.perf_counter()
-            result = train(model.model, data.train_tensors(), config, test_set=data.test_tensors(),
-                           on_epoch=lambda r, p=progress, n=label: p.progress(r.epoch / r.epochs,
-                                                                               text=f"{n}: epoch {r.epoch}"))
+            with training_slot():
+                result = train(model.model, data.train_tensors(), config, test_set=data.test_tensors(),
+                               on_epoch=lambda r, p=progress, n=label: p.progress(r.epoch / r.epochs,
+                                                                                   text=f"{n}: epoch {r.epoch}"))
             seconds = time.perf_counter() - start
             progress.empty()
             evaluation = evaluate(model.model, *data.test_tensors())

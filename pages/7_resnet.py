@@ -21,8 +21,8 @@ from cnnviz.plots import plot_gradient_heatmap, plot_gradient_norms, plot_loss_c
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.links import linked
 from pages.common.reproduce import reproduce_panel, snippet
-from pages.common.session import dataset
-from pages.common.shared_runs import shared_results
+from pages.common.session import app_settings, dataset
+from pages.common.shared_runs import shared_results, training_slot
 
 # Small images keep a 56-layer net fast on two cores; the sizes are each set's own (digits are 8x8).
 DATASETS = {"digits": ("digits (8×8, offline)", 8), "shapes": ("shapes (16×16, offline)", 16),
@@ -49,7 +49,7 @@ PRESETS = {
 }
 # The options a lesson sets, with the values a link may give them.
 LESSON_OPTIONS = {"activation": list(ACTIVATIONS), "batch_norm": [False, True], "init": list(INITS),
-                  "block": list(BLOCKS), "depth": DEPTHS}
+                  "block": list(BLOCKS)}
 _RESULT = "resnet_result"     # the degradation result this session last saw (complete or stopped)
 _LIVE = "resnet_live"         # steps recorded by a run in progress; left behind when Stop interrupts it
 
@@ -171,7 +171,8 @@ def run_experiment(config: DegradationConfig, dataset_name: str) -> DegradationR
         heatmap.plotly_chart(plot_gradient_heatmap(partial.runs[label], title=f"{label}: gradient norms",
                                                    total_steps=config.steps), config={"staticPlot": True})
 
-    result = degradation_experiment(config, x, y, on_step=on_step)
+    with training_slot():
+        result = degradation_experiment(config, x, y, on_step=on_step)
     st.session_state.pop(_LIVE, None)
     for placeholder in (stop, progress, curves, heatmap):
         placeholder.empty()
@@ -225,10 +226,13 @@ def show_result(result: DegradationResult, note: str) -> None:
 
 
 frame = page_frame()
+settings = app_settings()
+depths = [d for d in DEPTHS if d <= settings.max_depth]  # a hosted demo caps depth and steps
+steps_allowed = [s for s in STEPS if s <= settings.max_steps]
 # The lesson options' defaults, which their widgets take from the session state. Each is linked first,
 # so that a link's value is already in the session state and wins over the default.
 for name, value in PRESETS["paper"][1].items():
-    key = linked(f"resnet_{name}", choices=LESSON_OPTIONS[name])
+    key = linked(f"resnet_{name}", choices=depths if name == "depth" else LESSON_OPTIONS[name])
     st.session_state.setdefault(key, value if name != "depth" else 20)
 st.title("ResNet: why shortcuts let deep networks train")
 st.caption("A deeper network should do at least as well as a shallower one: its extra layers could just copy "
@@ -263,7 +267,7 @@ net = ResNetSpec(width=width, activation=activation, batch_norm=batch_norm, init
                  in_channels=data.preprocessing.channels, num_classes=len(data.class_names))
 
 st.subheader("At initialisation: the gradient each layer gets")
-depth = st.select_slider("Depth (layers with weights, 6n + 2)", DEPTHS, key="resnet_depth")
+depth = st.select_slider("Depth (layers with weights, 6n + 2)", depths, key="resnet_depth")
 spec = replace(net, depth=depth)
 norms, stats = at_initialisation(spec, dataset_name, int(seed))
 plain_label, residual_label = list(norms)
@@ -282,10 +286,12 @@ st.markdown(explain(spec, plain_ratio, residual_ratio))
 st.subheader("Training: shallow and deep, plain and residual")
 with st.form("resnet_training"):
     f1, f2, f3, f4 = st.columns(4)
-    shallow = f1.select_slider("Shallow depth", DEPTHS[:-1], value=20,
-                               key=linked("resnet_shallow", choices=DEPTHS[:-1]))
-    deep = f2.select_slider("Deep depth", DEPTHS[1:], value=56, key=linked("resnet_deep", choices=DEPTHS[1:]))
-    steps = f3.slider("Steps (mini-batches of 64)", 20, 1000, 200, step=20, key=linked("resnet_steps", choices=STEPS))
+    shallow = f1.select_slider("Shallow depth", depths[:-1], value=20,
+                               key=linked("resnet_shallow", choices=depths[:-1]))
+    deep = f2.select_slider("Deep depth", depths[1:], value=min(56, depths[-1]),
+                            key=linked("resnet_deep", choices=depths[1:]))
+    steps = f3.select_slider("Steps (mini-batches of 64)", steps_allowed, value=200,
+                             key=linked("resnet_steps", choices=steps_allowed))
     learning_rate = f4.select_slider("Learning rate (SGD, momentum 0.9)", LEARNING_RATES, value=0.02,
                                      key=linked("resnet_lr", choices=LEARNING_RATES))
     submitted = st.form_submit_button("Train the four nets", type="primary")

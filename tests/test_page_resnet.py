@@ -18,7 +18,7 @@ def small_run(at, shallow=8, deep=14, steps=20):
     """Set the training form to a quick run and submit it (form values go in with the click)."""
     at.select_slider(key="resnet_shallow").set_value(shallow)
     at.select_slider(key="resnet_deep").set_value(deep)
-    at.slider(key="resnet_steps").set_value(steps)
+    at.select_slider(key="resnet_steps").set_value(steps)
     next(b for b in at.button if b.label.startswith("Train the four")).click().run()
     assert not at.exception, at.exception
     return at
@@ -152,7 +152,7 @@ def settings(at) -> tuple:
             at.toggle(key="resnet_batch_norm").value, at.select_slider(key="resnet_width").value,
             at.number_input(key="resnet_seed").value, at.select_slider(key="resnet_depth").value,
             at.select_slider(key="resnet_shallow").value, at.select_slider(key="resnet_deep").value,
-            at.slider(key="resnet_steps").value, at.select_slider(key="resnet_lr").value)
+            at.select_slider(key="resnet_steps").value, at.select_slider(key="resnet_lr").value)
 
 
 def test_a_link_restores_the_settings_and_a_garbled_one_falls_back(app):

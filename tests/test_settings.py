@@ -47,3 +47,27 @@ def test_any_ascii_value_gives_positive_settings(raw):
     digits = re.fullmatch(r"\s*([0-9]+)\s*", raw)
     expected = int(digits[1]) if digits and int(digits[1]) > 0 else DEFAULT.threads
     assert result.threads == expected and result.threads >= 1
+
+
+# --- hosted mode --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["1", "true", "YES", " on "])
+def test_hosted_switches_every_limit_down(raw):
+    from cnnviz import HOSTED
+
+    hosted = settings_from_env({"CNNVIZ_HOSTED": raw})
+    assert hosted == HOSTED and hosted.hosted
+    for name in ("threads", "max_epochs", "max_upload_mb", "max_steps", "max_depth", "max_attribution_steps",
+                 "max_samples", "max_trainings"):
+        assert getattr(hosted, name) < getattr(DEFAULT, name), name   # every cap is tighter than locally
+    assert hosted.threads == 1
+
+
+@pytest.mark.parametrize("raw", ["", "0", "no", "off", "hosted", "2"])
+def test_anything_else_is_not_hosted(raw):
+    assert not settings_from_env({"CNNVIZ_HOSTED": raw}).hosted
+
+
+def test_a_hosted_limit_can_be_set_on_its_own():
+    hosted = settings_from_env({"CNNVIZ_HOSTED": "1", "CNNVIZ_MAX_EPOCHS": "20", "CNNVIZ_MAX_TRAININGS": "x"})
+    assert hosted.max_epochs == 20 and hosted.max_trainings == 2 and hosted.max_steps == 300

@@ -95,6 +95,14 @@ def page_frame(*, text: bool = False) -> PageFrame:
         _model_from_link(incoming[MODEL_PARAM])
     frame = PageFrame(st.sidebar.empty(), text, st.empty())
     sidebar_model_panel(frame.slot, text=text)
+    settings = app_settings()
+    if settings.hosted:
+        st.sidebar.caption(
+            f"**Hosted demo limits:** up to {settings.max_epochs} epochs, {settings.max_steps} ResNet steps, "
+            f"depth {settings.max_depth}, {settings.max_attribution_steps} attribution steps, "
+            f"{settings.max_samples:,} examples of an online data set or CSV, uploads of {settings.max_upload_mb} MB; "
+            f"{settings.max_trainings} trainings run at once, others wait their turn. Run cnnviz on your own "
+            "computer for more.")
     return frame
 
 

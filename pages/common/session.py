@@ -15,6 +15,8 @@ from cnnviz import (
     DEFAULT_TEXT_ZOO_MODEL,
     DEFAULT_ZOO_MODEL,
     OFFLINE_DATASETS,
+    ONLINE_DATASETS,
+    ONLINE_TEXT_CORPORA,
     EpochReport,
     ImageDataset,
     Settings,
@@ -54,14 +56,17 @@ def app_settings() -> Settings:
 
 @st.cache_resource(show_spinner="Loading the data set ...")
 def dataset(name: str, size: int | None = None) -> ImageDataset:
-    """A data set (at `size` pixels, or its default size), loaded once per process and shared (read-only)."""
-    return load_image_dataset(name, size=size)
+    """A data set (at `size` pixels, or its default size), loaded once per process and shared (read-only).
+
+    Online sets take at most `max_samples` examples (fewer in a hosted demo)."""
+    n_samples = app_settings().max_samples if name in ONLINE_DATASETS else None
+    return load_image_dataset(name, size=size, n_samples=n_samples)
 
 
 @st.cache_resource(show_spinner="Loading the corpus ...")
 def text_corpus(name: str) -> TextDataset:
     """A text corpus, loaded once per process and shared by every session (read-only)."""
-    return load_text_corpus(name)
+    return load_text_corpus(name, n_samples=app_settings().max_samples if name in ONLINE_TEXT_CORPORA else None)
 
 
 @st.cache_resource(show_spinner="Loading the model ...")

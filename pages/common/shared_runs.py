@@ -1,18 +1,22 @@
-"""Long experiments computed once per configuration and shared by every session of the process.
+"""Long work shared by every session of the process: results computed once, and training slots.
 
 A class of thirty students asking for the same experiment should cost one
 computation: the first session to ask computes it (with progress on its own
 page) while the others wait for its result, and later requests read it.
+And a small server must not run thirty trainings at once: `training_slot` lets
+`max_trainings` run, and shows the others that they are waiting.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 
 import streamlit as st
+
+from pages.common.session import app_settings
 
 
 class SharedResults:
@@ -72,3 +76,50 @@ class SharedResults:
 def shared_results() -> SharedResults:
     """The process's one store of shared experiment results."""
     return SharedResults()
+
+
+class TrainingSlots:
+    """At most `limit` holders at once; the others wait, told every second how long they have waited."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = max(int(limit), 1)
+        self._free = threading.BoundedSemaphore(self.limit)
+        self._guard = threading.Lock()
+        self.running = 0
+
+    @contextmanager
+    def hold(self, on_wait: Callable[[int], None] = lambda seconds: None) -> Iterator[None]:
+        """Wait for a free slot (calling `on_wait(seconds waited)` each second), hold it for the block."""
+        waited = 0
+        while not self._free.acquire(timeout=1.0):
+            waited += 1
+            on_wait(waited)
+        with self._guard:
+            self.running += 1
+        try:
+            yield
+        finally:
+            with self._guard:
+                self.running -= 1
+            self._free.release()
+
+
+@st.cache_resource
+def training_slots() -> TrainingSlots:
+    """The process's training slots: `max_trainings` of them."""
+    return TrainingSlots(app_settings().max_trainings)
+
+
+@contextmanager
+def training_slot() -> Iterator[None]:
+    """Run the block in a training slot; while every slot is taken, say so on the page and wait."""
+    slots = training_slots()
+    note = st.empty()
+
+    def waiting(seconds: int) -> None:
+        note.info(f"Waiting for a free training slot: {slots.running} trainings are running on this server, "
+                  f"which runs {slots.limit} at once. Waiting {seconds} s ...", icon=":material/hourglass_top:")
+
+    with slots.hold(waiting):
+        note.empty()
+        yield
