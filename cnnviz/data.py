@@ -26,6 +26,9 @@ OFFLINE_DATASETS = ("digits", "shapes")
 ONLINE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross", "ring", "star")
 PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "camera", "coins", "moon")
+# The formats an upload may be in. Pillow knows many more, but some decode everything while the file
+# is opened, before its size can be checked (an ICO holding a 9000x9000 PNG), or run programs (EPS).
+IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 
 # Hugging Face repository, image column, label column, class names.
 _HF_SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
@@ -214,18 +217,22 @@ def to_model_input(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarra
     """Convert an image (H, W) or (H, W, C), any dtype, to (C, H, W) floats in [0, 1] for a model.
 
     Colour becomes grey by luminance or grey is repeated to three channels, the
-    centre square is cropped, and the result is resized to the model's size.
+    centre square is cropped, and the result is resized to the model's size. NaN
+    becomes 0. Raises `ImageLoadError` for any other shape or an empty image.
     """
     from skimage.transform import resize
 
     img = np.asarray(image)
+    if img.ndim not in (2, 3) or img.ndim == 3 and not 1 <= img.shape[2] <= 4 or img.size == 0:
+        raise ImageLoadError(f"An image is (height, width) or (height, width, 1 to 4 channels) with at least one "
+                             f"pixel, not an array of shape {img.shape}.")
     if img.dtype == bool:
         img = img.astype(np.float32)
     elif np.issubdtype(img.dtype, np.integer):
         # 8-bit values in any integer type are the common case; wider ones use their full range.
         scale = 255.0 if img.dtype == np.uint8 or img.max(initial=0) <= 255 else float(np.iinfo(img.dtype).max)
         img = img.astype(np.float32) / scale
-    img = np.clip(img.astype(np.float32), 0, 1)
+    img = np.clip(np.nan_to_num(img.astype(np.float32), nan=0.0), 0, 1)
     if img.ndim == 2:
         img = img[:, :, None]
     if img.shape[2] in (2, 4):  # drop alpha: grey+alpha, RGB+alpha
@@ -246,9 +253,10 @@ def to_model_input(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarra
 def decode_image(data: bytes, *, max_bytes: int = 10 * 2**20, max_pixels: int = 25_000_000) -> np.ndarray:
     """Decode an uploaded PNG/JPEG/... into a uint8 array (H, W) or (H, W, 3).
 
-    Refuses files over `max_bytes` and images over `max_pixels` before decoding
-    their pixels; animated images give their first frame; 16-bit and CMYK images
-    are converted. Raises `ImageLoadError` with a message for the user.
+    Refuses files over `max_bytes`, formats other than `IMAGE_FORMATS` and images
+    over `max_pixels` before decoding their pixels; animated images give their first
+    frame; 16-bit and CMYK images are converted. Raises `ImageLoadError` with a
+    message for the user.
     """
     from PIL import Image, UnidentifiedImageError
 
@@ -257,7 +265,7 @@ def decode_image(data: bytes, *, max_bytes: int = 10 * 2**20, max_pixels: int = 
     if len(data) > max_bytes:
         raise ImageLoadError(f"The file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB.")
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as img:
             width, height = img.size
             if width * height > max_pixels:
                 raise ImageLoadError(
@@ -272,8 +280,12 @@ def decode_image(data: bytes, *, max_bytes: int = 10 * 2**20, max_pixels: int = 
             return np.asarray(img.convert("L" if img.mode in ("1", "L", "LA") else "RGB"))
     except ImageLoadError:
         raise
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise ImageLoadError(f"This file is not an image that can be read (PNG or JPEG): {exc}") from exc
+    except UnidentifiedImageError as exc:  # its own text only names the BytesIO object
+        raise ImageLoadError(f"This file is not an image that can be read ({', '.join(IMAGE_FORMATS)}).") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageLoadError(f"The image is too large to decode: {exc}") from exc
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageLoadError(f"This file is not an image that can be read ({', '.join(IMAGE_FORMATS)}): {exc}") from exc
 
 
 def network_available(timeout: float = 2.0) -> bool:

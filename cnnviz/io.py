@@ -66,7 +66,8 @@ def saved_view(data: bytes) -> dict[str, Any] | None:
     try:
         metadata = json.loads(data[8:8 + header_len]).get("__metadata__") or {}
         return _checked_view(json.loads(metadata[_VIEW_KEY]))
-    except (KeyError, AttributeError, TypeError, ValueError):  # no view, or a damaged one: no view
+    # no view, or a damaged one (RecursionError: JSON nested too deeply): no view
+    except (KeyError, AttributeError, TypeError, ValueError, RecursionError):
         return None
 
 
@@ -98,10 +99,12 @@ def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None 
     image_kind = _image_kind(data)
     if image_kind:
         raise ModelLoadError(f"This is a {image_kind} image, not a model file.")
-    if data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
-        tensors, file_info = _load_torch_file(data), None
-    elif _looks_like_safetensors(data):
+    # safetensors first: its 8-byte header length may start with 0x80 (a length of 128 + 256k), which is also
+    # how a pickle starts; a legacy .pt never has "{" at byte 8 (its pickle starts with a fixed magic number).
+    if data[:4] != b"PK\x03\x04" and _looks_like_safetensors(data):
         tensors, file_info = _load_safetensors(data)
+    elif data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
+        tensors, file_info = _load_torch_file(data), None
     elif filename.lower().endswith(".onnx"):
         raise ModelLoadError("ONNX models are not supported; upload a .safetensors file or a .pt state_dict.")
     else:
@@ -131,7 +134,7 @@ def _load_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], ModelInfo |
         raise ModelLoadError("The .safetensors file is truncated (its header is cut off).")
     try:
         header = json.loads(data[8:8 + header_len])
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, a 5,000-digit number, nested too deeply
         raise ModelLoadError("The .safetensors file's header is damaged.") from exc
     if not isinstance(header, dict):
         raise ModelLoadError("The .safetensors file's header is damaged.")
@@ -145,11 +148,14 @@ def _load_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], ModelInfo |
         return tensors, None
     try:
         info_dict = json.loads(metadata[_METADATA_KEY])
-    except (TypeError, json.JSONDecodeError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise ModelLoadError("The model file's cnnviz metadata is damaged.") from exc
     if not isinstance(info_dict, dict):
         raise ModelLoadError("The model file's cnnviz metadata is damaged.")
-    return tensors, ModelInfo.from_dict(info_dict)
+    try:
+        return tensors, ModelInfo.from_dict(info_dict)
+    except OverflowError as exc:  # float() of a huge whole number, e.g. a test accuracy of 10**400
+        raise ModelLoadError(f"The model file's cnnviz metadata is damaged: {exc}.") from exc
 
 
 def _check_safetensors_sizes(header: dict[str, Any], *, payload: int) -> None:
@@ -162,7 +168,7 @@ def _check_safetensors_sizes(header: dict[str, Any], *, payload: int) -> None:
             shape = [int(s) for s in entry["shape"]]
             begin, end = (int(o) for o in entry["data_offsets"])
             itemsize = _SAFETENSORS_DTYPES[entry["dtype"]]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: int(Infinity)
             raise ModelLoadError(f"The .safetensors entry for {name!r} is damaged or of an "
                                  "unsupported type.") from exc
         elements = math.prod(shape)
@@ -181,7 +187,8 @@ def _load_torch_file(data: bytes) -> dict[str, torch.Tensor]:
     if data[:4] == b"PK\x03\x04":
         try:
             entries = zipfile.ZipFile(io.BytesIO(data)).infolist()
-        except zipfile.BadZipFile as exc:
+        # BadZipFile, but also UnicodeDecodeError (a name flagged UTF-8 that is not) and NotImplementedError
+        except (zipfile.BadZipFile, ValueError, NotImplementedError, OSError, EOFError) as exc:
             raise ModelLoadError("The .pt file is damaged (not a complete archive).") from exc
         names = [entry.filename for entry in entries]
         # torch.load inflates every entry before we could count elements: check the sizes first.

@@ -125,8 +125,13 @@ def explain(spec: ResNetSpec, plain_ratio: float, residual_ratio: float) -> str:
                      "*backward* signal through a deep plain stack of batch-normalised layers grows layer by layer "
                      "(Yang et al. 2019, a mean-field theory of batch norm): early layers get the largest, most "
                      "erratic updates. Compare depth 20 with depth 56.")
-    lines.append("Shortcuts add the identity to every block's Jacobian, so part of the gradient reaches each layer "
-                 "without passing through the layers above it: the residual curve stays flat (He et al. 2016).")
+    if 1e-2 <= residual_ratio <= 1e2:
+        lines.append("Shortcuts add the identity to every block's Jacobian, so part of the gradient reaches each "
+                     "layer without passing through the layers above it: the residual curve stays flat "
+                     "(He et al. 2016).")
+    else:
+        lines.append("Shortcuts only help when the path they open is clean: here something on that path (see "
+                     "above) still scales the gradient at every block, so the residual net's curve falls too.")
     return "\n\n".join(lines)
 
 
