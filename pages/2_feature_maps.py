@@ -73,7 +73,8 @@ def layer_details() -> None:
                     name="feature_maps")
     module = dict(trained.model.named_modules())[layer]
     if hasattr(module, "weight") and getattr(module.weight, "ndim", 0) == 4:
-        with st.expander(f"Filters of {layer} ({tuple(module.weight.shape)})", expanded=False):
+        shape = ", ".join(map(str, module.weight.shape))
+        with st.expander(f"Filters of {layer} ({shape})", expanded=False):
             st.plotly_chart(plot_filters(module.weight.detach().numpy()), key="filters")
             st.caption("One row per output channel, one column per input channel: blue weights add, "
                        "red subtract.")

@@ -19,6 +19,7 @@ PAGES = 1 + len(list(ROOT.glob("pages/[0-9]_*.py")))  # the home page and every 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 
@@ -193,3 +194,248 @@ def test_share_box_gives_the_link_and_one_file_with_model_and_view(server, page)
     assert view["page"] == "pooling"
     assert view["params"]["pool_kind"] == "avg" and view["params"]["pool_kernel"] == "3"
     assert load_model_bytes(data).info.name == "LeNet-5 on digits"
+
+
+# --- Every page, its main control, and the uploads -------------------------------------------------------------
+
+def app_url_paths() -> list[str]:
+    """The url path of every page in the app's menu, as `navigation_pages()` lists them."""
+    from unittest import mock
+
+    from pages.common.frame import navigation_pages
+
+    # st.Page needs a running script to resolve a page file; lend it one that knows where app.py is.
+    with mock.patch("streamlit.navigation.page.get_script_run_ctx") as ctx:
+        ctx.return_value.pages_manager.main_script_parent = ROOT
+        return [page.url_path for page in navigation_pages()]
+
+
+URL_PATHS = app_url_paths()
+HEADINGS = {  # the title heading of each page
+    "": "cnnviz: see how convolutional networks work",
+    "train": "Train / load a model",
+    "feature_maps": "Feature maps",
+    "receptive_fields": "Receptive fields",
+    "parameter_sharing": "Parameter sharing: convolution is equivariant",
+    "pooling": "Pooling: downsampling that buys invariance",
+    "text_cnn": "TextCNN: convolution over words",
+    "resnet": "ResNet: why shortcuts let deep networks train",
+    "lesson": "A guided lesson: five ideas behind CNNs",
+}
+WITHOUT_CHARTS = {"train", "lesson"}  # no plotly chart until something is trained / opened
+
+
+def settled(page, timeout: float = 60_000) -> None:
+    """Wait until the app has finished running, then check that no exception is shown."""
+    expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=timeout)
+    expect(page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]')).to_have_count(
+        1, timeout=timeout)
+    expect(page.get_by_test_id("stException")).to_have_count(0)
+
+
+def open_page(page, url: str, path: str) -> None:
+    """Open the page at `path` in a new session and wait until it has finished its first run."""
+    page.goto(f"{url}/{path}")
+    expect(page.get_by_role("heading", name=HEADINGS[path], exact=True)).to_be_visible(timeout=60_000)
+    settled(page)
+
+
+def choose(page, key: str, option: str) -> None:
+    """Pick `option` in the selectbox with widget key `key`."""
+    box = page.locator(f".st-key-{key}")
+    box.scroll_into_view_if_needed()
+    # Any scroll closes an open dropdown, and chromium reports a scroll at its next frame: let that
+    # frame pass before opening it (two animation frames), or the click's own scrolling may close it.
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    choice = page.get_by_role("option", name=option, exact=True)
+    for attempt in range(3):  # should the dropdown close all the same, open it again
+        box.get_by_role("button", name="Open").click()
+        try:
+            choice.click(timeout=5_000)
+            return
+        except PlaywrightTimeoutError:
+            if attempt == 2:
+                raise
+
+
+def test_every_page_is_in_the_headings_table():
+    assert sorted(URL_PATHS) == sorted(HEADINGS)
+
+
+def change_feature_maps_layer(page):
+    titles = page.locator(".st-key-maps .gtitle")
+    expect(titles.filter(has_text="6 feature maps of 28×28")).to_have_count(1, timeout=30_000)   # LeNet's conv1
+    choose(page, "features_layer", "conv2")
+    expect(titles.filter(has_text="16 feature maps of 10×10")).to_have_count(1, timeout=30_000)
+    expect(titles).to_have_count(1)   # the old figure is gone
+    expect(page.get_by_text(re.compile(r"Filters of conv2 \W*16, 6, 5, 5\b"))).to_be_visible()
+
+
+def change_receptive_field_layer(page):
+    expect(page.get_by_text(re.compile(r"Unit \(5, 5\) of conv2 sees input rows"))).to_be_visible(timeout=30_000)
+    choose(page, "rf_layer", "conv1")
+    expect(page.get_by_text(re.compile(r"Unit \(14, 14\) of conv1 sees input rows 12–16, columns 12–16"))
+           ).to_be_visible(timeout=30_000)
+    expect(page.locator(".st-key-picker_conv1 .main-svg").first).to_be_visible(timeout=30_000)
+
+
+def change_the_shift(page):
+    expect(page.get_by_text(re.compile(r"a shift of \(2, 0\) pixels|the shift \(2, 0\)"))).to_be_visible(
+        timeout=30_000)
+    page.locator(".st-key-eq_dx").get_by_role("slider", name="Shift right (pixels)").press("ArrowRight")
+    expect(page.get_by_text(re.compile(r"a shift of \(2, 1\) pixels|the shift \(2, 1\)"))).to_be_visible(
+        timeout=30_000)
+    expect(page).to_have_url(re.compile(r"eq_dx=1"), timeout=30_000)
+
+
+def pick_average_pooling(page):
+    titles = page.locator(".st-key-pool_figure .annotation-text")
+    expect(titles.filter(has_text="max pool k=2 s=2")).to_have_count(1, timeout=30_000)
+    page.locator(".st-key-pool_kind").get_by_text("average", exact=True).click()
+    expect(titles.filter(has_text="average pool k=2 s=2")).to_have_count(1, timeout=30_000)
+    expect(titles.filter(has_text="max pool")).to_have_count(0)
+
+
+LIKELY = re.compile(r"^(?:9\d\.\d|100\.0)%$")   # a class's probability of 90% or more
+
+
+def type_a_sentence(page):
+    bars = page.locator(".st-key-text_probs .bartext")   # one per class: negative, positive
+    expect(bars.nth(0)).to_have_text(LIKELY, timeout=30_000)   # "the plot was not good at all"
+    sentence = page.get_by_label("Sentence")
+    sentence.fill("a wonderful film, never boring")
+    sentence.press("Enter")
+    expect(bars.nth(1)).to_have_text(LIKELY, timeout=30_000)
+    expect(page.locator(".st-key-text_attributions").get_by_text("wonderful")).to_have_count(1, timeout=30_000)
+
+
+def toggle_batch_norm(page):
+    ratio = page.get_by_test_id("stMetricValue").first
+    expect(ratio).to_have_text(re.compile(r"\de[+-]\d+"), timeout=30_000)
+    before = ratio.inner_text()
+    page.locator(".st-key-resnet_batch_norm").get_by_text("Batch norm").click()
+    expect(ratio).not_to_have_text(before, timeout=30_000)
+    expect(ratio).to_have_text(re.compile(r"\de[+-]\d+"))
+
+
+def next_lesson_step(page):
+    expect(page.get_by_role("heading", name="1. Sparse interaction")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Next step").click()
+    expect(page.get_by_role("heading", name="2. Parameter sharing")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("link", name="Open the view for step 2")).to_be_visible()
+
+
+MAIN_CONTROLS = {  # the Train page's control (training) has tests of its own above; Home has none
+    "feature_maps": change_feature_maps_layer,
+    "receptive_fields": change_receptive_field_layer,
+    "parameter_sharing": change_the_shift,
+    "pooling": pick_average_pooling,
+    "text_cnn": type_a_sentence,
+    "resnet": toggle_batch_norm,
+    "lesson": next_lesson_step,
+}
+
+
+@pytest.mark.parametrize("path", URL_PATHS, ids=lambda path: path or "home")
+def test_every_page_opens_cleanly_and_its_main_control_changes_what_is_shown(server, page, path):
+    # One visit per page does both (each visit is a new session and a full run of the page).
+    url, _ = server
+    open_page(page, url, path)
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    if path not in WITHOUT_CHARTS:
+        expect(page.get_by_test_id("stPlotlyChart").locator(".main-svg").first).to_be_visible(timeout=30_000)
+    if path in MAIN_CONTROLS:
+        MAIN_CONTROLS[path](page)
+        settled(page)
+
+
+def test_an_uploaded_image_is_classified_and_a_broken_one_is_refused(server, page, tmp_path):
+    from PIL import Image
+
+    url, _ = server
+    digit = tmp_path / "digit.png"
+    pixels = Image.new("L", (28, 28))
+    pixels.paste(255, (12, 4, 16, 24))   # a white vertical bar on black: a 1
+    pixels.save(digit)
+    broken = tmp_path / "x.png"
+    broken.write_bytes(os.urandom(2000))
+
+    open_page(page, url, "feature_maps")
+    page.locator(".st-key-features_source").get_by_text("Upload", exact=True).click()
+    expect(page.get_by_text("No image uploaded yet")).to_be_visible(timeout=30_000)
+    uploader = page.locator(".st-key-features_upload input[type=file]")
+    uploader.set_input_files(digit)
+    expect(page.get_by_text("Prediction for upload 'digit.png':")).to_be_visible(timeout=30_000)
+    settled(page)
+
+    uploader.set_input_files(broken)
+    expect(page.get_by_text(re.compile(r"x\.png was not used: This file is not an image that can be read"))
+           ).to_be_visible(timeout=30_000)
+    settled(page)
+    # The last good upload stays the input, and the page still answers its controls.
+    expect(page.get_by_text("Prediction for upload 'digit.png':")).to_be_visible()
+    choose(page, "features_layer", "conv2")
+    expect(page.locator(".st-key-maps .gtitle").filter(has_text="16 feature maps of 10×10")).to_have_count(
+        1, timeout=30_000)
+    settled(page)
+
+
+class _Payload:
+    """Unpickling this creates the file at `path`: what a model file carrying code could do."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __reduce__(self):
+        return Path.touch, (self.path,)
+
+
+def code_carrying_pt(path: Path) -> bytes:
+    """A torch.save file that creates `path` when it is unpickled."""
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"conv1.weight": torch.zeros(1), "payload": _Payload(path)}, buffer)
+    return buffer.getvalue()
+
+
+def test_a_model_file_loads_and_a_pickle_carrying_code_is_refused(server, page, tmp_path):
+    import io
+
+    import torch
+
+    import cnnviz
+
+    url, _ = server
+    model_file = tmp_path / "tinyvgg.safetensors"
+    model_file.write_bytes(cnnviz.model_to_bytes(cnnviz.load_zoo_model("tinyvgg-shapes")))
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(code_carrying_pt(marker))
+    proof = tmp_path / "proof"   # the same payload does run when unpickled without weights_only
+    torch.load(io.BytesIO(code_carrying_pt(proof)), weights_only=False)
+    assert proof.exists()
+
+    open_page(page, url, "train")
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible()
+    page.get_by_role("tab", name="Save / load a file").click()
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Load a model file").locator(
+        "input[type=file]")
+    uploader.set_input_files(model_file)
+    expect(page.get_by_text("Loaded tinyvgg.safetensors: TinyVGG on shapes is now the current model.")
+           ).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_text("TinyVGG on shapes")).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_text("LeNet-5 on digits")).to_have_count(0)
+    expect(sidebar.get_by_text("Parameters: 4,336")).to_be_visible()
+    settled(page)
+
+    uploader.set_input_files(evil)
+    expect(page.get_by_text(re.compile(r"evil\.pt was not loaded: .*never unpickles"))).to_be_visible(
+        timeout=30_000)
+    expect(page.get_by_text("The current model is unchanged: TinyVGG on shapes.")).to_be_visible()
+    settled(page)
+    expect(sidebar.get_by_text("TinyVGG on shapes")).to_be_visible()
+    assert not marker.exists()
