@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -579,8 +580,19 @@ def _trace(model: nn.Module) -> fx.GraphModule:
             f"(forward code that branches on tensor values is the usual cause): {error}") from error
 
 
+# torch.fx patches nn.Module.__call__ for every thread while it traces, so a forward pass in another
+# thread (another session of the app) can fail during a trace. Receptive fields depend on the layers
+# alone, not on the weights: trace each architecture once, one trace at a time, and keep the result.
+_TRACE_LOCK = threading.Lock()
+_KNOWN: dict[tuple[str, tuple[int, int, int]], tuple[ReceptiveField, ...]] = {}
+_MAX_KNOWN = 256
+
+
 def receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> list[ReceptiveField]:
     """The theoretical receptive field of every layer of `model` for inputs of shape (C, H, W).
+
+    Computed once per architecture (the model's class and layers, `repr(model)`) and
+    input shape in a process, since the weights do not matter; later calls reuse it.
 
     Records are in execution order, starting with the input itself (size 1, jump 1,
     start 0); function calls (adds of residual blocks, slices, pads, ...) get records
@@ -595,6 +607,24 @@ def receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> lis
     if len(input_shape) != 3 or not all(isinstance(n, numbers.Integral) and n > 0 for n in input_shape):
         raise ValueError(f"input_shape must be (channels, height, width), not {tuple(input_shape)!r}")
     input_shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+    key = (f"{type(model).__module__}.{type(model).__qualname__}\n{model!r}", input_shape)
+    with _TRACE_LOCK:
+        if not _described_by_repr(model):  # custom forward code: its repr does not say what it computes
+            return _receptive_fields(model, input_shape)
+        if key not in _KNOWN:
+            if len(_KNOWN) >= _MAX_KNOWN:
+                _KNOWN.pop(next(iter(_KNOWN)))
+            _KNOWN[key] = tuple(_receptive_fields(model, input_shape))
+        return list(_KNOWN[key])
+
+
+def _described_by_repr(model: nn.Module) -> bool:
+    """Whether the model's repr fixes its computation: cnnviz's own models, built of torch.nn layers."""
+    return type(model).__module__.startswith("cnnviz.") and all(
+        type(m).__module__.startswith(("torch.nn.", "cnnviz.")) for m in model.modules())
+
+
+def _receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> list[ReceptiveField]:
     flags = {m: m.training for m in model.modules()}
     try:
         # Eval mode before tracing too: fx bakes Python values such as `self.training` into the graph.

@@ -111,6 +111,9 @@ class _SubsampleShortcut(nn.Module):
         extra = out_channels - in_channels
         self.pad = (extra // 2, extra - extra // 2)
 
+    def extra_repr(self) -> str:
+        return f"stride={self.stride}, pad={self.pad}"
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x[:, :, ::self.stride, ::self.stride]
         return F.pad(x, (0, 0, 0, 0, *self.pad))
@@ -134,6 +137,9 @@ class _Block(nn.Module):
         self.act2 = _ACTIVATIONS[spec.activation]()
         self.shortcut = (_SubsampleShortcut(in_channels, out_channels, stride)
                          if stride != 1 or in_channels != out_channels else nn.Identity())
+
+    def extra_repr(self) -> str:  # the repr says all the block computes (receptive fields are cached by it)
+        return f"pre_activation={self.pre}, residual={self.residual}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.pre:

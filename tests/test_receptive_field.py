@@ -686,3 +686,12 @@ def test_mass_fraction_refuses_bad_input():
         gradient_mass_fraction(np.ones((4, 4)), (0, 0, 1, 1), mass=0.0)
     with pytest.raises(ValueError, match=r"\(H, W\)"):
         gradient_mass_fraction(np.ones(4), (0, 0, 1, 1))
+
+
+def test_plain_and_residual_nets_are_not_mixed_up_by_the_per_architecture_cache():
+    from cnnviz import receptive_fields, resnet_cifar
+
+    plain = receptive_fields(resnet_cifar(8, residual=False, in_channels=1), (1, 16, 16))
+    residual = receptive_fields(resnet_cifar(8, residual=True, in_channels=1), (1, 16, 16))
+    assert any(r.kind == "add" for r in residual) and not any(r.kind == "add" for r in plain)
+    assert receptive_fields(resnet_cifar(8, residual=False, in_channels=1), (1, 16, 16)) == plain   # cached

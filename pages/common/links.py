@@ -76,6 +76,8 @@ def linked(key: str, *, choices: Sequence | None = None, low: float | None = Non
     is on/off. A URL value is used only in the run that a link from outside starts.
     """
     st.session_state.setdefault(_LINKED, []).append(key)
+    if choices is not None and key in st.session_state and st.session_state[key] not in choices:
+        del st.session_state[key]  # a value kept from other options (another model's layers): use the default
     raw = (st.session_state.get(_INCOMING) or {}).get(key)
     if raw is not None:
         ok, value, why = _decode(raw, choices=choices, low=low, high=high, step=step, text=text)

@@ -27,6 +27,7 @@ from cnnviz import (
     load_image_dataset,
     load_text_corpus,
     load_zoo_model,
+    receptive_fields,
     set_torch_threads,
     settings_from_env,
 )
@@ -71,7 +72,10 @@ def text_corpus(name: str) -> TextDataset:
 
 @st.cache_resource(show_spinner="Loading the model ...")
 def _zoo_model(key: str) -> TrainedModel:
-    return load_zoo_model(key)
+    trained = load_zoo_model(key)
+    if not trained.reads_text:  # trace its architecture now, before sessions run forward passes (see receptive_fields)
+        receptive_fields(trained.model, trained.info.preprocessing.input_shape)
+    return trained
 
 
 def own_test_data(trained: TrainedModel) -> ImageDataset | None:
