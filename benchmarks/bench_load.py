@@ -392,14 +392,19 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def cpu_seconds(root: int) -> float:
-    """User + system time of `root`, its live descendants and the children it has reaped."""
+def cpu_seconds(root: int, exclude: frozenset[int] = frozenset()) -> float:
+    """User + system time of `root` and its live descendants (but `exclude`), with the children they reaped."""
     total = 0
     for pid in tree(root):
-        fields = _stat(pid)
+        fields = _stat(pid) if pid not in exclude else None
         if fields is not None:
-            total += int(fields[11]) + int(fields[12]) + (int(fields[13]) + int(fields[14]) if pid == root else 0)
+            total += sum(int(v) for v in fields[11:15])  # utime, stime, cutime, cstime
     return total / TICKS
+
+
+def client_cpu_seconds(server: int) -> float:
+    """CPU time of this script, playwright's driver and the browser (every descendant but the server)."""
+    return cpu_seconds(os.getpid(), frozenset(tree(server)))
 
 
 def machine_busy() -> tuple[float, float]:
@@ -537,7 +542,7 @@ async def load_test(args: argparse.Namespace) -> int:
                 page.on("pageerror", lambda exc, s=session: s.js_errors.append(str(exc)[:200]))
                 sessions.append(session)
             base_mb, base_client_mb = sampler.sample()
-            cpu_before, busy_before = cpu_seconds(pid), machine_busy()
+            cpu_before, busy_before, client_before = cpu_seconds(pid), machine_busy(), client_cpu_seconds(pid)
             sampler.start()
             sync = asyncio.Barrier(args.sessions)
             phases: dict[str, float] = {}
@@ -548,7 +553,7 @@ async def load_test(args: argparse.Namespace) -> int:
             sampler.stop()
             end_mb, end_client_mb = sampler.sample()
             server_alive = _stat(pid) is not None and _stat(pid)[0] != "Z"
-            cpu_after, busy_after = cpu_seconds(pid), machine_busy()
+            cpu_after, busy_after, client_after = cpu_seconds(pid), machine_busy(), client_cpu_seconds(pid)
             await browser.close()
         await asyncio.sleep(3)
         closed_mb, _ = sampler.sample()
@@ -596,8 +601,12 @@ async def load_test(args: argparse.Namespace) -> int:
     print(f"  end          {end_mb:7.0f} MB   (sessions still open); {closed_mb:.0f} MB 3 s after the browser "
           "closed (Streamlit keeps closed sessions 2 min for reconnects)")
     print(f"  per session  {(peak_mb - base_mb) / n:7.1f} MB   ((peak - baseline) / {n})")
+    runs = sum(s.finished for s in sessions)
     print(f"server CPU time: {cpu_after - cpu_before:.1f} s during the run ({(cpu_after - cpu_before) / wall:.2f} "
-          f"cores on average), {cpu_total:.1f} s since it started")
+          f"cores on average; {(cpu_after - cpu_before) / max(runs, 1):.2f} s per script run, {runs} runs), "
+          f"{cpu_total:.1f} s since it started")
+    print(f"browser CPU time (chromium, playwright and this script): {client_after - client_before:.1f} s "
+          f"({(client_after - client_before) / wall:.2f} cores on average)")
     print(f"machine: {busy:.0%} of all CPUs busy during the run; this script's browser peaked at "
           f"{peak_client:.0f} MB RSS (summed over its processes; baseline {base_client_mb:.0f} MB, "
           f"end {end_client_mb:.0f} MB)")
