@@ -101,7 +101,8 @@ class PageSpec:
     heading: str         # its title, shown when it has rendered
     change: str | None   # what the cheap change does (for the report)
     act: object = None   # async (page) -> None, the change
-    url_after: str | None = None  # a regex the URL matches once the change has reached the server
+    url_after: str | None = None  # a regex the URL matches once the change has reached the server (the
+    # page writes its settings into the URL at the end of each run; the URL must also have changed)
 
 
 PAGES = [
@@ -113,7 +114,7 @@ PAGES = [
     PageSpec("receptive_fields", "Receptive fields", "Receptive fields", "Kernel size k: 3 -> 4",
              lambda p: nudge(p, "Kernel size k"), r"sparse_k=4"),
     PageSpec("parameter_sharing", "Parameter sharing", "Parameter sharing: convolution is equivariant",
-             "Shift right: one more pixel", lambda p: nudge(p, "Shift right (pixels)"), r"eq_dx="),
+             "Shift right: one more pixel", lambda p: nudge(p, "Shift right (pixels)"), r"eq_dx=1(&|$)"),
     PageSpec("pooling", "Pooling", "Pooling: downsampling that buys invariance", "Window (kernel): 2 -> 3",
              lambda p: nudge(p, "Window (kernel)"), r"pool_kernel=3"),
     PageSpec("text_cnn", "TextCNN", "TextCNN: convolution over words", "Method: Occlusion",
@@ -251,11 +252,12 @@ class Session:
             return
         start = time.perf_counter()
         try:
-            before = await self.runs()
+            before, url = await self.runs(), self.page.url
             await spec.act(self.page)
             await self.settled(before)
             if spec.url_after:
                 await expect(self.page).to_have_url(re.compile(spec.url_after), timeout=self.timeout_ms)
+                await expect(self.page).not_to_have_url(url, timeout=self.timeout_ms)
                 await self.settled()
         except Exception as exc:  # noqa: BLE001
             self.error(label(path), "change", time.perf_counter() - start, exc)
@@ -593,7 +595,7 @@ async def load_test(args: argparse.Namespace) -> int:
                 print(row(label(spec.path), times, f"  {spec.change}" if kind == "change" else ""))
     checks = [r for r in records if r.kind == "check"]
     print(f"\nisolation: {sum(not r.error for r in checks)} of {len(checks)} checks passed "
-          f"({n // 2} sessions on {TINYVGG}, {n - n // 2} on {LENET}, each its own test image index)")
+          f"({n // 2} session(s) on {TINYVGG}, {n - n // 2} on {LENET}, each its own test image index)")
     print("\nserver memory (RSS of streamlit and its children):")
     print(f"  fresh server {cold_mb:7.0f} MB" + ("" if args.cold else "   (before the warm-up tour)"))
     print(f"  baseline     {base_mb:7.0f} MB   (before the sessions start)")
