@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from cnnviz import (
+    ARCHITECTURES,
     DEFAULT_TEXT_ZOO_MODEL,
     DEFAULT_ZOO_MODEL,
     OFFLINE_DATASETS,
     ONLINE_DATASETS,
     ONLINE_TEXT_CORPORA,
+    ZOO,
     EpochReport,
     ImageDataset,
     Settings,
@@ -52,6 +54,11 @@ def app_settings() -> Settings:
     """Settings from the environment, applied once per process (torch threads)."""
     settings = settings_from_env()
     set_torch_threads(settings.threads)
+    # Load (and so trace, see _zoo_model) every zoo image model now, in the process's first run, rather
+    # than when a later session first asks for one while other sessions run forward passes.
+    for key, entry in ZOO.items():
+        if entry.architecture in ARCHITECTURES:
+            _zoo_model(key)
     return settings
 
 
