@@ -11,7 +11,9 @@ from cnnviz.data import (
     PHOTOS,
     SHAPE_CLASSES,
     ImageDataset,
+    InputCheck,
     Preprocessing,
+    check_input,
     decode_image,
     load_image_dataset,
     load_photo,
@@ -69,9 +71,11 @@ from cnnviz.pooling import (
     transform_image,
 )
 from cnnviz.receptive_field import (
+    GradientSpread,
     ReceptiveField,
     effective_receptive_field,
     gradient_mass_fraction,
+    gradient_spread,
     receptive_field_crops,
     receptive_fields,
 )
@@ -80,10 +84,14 @@ from cnnviz.settings import HOSTED, Settings, settings_from_env
 from cnnviz.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
 from cnnviz.specs import build_from_spec, is_text_spec, spec_from_dict
 from cnnviz.text_analysis import (
+    IG_TOLERANCE,
+    MAX_IG_STEPS,
+    EncodedSentence,
     NgramActivations,
     TokenAttribution,
     TopNgram,
     attribute_tokens,
+    encode_sentence,
     ngram_activations,
     top_ngrams,
 )
@@ -105,6 +113,7 @@ from cnnviz.text_data import (
 from cnnviz.text_models import FastText, FastTextSpec, TextCNN, TextCNNSpec, build_text_model, fasttext, text_cnn
 from cnnviz.trained import ModelInfo, TrainedModel, untrained_model, untrained_text_model
 from cnnviz.training import (
+    STOP,
     BatchReport,
     EpochReport,
     Evaluation,
@@ -127,22 +136,23 @@ from cnnviz.zoo import (
 
 __all__ = [
     "ARCHITECTURES", "CNN", "DEFAULT_ZOO_MODEL", "OFFLINE_DATASETS", "ONLINE_DATASETS", "PHOTOS",
-    "SHAPE_CLASSES", "ZOO", "BatchReport", "CNNSpec", "CnnvizError", "ConvSpec", "DatasetUnavailableError",
+    "SHAPE_CLASSES", "STOP", "ZOO", "BatchReport", "CNNSpec", "CnnvizError", "ConvSpec", "DatasetUnavailableError",
     "EpochReport", "Evaluation", "ImageDataset", "ImageLoadError", "LayerSummary", "ModelInfo",
     "ModelLoadError", "Preprocessing", "Settings", "TrainConfig", "TrainResult", "TrainedModel", "ZooEntry",
     "architecture_spec", "build_model", "build_zoo_model", "count_parameters", "decode_image", "evaluate",
     "lenet5", "lenet5_spec", "load_image_dataset", "load_model", "load_model_bytes", "load_photo",
     "load_zoo_model", "make_shapes", "model_summary", "model_to_bytes", "network_available", "predict_proba",
     "save_model", "set_torch_threads", "settings_from_env", "spec_from_dict", "tiny_vgg", "tiny_vgg_spec",
-    "to_model_input", "train", "untrained_model", "zoo_path", "TopActivations", "feature_maps",
+    "to_model_input", "InputCheck", "check_input", "train", "untrained_model", "zoo_path", "TopActivations", "feature_maps",
     "spatial_layers", "top_activations", "ReceptiveField", "effective_receptive_field",
-    "gradient_mass_fraction", "receptive_field_crops", "receptive_fields", "Connectivity",
+    "gradient_mass_fraction", "GradientSpread", "gradient_spread", "receptive_field_crops", "receptive_fields", "Connectivity",
     "LayerParameterCount", "connectivity", "layer_parameter_counts", "EquivarianceView", "LayerEquivariance",
     "equivariance_errors", "equivariance_view", "shift_image", "toy_model", "toy_spec", "InvarianceCurves",
     "PoolingStage",
     "PoolResult", "binomial_kernel", "invariance_curves", "pool", "pooling_stages", "transform_image",
     "build_from_spec", "is_text_spec", "untrained_text_model", "DEFAULT_TEXT_ZOO_MODEL", "NgramActivations",
     "TokenAttribution", "TopNgram", "attribute_tokens", "ngram_activations", "top_ngrams",
+    "EncodedSentence", "encode_sentence", "IG_TOLERANCE", "MAX_IG_STEPS",
     "OFFLINE_TEXT_CORPORA", "ONLINE_TEXT_CORPORA", "PAD_ID", "UNK_ID", "TextDataset", "TextPreprocessing",
     "Vocabulary", "csv_columns", "load_text_corpus", "make_sentiment_corpus", "text_dataset_from_rows",
     "texts_from_csv", "tokenize", "FastText", "FastTextSpec", "TextCNN", "TextCNNSpec", "build_text_model",

@@ -250,6 +250,53 @@ def to_model_input(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarra
     return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32)
 
 
+# What counts as blank, and as a clearly light or dark background (0 black .. 1 white).
+BLANK_CONTRAST = 0.05
+_LIGHT, _DARK = 0.65, 0.35
+# The mean of a data set's training images says which way round it is: digits 0.31, shapes 0.16.
+_DARK_DATA, _LIGHT_DATA = 0.4, 0.6
+
+
+@dataclass(frozen=True)
+class InputCheck:
+    """Whether a model's prediction for an image can mean anything, before it is shown.
+
+    `contrast` is the brightest minus the darkest pixel, `background` the median of the
+    image's outermost pixels (0 black, 1 white), `training_mean` the mean pixel of the
+    model's training images (from its `Preprocessing`). `blank`: the contrast is below
+    `BLANK_CONTRAST`, there is nothing to recognise. `inverted`: the background is clearly
+    light while the training images are mostly dark (light strokes on black, as digits
+    and MNIST are), or the other way round; `1 - image` is then what the model expects.
+    """
+
+    contrast: float
+    background: float
+    training_mean: float
+    blank: bool
+    inverted: bool
+
+
+def check_input(image: np.ndarray, preprocessing: Preprocessing) -> InputCheck:
+    """Check an image (C, H, W) in [0, 1], as `to_model_input` gives it, against a model's training data.
+
+    A blank image still gets a confident-looking prediction (an empty canvas: "4, 71%"),
+    and a black-on-white digit read by a model trained on white-on-black digits gets a
+    wrong one: `InputCheck` says when either is the case.
+    """
+    img = np.asarray(image, dtype=np.float64)
+    if img.ndim != 3 or img.size == 0:
+        raise ValueError(f"image must be (C, H, W) with at least one pixel, not shape {img.shape}")
+    grey = img.mean(axis=0)
+    contrast = float(grey.max() - grey.min())
+    border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(border))
+    training_mean = float(np.mean(preprocessing.mean))
+    inverted = (background >= _LIGHT and training_mean <= _DARK_DATA) or (
+        background <= _DARK and training_mean >= _LIGHT_DATA)
+    blank = contrast < BLANK_CONTRAST
+    return InputCheck(contrast, background, training_mean, blank, inverted and not blank)
+
+
 def decode_image(data: bytes, *, max_bytes: int = 10 * 2**20, max_pixels: int = 25_000_000) -> np.ndarray:
     """Decode an uploaded PNG/JPEG/... into a uint8 array (H, W) or (H, W, 3).
 

@@ -130,7 +130,10 @@ class LayerEquivariance:
     (`exact` False) the map was compared after the nearest whole shift
     (`applied_shift`), which cannot match: the layer's grid of units does not line up
     with the shifted image. `error` is ||f(Sx) - S'f(x)|| / ||S'f(x)|| over all
-    channels of the compared units (`compared` of them per channel; NaN if none).
+    channels of the compared units only (`compared` of them per channel, the ones no
+    border reaches; NaN if none). `full_error` is the same over every unit of the map,
+    borders included, so it carries the edge error that `error` leaves out by design
+    (equal to `error` when every unit is compared; NaN when not computed).
     """
 
     name: str
@@ -139,6 +142,7 @@ class LayerEquivariance:
     exact: bool
     error: float
     compared: int
+    full_error: float = math.nan
 
     @property
     def applied_shift(self) -> tuple[int, int]:
@@ -150,9 +154,12 @@ class LayerEquivariance:
 class EquivarianceView:
     """One channel of one layer: the maps behind an equivariance check, each (H', W').
 
-    `difference` = f_shifted_x - shifted_f_x on the compared units and NaN elsewhere.
-    `map_shift` is the whole map shift S' that `shifted_f_x` was moved by; `exact`
-    says whether it equals shift / jump (otherwise it is the nearest whole shift).
+    `difference` = f_shifted_x - shifted_f_x on every unit, borders included, so the
+    error that zero padding causes along the edges can be seen; `compared` marks the
+    units that `equivariance_errors` measures `error` on (those no border reaches;
+    None means every unit). `map_shift` is the whole map shift S' that `shifted_f_x`
+    was moved by; `exact` says whether it equals shift / jump (otherwise it is the
+    nearest whole shift).
     """
 
     layer: str
@@ -160,9 +167,17 @@ class EquivarianceView:
     f_x: np.ndarray          # f(x)
     f_shifted_x: np.ndarray  # f(Sx)
     shifted_f_x: np.ndarray  # S'f(x), shifted the way the image was (zero fill or wrap)
-    difference: np.ndarray   # f(Sx) - S'f(x), NaN outside the compared region
+    difference: np.ndarray   # f(Sx) - S'f(x) on the whole map
     map_shift: tuple[int, int]
     exact: bool
+    compared: np.ndarray | None = None  # (H', W') bool: the units `error` is measured on; None: all
+
+    @property
+    def compared_region(self) -> np.ndarray:
+        """(H', W') bool: `compared`, or every unit when it is None."""
+        if self.compared is None:
+            return np.ones(np.shape(self.difference), dtype=bool)
+        return np.asarray(self.compared, dtype=bool)
 
 
 def _round_half_away(value: float) -> int:
@@ -263,10 +278,11 @@ def equivariance_errors(model: nn.Module, x: torch.Tensor, shift: tuple[int, int
     shift / jump units (rounded to the nearest whole shift when that is not whole:
     then `exact` is False and an error is expected, which is the point).
 
-    mode="zeros" compares only the units of f(Sx) whose whole receptive field lies in
-    the shifted image's real content and whose partner u - S' lies in f(x)'s map:
-    neither padding nor the zero-filled band reaches them, so for a convolutional
-    stack and an exact shift the error is float rounding. mode="circular" wraps the
+    mode="zeros" measures `error` only on the units of f(Sx) whose whole receptive
+    field lies in the shifted image's real content and whose partner u - S' lies in
+    f(x)'s map: neither padding nor the zero-filled band reaches them, so for a
+    convolutional stack and an exact shift that error is float rounding; `full_error`
+    measures every unit, so the border's share of the error shows there. mode="circular" wraps the
     image and compares every unit (S' wraps too); it is exact only for networks with
     circular padding whose map sizes are the input size divided by the jump.
     Raises ValueError for a bad shift, mode or input shape, or an untraceable model.
@@ -278,7 +294,8 @@ def equivariance_errors(model: nn.Module, x: torch.Tensor, shift: tuple[int, int
         assert c.record.jump is not None
         out.append(LayerEquivariance(
             name=name, jump=c.record.jump, map_shift=c.map_shift, exact=c.exact,
-            error=_relative_error(f_sx[name], c.shifted_f_x, c.region), compared=int(c.region.sum())))
+            error=_relative_error(f_sx[name], c.shifted_f_x, c.region), compared=int(c.region.sum()),
+            full_error=_relative_error(f_sx[name], c.shifted_f_x, np.ones_like(c.region))))
     return out
 
 
@@ -286,7 +303,8 @@ def equivariance_view(model: nn.Module, x: torch.Tensor, shift: tuple[int, int],
                       mode: ShiftMode = "zeros") -> EquivarianceView:
     """The maps of one channel of `layer` behind `equivariance_errors`: f(x), f(Sx), S'f(x) and their difference.
 
-    Same shift, mode and compared region as `equivariance_errors`; `layer` is a leaf
+    The difference covers the whole map; `compared` marks the region `error` is measured
+    on. Same shift, mode and compared region as `equivariance_errors`; `layer` is a leaf
     module's qualified name, as `equivariance_errors` lists them. Raises ValueError for
     an unknown layer, a layer that has no (C, H, W) map with a receptive field, or a
     channel outside it.
@@ -302,6 +320,8 @@ def equivariance_view(model: nn.Module, x: torch.Tensor, shift: tuple[int, int],
         raise ValueError(f"layer {layer!r} has channels 0 to {channels - 1}, not {channel!r}")
     channel = int(channel)
     f_shifted_x, shifted_f_x = f_sx[layer][channel], c.shifted_f_x[channel]
-    difference = np.where(c.region, f_shifted_x - shifted_f_x, np.nan).astype(np.float32)
+    # The whole map, not only the compared region: the edge error is what zero padding does.
+    difference = (f_shifted_x - shifted_f_x).astype(np.float32)
     return EquivarianceView(layer=layer, channel=channel, f_x=f_x[layer][channel], f_shifted_x=f_shifted_x,
-                            shifted_f_x=shifted_f_x, difference=difference, map_shift=c.applied, exact=c.exact)
+                            shifted_f_x=shifted_f_x, difference=difference, map_shift=c.applied, exact=c.exact,
+                            compared=c.region.copy())

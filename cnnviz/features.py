@@ -34,6 +34,22 @@ def _modules_by_name(model: nn.Module, names: Sequence[str]) -> dict[str, nn.Mod
     return {name: modules[name] for name in names}
 
 
+def model_dtype(model: nn.Module) -> torch.dtype:
+    """The floating dtype of the model's first floating parameter or buffer (float32 if it has none).
+
+    Inputs are cast to it, so a float64 model takes the float32 tensors `Preprocessing.apply` makes.
+    """
+    for tensor in (*model.parameters(), *model.buffers()):
+        if tensor.is_floating_point():
+            return tensor.dtype
+    return torch.float32
+
+
+def _as_input(x: Any, model: nn.Module) -> torch.Tensor:
+    """x as a tensor in the model's floating dtype (integer images too)."""
+    return torch.as_tensor(x).to(model_dtype(model))
+
+
 def _numpy(tensor: torch.Tensor) -> np.ndarray:
     # clone: the tensor may be changed in place later in the forward (ReLU(inplace=True)).
     return tensor.detach().to("cpu", torch.float32).clone().numpy()
@@ -51,9 +67,10 @@ def feature_maps(model: nn.Module, x: torch.Tensor, *, layers: Sequence[str] | N
     outputs are recorded.
 
     Raises ValueError for an unknown layer name (listing the valid ones), for a named
-    layer that gave no tensor output, or for an input that is not 3-D or 4-D.
+    layer that gave no tensor output, or for an input that is not 3-D or 4-D. x is cast
+    to the model's floating dtype.
     """
-    x = torch.as_tensor(x)
+    x = _as_input(x, model)
     if x.ndim not in (3, 4):
         raise ValueError(f"x must be one input (C, H, W) or a batch (N, C, H, W), not shape {tuple(x.shape)}")
     names = _leaf_names(model) if layers is None else list(dict.fromkeys(layers))
@@ -105,9 +122,9 @@ def top_activations(model: nn.Module, x: torch.Tensor, layer: str, channel: int,
     that unit (the first in row-major order on ties) is returned so the caller can crop
     the image at its receptive field. Images with equal scores keep their order (lower
     index first). k larger than N gives all N images. A module called more than once
-    in the forward is scored on its last call.
+    in the forward is scored on its last call. x is cast to the model's floating dtype.
     """
-    x = torch.as_tensor(x)
+    x = _as_input(x, model)
     if x.ndim != 4:
         raise ValueError(f"x must be a batch (N, C, H, W), not shape {tuple(x.shape)}")
     if k < 1 or batch_size < 1:

@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from cnnviz.resnet import ResNetSpec, build_resnet, weighted_layers
+from cnnviz.training import STOP
 
 __all__ = ["ActivationStats", "DegradationConfig", "DegradationResult", "GradientNorms", "GradientTrace",
            "StepReport", "activation_stats", "degradation_experiment", "gradient_norms",
@@ -152,13 +153,13 @@ class GradientTrace:
 
 def train_with_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int,
                               batch_size: int = 64, learning_rate: float = 0.02, momentum: float = 0.9,
-                              seed: int = 0, on_step: Callable[[StepReport], bool | None] | None = None,
+                              seed: int = 0, on_step: Callable[[StepReport], object] | None = None,
                               ) -> GradientTrace:
     """Train with SGD and momentum for `steps` mini-batches, recording every layer's gradient norm.
 
     Batches are drawn from (x, y) by a generator seeded with `seed`, so two models
     trained with the same seed see the same batches in the same order. `on_step`
-    is called after every step; returning True stops the run. A non-finite loss
+    is called after every step; returning `cnnviz.STOP` stops the run. A non-finite loss
     ends the run with status "diverged". However the run ends, the model is left
     in eval mode, ready for inference (as `cnnviz.train` leaves it).
     """
@@ -189,7 +190,7 @@ def train_with_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor
             optimizer.step()
             losses.append(loss.item())
             norms.append(step_norms)
-            if on_step is not None and on_step(StepReport(step, steps, losses[-1], step_norms, names)):
+            if on_step is not None and on_step(StepReport(step, steps, losses[-1], step_norms, names)) is STOP:
                 status = "stopped"
                 break
     finally:
@@ -249,11 +250,11 @@ class DegradationResult:
 
 
 def degradation_experiment(config: DegradationConfig, x: torch.Tensor, y: torch.Tensor, *,
-                           on_step: Callable[[str, StepReport], bool | None] | None = None) -> DegradationResult:
+                           on_step: Callable[[str, StepReport], object] | None = None) -> DegradationResult:
     """Train the four nets of `config` one after the other on (x, y), same seed and same batches.
 
     `on_step(label, report)` is called after every step of every run; returning
-    True stops the experiment (the result then holds the runs so far).
+    `cnnviz.STOP` stops the experiment (the result then holds the runs so far).
     """
     runs: dict[str, GradientTrace] = {}
     for label, spec in config.specs().items():

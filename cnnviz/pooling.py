@@ -12,10 +12,19 @@ see `cnnviz.equivariance`).
 The invariance is only approximate. A strided window sees a shift of the input
 as a different split of the map into windows, so a one-pixel shift can change
 the output a lot (Zhang 2019, "Making Convolutional Networks Shift-Invariant
-Again"); blurring before subsampling ("blur" in `pool`) reduces that aliasing.
+Again"); blurring before subsampling reduces that aliasing. Zhang's two blocks
+are both here: BlurPool ("blur": blur, then subsample; what replaces a strided
+convolution or average pooling) and MaxBlurPool ("maxblur": a dense max with
+stride 1, then blur, then subsample; what replaces max pooling).
 
-- `pool` pools one map (max, average, blur then subsample, or plain subsampling)
-  and, for max pooling, says which input value won each window;
+Even exact max pooling is not "unchanged while the winner stays in its window":
+a larger value can enter the window. Row [0, 5, 9, 0] with 2-wide windows gives
+[5, 9]; shifted left by one, [5, 9, 0, 0] gives [9, 0]: 5 still lies in window 0,
+but 9 has joined it, and the output goes from 5 to 9.
+
+- `pool` pools one map (max, average, BlurPool, MaxBlurPool or plain subsampling)
+  and, for max pooling, says which input value won each window and which windows
+  are ties (several equal maxima, e.g. all zero after a ReLU);
 - `transform_image` shifts, rotates or scales a preprocessed image;
 - `invariance_curves` measures, for every layer, how much its output changes
   when the input is transformed, and whether the prediction survives;
@@ -41,10 +50,10 @@ from cnnviz.hooks import eval_with_hooks
 __all__ = ["InvarianceCurves", "PoolKind", "PoolResult", "PoolingStage", "Transform", "binomial_kernel",
            "invariance_curves", "is_pooling_kind", "pool", "pooling_stages", "transform_image"]
 
-PoolKind = Literal["max", "avg", "blur", "subsample"]
+PoolKind = Literal["max", "avg", "blur", "maxblur", "subsample"]
 Transform = Literal["translate", "rotate", "scale"]
 
-_POOL_KINDS = ("max", "avg", "blur", "subsample")
+_POOL_KINDS = ("max", "avg", "blur", "maxblur", "subsample")
 _TRANSFORMS = ("translate", "rotate", "scale")
 
 
@@ -67,7 +76,11 @@ class PoolResult:
     A 2-D (H, W) map is pooled as one channel, so `output` is always (C, H', W').
     `winners[c, i, j]` is the (row, col) in the input of the value that won window
     (i, j) of channel c; with overlapping windows (kernel > stride) one input value
-    can win several windows. `kernel` is the window actually used: 1 for "subsample".
+    can win several windows. `tied[c, i, j]` is True where that window's maximum
+    occurs more than once (an all-zero window after a ReLU, say): there is no single
+    winner, and `winners` holds only the one torch happened to pick. `kernel` is the
+    window actually used: 1 for "subsample", the max window for "maxblur" (whose blur
+    filter is `blur_size`; 0 for the other kinds).
     """
 
     kind: str
@@ -75,6 +88,13 @@ class PoolResult:
     stride: int
     output: np.ndarray            # (C, H', W')
     winners: np.ndarray | None    # max only: (C, H', W', 2) int64 (row, col) in the input
+    tied: np.ndarray | None = None  # max only: (C, H', W') bool, several equal maxima in the window
+    blur_size: int = 0            # maxblur only: the binomial filter's size
+
+    @property
+    def ties(self) -> int:
+        """How many windows (over all channels) have no single winner; 0 when not max pooling."""
+        return 0 if self.tied is None else int(np.count_nonzero(self.tied))
 
 
 def _check_size(name: str, value: object) -> int:
@@ -94,28 +114,36 @@ def binomial_kernel(size: int) -> np.ndarray:
     return np.outer(row, row)
 
 
-def pool(feature_map: np.ndarray, kind: PoolKind, kernel: int, stride: int) -> PoolResult:
+def pool(feature_map: np.ndarray, kind: PoolKind, kernel: int, stride: int, *, blur_size: int = 3) -> PoolResult:
     """Pool a map (H, W) or maps (C, H, W) channel by channel, without padding.
 
     - "max": the maximum of each kernel x kernel window, windows `stride` apart
       (torch's F.max_pool2d), with the position of each maximum in `winners`
-      (on ties, the one torch picks); output floor((H - kernel) / stride) + 1 per side.
+      (on ties, the one torch picks, and `tied` marks the window);
+      output floor((H - kernel) / stride) + 1 per side.
     - "avg": the mean of each window (F.avg_pool2d); same output size.
     - "blur": BlurPool after Zhang 2019: a `kernel` x `kernel` binomial low-pass
       filter (`binomial_kernel`) at every position, then every stride-th value;
-      output ceil(H / stride) per side.
+      output ceil(H / stride) per side. Zhang's replacement for a strided
+      convolution or average pooling.
+    - "maxblur": MaxBlurPool after Zhang 2019, his replacement for max pooling: the
+      max of every `kernel` x `kernel` window with stride 1 (dense, H - kernel + 1 per
+      side), then a `blur_size` binomial blur, then every stride-th value; output
+      ceil((H - kernel + 1) / stride) per side. (antialiased-cnns writes it as
+      MaxPool2d(kernel_size=2, stride=1) followed by BlurPool(stride=2).)
     - "subsample": every stride-th value, nothing else (a strided 1x1 identity
       convolution): the plain downsampling that aliases; `kernel` is checked but
       not used (the result says kernel=1). Output ceil(H / stride) per side.
 
     The output is float64 for a float64 map and float32 otherwise. Raises ValueError
-    for a kernel or stride below 1, a kernel larger than the map, an unknown kind,
-    or a map that is not 2-D or 3-D with no empty axis.
+    for a kernel, stride or blur size below 1, a kernel larger than the map, an
+    unknown kind, or a map that is not 2-D or 3-D with no empty axis.
     """
     if kind not in _POOL_KINDS:
         raise ValueError(f"Unknown pooling kind {kind!r}; choose one of {', '.join(_POOL_KINDS)}.")
     kernel = _check_size("kernel", kernel)
     stride = _check_size("stride", stride)
+    blur_size = _check_size("blur_size", blur_size)
     array = np.asarray(feature_map)
     if array.ndim not in (2, 3) or 0 in array.shape:
         raise ValueError(f"the map must be (H, W) or (C, H, W) with no empty axis, not shape {array.shape}")
@@ -126,20 +154,35 @@ def pool(feature_map: np.ndarray, kind: PoolKind, kernel: int, stride: int) -> P
         raise ValueError(f"A {kernel}×{kernel} window does not fit in a {height}×{width} map; "
                          f"the window can be at most {min(height, width)}.")
     x = torch.from_numpy(np.ascontiguousarray(maps))[None]  # (1, C, H, W)
-    winners = None
+    winners = tied = None
+    used_blur = 0
     if kind == "max":
         out, indices = F.max_pool2d(x, kernel, stride, return_indices=True)
         # The indices are flat positions in each channel's H x W map.
         flat = indices[0].numpy().astype(np.int64)
         winners = np.stack([flat // width, flat % width], axis=-1)
+        # A window is a tie when its maximum occurs more than once: count the values equal to it.
+        windows = F.unfold(x[0][:, None], kernel, stride=stride)            # (C, k*k, H'*W')
+        hits = (windows == out[0].reshape(len(maps), 1, -1)).sum(dim=1)   # (C, H'*W')
+        tied = (hits > 1).reshape(out.shape[1:]).numpy()
     elif kind == "avg":
         out = F.avg_pool2d(x, kernel, stride)
     elif kind == "blur":
         out = _blur_pool(x, kernel, stride)
+    elif kind == "maxblur":
+        side = min(height, width) - kernel + 1
+        if blur_size // 2 >= side:
+            # Reflect padding needs more values than it pads on each side.
+            raise ValueError(f"The {kernel}×{kernel} max leaves a {height - kernel + 1}×{width - kernel + 1} map, "
+                             f"too small for a {blur_size}×{blur_size} blur; the blur can be at most "
+                             f"{2 * side - 1}.")
+        dense = F.max_pool2d(x, kernel, 1)  # every window, no subsampling yet: nothing aliases here
+        out = _blur_pool(dense, blur_size, stride)
+        used_blur = blur_size
     else:
         out = x[..., ::stride, ::stride]
         kernel = 1
-    return PoolResult(kind, kernel, stride, out[0].numpy().astype(dtype, copy=True), winners)
+    return PoolResult(kind, kernel, stride, out[0].numpy().astype(dtype, copy=True), winners, tied, used_blur)
 
 
 def _blur_pool(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:

@@ -31,11 +31,13 @@ import torch
 import torch.nn.functional as F
 from torch import fx, nn
 
+from cnnviz.features import model_dtype
+
 Pair = tuple[int, int]
 Box = tuple[int, int, int, int]
 
-__all__ = ["ReceptiveField", "effective_receptive_field", "gradient_mass_fraction", "receptive_field_crops",
-           "receptive_fields"]
+__all__ = ["GradientSpread", "ReceptiveField", "effective_receptive_field", "gradient_mass_fraction",
+           "gradient_spread", "receptive_field_crops", "receptive_fields"]
 
 
 @dataclass(frozen=True)
@@ -601,8 +603,8 @@ def receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> lis
     otherwise, and after any layer the analysis does not know, size is None and the
     note says why. After flattening or global pooling every unit sees the whole input:
     size None with a note starting "global". Output shapes come from one forward pass
-    of zeros in eval mode. Raises ValueError if torch.fx cannot trace the model or the
-    input does not run through it.
+    of zeros (in the model's own dtype, float64 too) in eval mode. Raises ValueError if
+    torch.fx cannot trace the model or the input does not run through it.
     """
     if len(input_shape) != 3 or not all(isinstance(n, numbers.Integral) and n > 0 for n in input_shape):
         raise ValueError(f"input_shape must be (channels, height, width), not {tuple(input_shape)!r}")
@@ -636,7 +638,7 @@ def _receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> li
         recorder = _Recorder(graph_module)
         try:
             with torch.no_grad():
-                recorder.run(torch.zeros(1, *input_shape))
+                recorder.run(torch.zeros(1, *input_shape, dtype=model_dtype(model)))
         except Exception as error:
             raise ValueError(f"an input of shape {input_shape} does not run through "
                              f"{type(model).__name__}: {error}") from error
@@ -737,15 +739,15 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor, layer: str, uni
     all channels at that position (gradients of different channels may cancel);
     otherwise that channel. `layer` is a module's qualified name (hooked, and the
     forward pass stops there) or, for functions such as a residual `add`, the torch.fx
-    node name that `receptive_fields` gives it. Runs in eval mode (the training flags
-    are restored). Raises ValueError for an unknown layer, a layer without a
+    node name that `receptive_fields` gives it. x is cast to the model's floating dtype.
+    Runs in eval mode (the training flags are restored). Raises ValueError for an unknown layer, a layer without a
     (N, C, H, W) output, or a unit or channel outside the map.
     """
     x = torch.as_tensor(x)
     if x.ndim not in (3, 4):
         raise ValueError(f"x must be one input (C, H, W) or a batch (N, C, H, W), not shape {tuple(x.shape)}")
     leaf = x.detach().reshape((1, *x.shape) if x.ndim == 3 else x.shape).clone()
-    leaf = leaf if leaf.is_floating_point() else leaf.float()
+    leaf = leaf.to(model_dtype(model))
     leaf.requires_grad_(True)
     flags = {m: m.training for m in model.modules()}
     try:
@@ -824,3 +826,48 @@ def gradient_mass_fraction(erf: np.ndarray, box: Box, mass: float = 0.95) -> flo
     # A relative tolerance so that float rounding in the running sum cannot cost one pixel.
     count = int(np.searchsorted(cumulative, mass * total * (1 - 1e-12), side="left")) + 1
     return min(count, inside.size) / inside.size
+
+
+@dataclass(frozen=True)
+class GradientSpread:
+    """How one unit's input gradient spreads over its theoretical window: numbers for a sentence.
+
+    `fraction` is `gradient_mass_fraction(erf, box, mass)`. `peak` is the (row, col) of
+    the largest gradient in the box (the mean position of the pixels that tie for it, so
+    a flat gradient peaks in the middle), `centre` the (row, col) centre of the box, and
+    `peak_offset` the distance from one to the other in half box sides along the axis
+    where it is largest: 0 in the centre, 1 on the box's edge. With no gradient in the
+    box, `peak` and `peak_offset` are None and `fraction` is 0.
+    """
+
+    fraction: float
+    mass: float
+    peak: tuple[float, float] | None
+    centre: tuple[float, float]
+    peak_offset: float | None
+
+
+def gradient_spread(erf: np.ndarray, box: Box, mass: float = 0.95) -> GradientSpread:
+    """Where in `box` (top, left, bottom, right, inclusive) the gradient `erf` (H, W) or (C, H, W) lies.
+
+    Luo et al. (2016) found the effective receptive field of deep networks to be a small
+    bump in the middle of the theoretical window; shallow networks, single inputs and
+    units near the border need not show it. This measures it: how much of the box holds
+    `mass` of the gradient, and how far its peak lies from the box's centre (see
+    `GradientSpread`). Raises ValueError as `gradient_mass_fraction` does.
+    """
+    fraction = gradient_mass_fraction(erf, box, mass)
+    values = np.abs(np.asarray(erf, dtype=np.float64))
+    values = values.sum(axis=0) if values.ndim == 3 else values
+    top, left, bottom, right = (int(v) for v in box)
+    centre = ((top + bottom) / 2, (left + right) / 2)
+    inside = values[top:bottom + 1, left:right + 1]
+    peak_value = inside.max()
+    if not peak_value > 0:
+        return GradientSpread(0.0, mass, None, centre, None)
+    # Ties within float noise count as one flat peak: their mean position.
+    rows, cols = np.nonzero(inside >= peak_value * (1 - 1e-9))
+    peak = (top + float(rows.mean()), left + float(cols.mean()))
+    offsets = [abs(p - c) / ((last - first) / 2) for p, c, first, last
+               in ((peak[0], centre[0], top, bottom), (peak[1], centre[1], left, right)) if last > first]
+    return GradientSpread(fraction, mass, peak, centre, max(offsets, default=0.0))

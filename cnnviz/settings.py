@@ -2,8 +2,7 @@
 
 `CNNVIZ_HOSTED=1` (or true/yes/on) switches to the limits of a hosted demo, where
 one small machine serves a class or the public: fewer epochs and steps, smaller
-uploads and data sets, one torch thread per process and at most two trainings at
-once. Each limit can still be set on its own (CNNVIZ_MAX_EPOCHS=20, ...). Bad
+uploads and data sets and at most two trainings at once. Each limit can still be set on its own (CNNVIZ_MAX_EPOCHS=20, ...). Bad
 values fall back to the defaults, so a typo in a deployment never stops the app.
 """
 
@@ -19,7 +18,10 @@ class Settings:
     """Limits and resources of one app process."""
 
     hosted: bool = False         # the hosted-demo limits are in force (CNNVIZ_HOSTED)
-    threads: int = 2             # torch intra-op threads (CNNVIZ_THREADS)
+    # torch intra-op threads (CNNVIZ_THREADS). One: the cores are shared with the browser and other
+    # sessions, and a second thread that waits for a busy core made training 1.2-2.5x slower
+    # (benchmarks/bench_threads.py, docs/benchmarks.md); alone, two gain at most ~30%.
+    threads: int = 1
     max_epochs: int = 50         # most epochs a user may ask for (CNNVIZ_MAX_EPOCHS)
     max_upload_mb: int = 10      # largest uploaded file (CNNVIZ_MAX_UPLOAD_MB)
     max_steps: int = 1000        # most training steps of the ResNet experiment (CNNVIZ_MAX_STEPS)

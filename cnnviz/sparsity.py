@@ -1,11 +1,13 @@
 """Sparse interaction and parameter sharing, as counts.
 
-A dense layer connects every input to every output: m*n weights. A convolution
-connects each output to a window of k inputs (sparse interaction) and uses the
-same k weights at every position (parameter sharing), so it has k weights
-whatever the size of the input (Goodfellow, Bengio & Courville, Deep Learning,
-2016, section 9.2, figures 9.2-9.6). A locally connected layer has the
-convolution's wiring without the sharing: one weight per connection.
+With n inputs and m outputs, a dense layer connects every input to every output:
+m*n connections and weights. A convolution connects each output to a window of k
+inputs (sparse interaction): k*m connections; and it uses the same k weights at
+every position (parameter sharing), so it has k weights whatever the size of the
+input (Goodfellow, Bengio & Courville, Deep Learning, 2016, section 9.2, figures
+9.2-9.6; the book names the inputs m and the outputs n, so its "k × n" is this
+module's k*m). A locally connected layer has the convolution's wiring without the
+sharing: one weight per connection.
 """
 
 from __future__ import annotations
@@ -30,8 +32,14 @@ def _check_int(name: str, value: object, low: int) -> int:
 class Connectivity:
     """The wiring of a 1-D convolution of n inputs with one k-wide kernel, against a dense layer.
 
-    `conv_edges` has one row (output index, input index, weight index) per connection;
-    a window position that falls on padding is not an edge (padding is a constant zero).
+    One meaning of the letters throughout: n inputs, m outputs, kernel k. A dense
+    (fully connected) layer has m·n connections, each with its own weight; the
+    convolution has k·m connections, k per output (a window position on padding
+    counts: it connects to a constant zero), and only k weights, shared. These are the
+    numbers the app's Sparse interaction section and its lesson show.
+
+    `conv_edges` has one row (output index, input index, weight index) per connection
+    that reaches a real input; a window position that falls on padding is not an edge.
     """
 
     n_inputs: int
@@ -42,14 +50,30 @@ class Connectivity:
     conv_edges: np.ndarray  # (E, 3) int64: output j, input i, weight w (0..k-1), by output then weight
 
     @property
-    def dense_weights(self) -> int:
-        """Weights of a dense layer with the same inputs and outputs: n*m (biases left out)."""
+    def dense_connections(self) -> int:
+        """Connections of a dense layer with the same inputs and outputs: m·n, every input to every output."""
         return self.n_inputs * self.n_outputs
 
     @property
+    def dense_weights(self) -> int:
+        """Weights of that dense layer: one per connection, m·n (biases left out)."""
+        return self.dense_connections
+
+    @property
     def conv_connections(self) -> int:
-        """Input-output pairs the convolution connects: at most k per output."""
+        """Connections of the convolution: k·m, k per output (window positions on padding included)."""
+        return self.kernel_size * self.n_outputs
+
+    @property
+    def input_connections(self) -> int:
+        """The convolution's connections that reach a real input (the lines of the wiring diagram):
+        `conv_connections` minus `padding_connections`."""
         return len(self.conv_edges)
+
+    @property
+    def padding_connections(self) -> int:
+        """Window positions that fall on padding, a constant zero: 0 without padding."""
+        return self.conv_connections - self.input_connections
 
     @property
     def conv_weights(self) -> int:
@@ -58,7 +82,8 @@ class Connectivity:
 
     @property
     def locally_connected_weights(self) -> int:
-        """Weights of a locally connected layer, the same wiring without sharing: one per connection."""
+        """Weights of a locally connected layer, the same wiring without sharing: one per connection, k·m
+        (padded positions counted, as `LayerParameterCount.locally_connected` counts them)."""
         return self.conv_connections
 
 

@@ -30,8 +30,10 @@ from captum.attr import LayerIntegratedGradients, Occlusion
 from torch import nn
 
 from cnnviz.hooks import eval_with_hooks
+from cnnviz.text_data import UNK_ID, tokenize
 
 if TYPE_CHECKING:
+    from cnnviz.text_data import TextPreprocessing
     from cnnviz.text_models import TextCNN
 
 PAD_ID = 0
@@ -125,6 +127,17 @@ class NgramActivations:
         start = int(self.winners[width_index][filter_index])
         end = start + self.widths[width_index]
         return start, end, " ".join(self.tokens[start:end])
+
+    def ties(self, width_index: int) -> np.ndarray:
+        """(F, P) bool: True where filter f's value at position p equals its pooled maximum, for a filter that fired.
+
+        A row with more than one True is a tie: 1-max pooling keeps the same value
+        whichever of them it picks (`winners` holds the first). A silent filter (pooled
+        value 0, so relu gave 0 everywhere) has no winner at all: its row is all False.
+        """
+        maps = np.asarray(self.activations[width_index])
+        pooled = np.asarray(self.pooled[width_index])
+        return (maps == pooled[:, None]) & (pooled[:, None] > 0)
 
     def ngram_texts(self, width_index: int) -> list[str]:
         """The text of the n-gram at each position for width `widths[width_index]` (the x axis of its map)."""
@@ -240,6 +253,8 @@ class TokenAttribution:
     delta: float | None             # IG: captum's convergence delta, sum(attributions) - prediction_difference
     prediction_difference: float | None  # IG: logit_target(sentence) - logit_target(all-padding baseline)
     n_steps: int | None             # IG: the steps actually used (after any doubling)
+    padding: np.ndarray | None = None  # (L,) bool: True at the pad positions the model added (not words)
+    requested_steps: int | None = None  # IG: the n_steps asked for, before any doubling
 
     @property
     def converged(self) -> bool | None:
@@ -248,6 +263,25 @@ class TokenAttribution:
             return None
         return _converged(self.delta, self.prediction_difference)
 
+    @property
+    def relative_delta(self) -> float | None:
+        """IG: |delta| / |prediction_difference|, the completeness error as a fraction of what is explained.
+
+        The raw delta has no scale: -0.00026 is 0.01% of a logit change of 2.5 (converged)
+        but 2.6% of a change of 0.01 (not). inf when the difference is 0 and delta is not;
+        None for occlusion.
+        """
+        if self.delta is None or self.prediction_difference is None:
+            return None
+        if self.prediction_difference == 0:
+            return 0.0 if self.delta == 0 else float("inf")
+        return abs(self.delta) / abs(self.prediction_difference)
+
+    @property
+    def steps_doubled(self) -> bool:
+        """IG: True when the requested steps left |delta| too large, so more steps were used."""
+        return self.requested_steps is not None and self.n_steps is not None and self.n_steps > self.requested_steps
+
 
 def _converged(delta: float, difference: float) -> bool:
     return abs(delta) <= max(IG_TOLERANCE * abs(difference), IG_ABSOLUTE_TOLERANCE)
@@ -255,22 +289,31 @@ def _converged(delta: float, difference: float) -> bool:
 
 def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, vocabulary: _Vocabulary,
                      method: Literal["integrated_gradients", "occlusion"] = "integrated_gradients",
-                     n_steps: int = 50, window: int = 1) -> TokenAttribution:
+                     n_steps: int = 50, window: int = 1, max_steps: int = MAX_IG_STEPS) -> TokenAttribution:
     """Attribution of the target class's logit to each token of one encoded sentence (L,), with captum.
 
     integrated_gradients: `captum.attr.LayerIntegratedGradients` on the embedding layer,
     from a baseline of the same length made only of padding (id 0), so a token's
     score is the logit it adds along the straight path from "no words" to the
     sentence, summed over its embedding dimensions. If the convergence delta is
-    above 1% of |F(x) - F(baseline)|, n_steps is doubled (up to MAX_IG_STEPS) and the
-    attribution recomputed; the steps used, the final delta and `converged` are
-    reported, so an inexact result is never silent.
+    above 1% of |F(x) - F(baseline)| (IG_TOLERANCE; see `TokenAttribution.relative_delta`),
+    n_steps is doubled while the doubled count stays within `max_steps` (MAX_IG_STEPS = 400
+    by default; a hosted demo passes its own cap) and the attribution recomputed; the steps
+    asked for and used, the final delta and `converged` are reported, so an inexact result
+    is never silent.
 
     occlusion: `captum.attr.Occlusion` on the token ids: each window of `window`
-    consecutive tokens is replaced by the pad id (the model then sees what it sees
-    past a sentence's end) and the drop in the target logit is shared by the window's
-    tokens (averaged over the windows that cover a token). It runs the model once per
-    window, so it is limited to MAX_OCCLUSION_TOKENS tokens.
+    consecutive tokens (stride 1, inside the padded sentence) is replaced by the pad id
+    (the model then sees what it sees past a sentence's end), and the drop in the target
+    logit, F(x) - F(x with the window padded), is given *in full* to every token of the
+    window, not split among them. A token's score is the mean of the drops of the
+    windows that contain it. So with window > 1 the scores are smoothed over
+    neighbours and do not add up to anything; a token at either end lies in fewer
+    windows (the first and last only in one), so its score is the drop of those few;
+    and a pad position the model added gets the drops of the windows it shares with
+    the last words, although padding it changes nothing. `padding` marks those
+    positions, so they need not be shown as words. Window 1 gives each token its own
+    drop. It runs the model once per window, so it is limited to MAX_OCCLUSION_TOKENS tokens.
 
     Any model with an `embedding` layer and a linear head `fc` works (a fastText model too,
     whose bigram embeddings are then not attributed: its delta shows that part).
@@ -280,6 +323,7 @@ def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, voc
     """
     ids = _sentence(model, tokens)
     length = ids.shape[1]
+    padding = (ids[0] == PAD_ID).cpu().numpy()
     num_classes = model.fc.out_features
     target = operator.index(target)  # an int (numpy ints too); TypeError for 1.0
     if not 0 <= target < num_classes:
@@ -299,10 +343,11 @@ def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, voc
                 ids, sliding_window_shapes=(window,), strides=1, baselines=PAD_ID, target=target,
                 perturbations_per_eval=max(1, min(length, _VALUES_PER_BATCH // length)))
             return TokenAttribution(_strings(vocabulary, ids[0]), _numpy(scores[0]), target, method,
-                                    None, None, None)
+                                    None, None, None, padding=padding)
 
         if n_steps < 1:
             raise ValueError(f"n_steps must be at least 1, not {n_steps}")
+        requested = n_steps
         baseline = torch.full_like(ids, PAD_ID)
         logits = model(torch.cat([ids, baseline]))[:, target]
         difference = float(logits[0] - logits[1])
@@ -314,8 +359,36 @@ def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, voc
                     internal_batch_size=max(1, _VALUES_PER_BATCH // length))  # bounds memory for long sentences
                 delta_value = float(delta[0])
                 # The ReLU and max kinks make the error shrink only about as 1/n_steps, so double it.
-                if _converged(delta_value, difference) or n_steps * 2 > max(MAX_IG_STEPS, n_steps):
+                if _converged(delta_value, difference) or n_steps * 2 > max_steps:
                     break
                 n_steps *= 2
     return TokenAttribution(_strings(vocabulary, ids[0]), _numpy(scores[0].sum(dim=-1)), target, method,
-                            delta_value, difference, n_steps)
+                            delta_value, difference, n_steps, padding=padding, requested_steps=requested)
+
+
+# --- what the model reads of a typed sentence ------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class EncodedSentence:
+    """A typed sentence as a text model reads it: its tokens, the ones it never saw, the ones cut off.
+
+    `words` are all tokens of the text (`cnnviz.text_data.tokenize`); the model reads
+    the first `kept` of them (the preprocessing's max_length) and drops the other
+    `dropped`. `unknown` lists, once each in order of appearance, the kept words that
+    are not in the vocabulary: the model reads every one of them as the same "<unk>".
+    """
+
+    words: tuple[str, ...]
+    ids: np.ndarray            # (kept,) the ids the model reads, as `encode_batch` gives them
+    unknown: tuple[str, ...]
+    kept: int
+    dropped: int
+
+
+def encode_sentence(preprocessing: TextPreprocessing, text: str) -> EncodedSentence:
+    """What `preprocessing` makes of one text: the ids it keeps, its unseen words, how many tokens it drops."""
+    words = tuple(tokenize(text))
+    all_ids = preprocessing.vocabulary.encode(text)  # one id per token of `tokenize`, in order
+    kept = min(len(all_ids), preprocessing.max_length)  # encode_batch keeps the first max_length tokens
+    unknown = tuple(dict.fromkeys(w for w, i in zip(words[:kept], all_ids[:kept], strict=True) if i == UNK_ID))
+    return EncodedSentence(words, np.asarray(all_ids[:kept], dtype=np.int64), unknown, kept, len(all_ids) - kept)

@@ -1,7 +1,7 @@
 """One trainer for the app, the model zoo and notebooks.
 
 `train` runs mini-batch Adam on in-memory tensors, reports every epoch (and,
-optionally, every batch) to callbacks that can stop it, and protects the model
+optionally, every batch) to callbacks that can stop it by returning `STOP`, and protects the model
 from a diverging run: a NaN or infinite loss restores the weights of the last
 finished epoch. The same seed gives the same weights.
 """
@@ -18,6 +18,18 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
+
+
+class _Stop:
+    """The type of `STOP`: one object, so no other return value can be mistaken for it."""
+
+    def __repr__(self) -> str:
+        return "cnnviz.STOP"
+
+
+# A callback stops a run only by returning this object. A plain truthy value would let a
+# lambda that returns anything (a Streamlit element, say) end the training by accident.
+STOP = _Stop()
 
 
 @dataclass(frozen=True)
@@ -80,14 +92,14 @@ class TrainResult:
 
 def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config: TrainConfig, *,
           test_set: tuple[torch.Tensor, torch.Tensor] | None = None,
-          on_epoch: Callable[[EpochReport], bool | None] | None = None,
-          on_batch: Callable[[BatchReport], bool | None] | None = None) -> TrainResult:
+          on_epoch: Callable[[EpochReport], object] | None = None,
+          on_batch: Callable[[BatchReport], object] | None = None) -> TrainResult:
     """Train `model` in place with Adam and cross-entropy; return its history.
 
     `train_set` and `test_set` are (inputs, integer labels), already preprocessed.
 
-    A callback that returns True stops training after the current step (the model
-    keeps what it learnt so far). A non-finite loss stops training and restores the
+    A callback that returns `STOP` stops training after the current step (the model
+    keeps what it learnt so far); any other return value is ignored. A non-finite loss stops training and restores the
     weights at the end of the last finished epoch.
     """
     x_train, y_train = train_set
@@ -130,7 +142,7 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
                     scheduler.step()
                 loss_sum += loss_value * len(idx)
                 correct += int((logits.argmax(1) == yb).sum())
-                if on_batch is not None and on_batch(BatchReport(epoch, b + 1, batches, loss_value)):
+                if on_batch is not None and on_batch(BatchReport(epoch, b + 1, batches, loss_value)) is STOP:
                     result.status, result.message = "stopped", f"Stopped in epoch {epoch}, batch {b + 1}."
                     return result
             test_accuracy = evaluate(model, *test_set).accuracy if test_set is not None else None
@@ -138,7 +150,7 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
                                  time.perf_counter() - start)
             result.history.append(report)
             last_good = copy.deepcopy(model.state_dict())
-            if on_epoch is not None and on_epoch(report):
+            if on_epoch is not None and on_epoch(report) is STOP:
                 result.status, result.message = "stopped", f"Stopped after epoch {epoch}."
                 return result
     finally:

@@ -25,6 +25,7 @@ from pages.common.reproduce import reproduce_panel, snippet
 from pages.common.session import (
     DATASET_LABELS,
     TrainingRun,
+    adopt_candidate,
     app_settings,
     current_model,
     dataset,
@@ -107,7 +108,15 @@ def show_result() -> None:
     evaluation = result["evaluation"]
     data = dataset(result["dataset"])
     note = {"completed": st.success, "stopped": st.warning, "diverged": st.error}[result["status"]]
-    note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. This is now the current model.")
+    if result.get("candidate") is None:
+        now = ("This is now the current model." if result["status"] == "completed"
+               else "You made it the current model.")
+        note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. {now}")
+    else:
+        note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. The current model is unchanged "
+             f"({current_model().info.name}): a run that did not finish does not replace it unless you ask.")
+        st.button("Use the model of this run anyway", on_click=adopt_candidate, icon=":material/swap_horiz:",
+                  key="adopt_run")
     if result["history"]:
         curves = plot_training_curves(result["history"], total_epochs=result["epochs"])
         st.plotly_chart(curves, key="curves")
@@ -169,7 +178,7 @@ def zoo_tab() -> None:
               if e.architecture in ARCHITECTURE_LABELS}
     key = st.selectbox("Zoo model", list(labels), format_func=labels.get)
     if st.button("Use this model", type="primary"):
-        set_current_model(zoo_copy(key), zoo_key=key)
+        set_current_model(zoo_copy(key), zoo_key=key, reason="picked from the model zoo")
         st.success(f"{current_model().info.name} is now the current model.")
 
 
@@ -223,13 +232,13 @@ def load_upload(upload, architecture: str, dataset_name: str) -> None:
     view = saved_view(upload.getvalue())  # a teacher's file may carry a view to open with the model
     st.session_state[_VIEW] = (upload.file_id, view) if view is not None else None
     if loaded.reads_text:  # the image pages keep their model; the TextCNN page takes this one
-        set_current_text_model(loaded)
+        set_current_text_model(loaded, reason=f"loaded from the file {upload.name}")
         st.success(f"Loaded {upload.name}: {loaded.info.name} is now the model of the TextCNN page.")
         return
     own = own_test_data(loaded)
     if loaded.info.test_accuracy is None and own is not None:
         loaded = loaded.with_accuracy(evaluate(loaded.model, *own.test_tensors()).accuracy)
-    set_current_model(loaded)
+    set_current_model(loaded, reason=f"loaded from the file {upload.name}")
     st.success(f"Loaded {upload.name}: {loaded.info.name} is now the current model.")
 
 

@@ -16,7 +16,7 @@ from cnnviz.plots import (
     plot_image_grid,
 )
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import index_slider, pick_input
+from pages.common.inputs import index_slider, pick_input, plain
 from pages.common.links import linked, refresh_link
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, current_zoo_key, own_test_data
@@ -36,9 +36,16 @@ x = prep.apply(picked.image[None])[0]
 with right:
     probabilities = trained.predict_proba(picked.image[None])[0]
     top = int(probabilities.argmax())
-    truth = f" (true class: {picked.true_class})" if picked.true_class is not None else ""
-    st.markdown(f"**Prediction for {picked.label}:** {info.class_names[top]} "
-                f"({probabilities[top]:.0%}){truth}")
+    truth = f" (true class: {plain(picked.true_class)})" if picked.true_class is not None else ""
+    top_class = plain(info.class_names[top])  # names and labels may come from files: text, not markup
+    if picked.blank:
+        # A confident-looking number for an empty canvas ("4, 71%") is no prediction: say so first.
+        st.markdown(f"**No prediction for {plain(picked.label)}:** it is blank. (The model still puts "
+                    f"{probabilities[top]:.0%} on {top_class}: a high probability does not mean the input "
+                    "shows anything.)")
+    else:
+        st.markdown(f"**Prediction for {plain(picked.label)}:** {top_class} "
+                    f"({probabilities[top]:.0%}){truth}")
     image_col, bars_col = st.columns([1, 2])
     image_col.plotly_chart(plot_image_grid(picked.image[None], ["input"], columns=1), key="input_image")
     bars_col.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="probabilities")

@@ -1,13 +1,16 @@
 """Receptive fields: what part of the input one unit sees, in theory and in its gradient; sparse interaction."""
 
+import html
+
 import numpy as np
 import streamlit as st
 
 from cnnviz import (
+    GradientSpread,
     connectivity,
     effective_receptive_field,
     feature_maps,
-    gradient_mass_fraction,
+    gradient_spread,
     layer_parameter_counts,
     receptive_fields,
 )
@@ -27,6 +30,41 @@ from pages.common.session import current_model, own_test_data
 
 ERF_MODES = {"this input": "this input", "test images": "the mean over 32 test images",
              "random inputs": "the mean over 32 random inputs"}
+# What the gradient's switched-off message says of the inputs of each mode.
+ERF_INPUTS = {"this input": "this input", "test images": "every one of the 32 test images",
+              "random inputs": "every one of the 32 random inputs"}
+# How the ERF sentence reads the measured spread: share of the box that holds 95% of the gradient,
+# and how far the peak lies from the box's centre (0 centre, 1 edge).
+FILLS_MOST, CLEARLY_SMALLER, NEAR_CENTRE = 0.75, 0.5, 1 / 3
+
+
+def _pixel(value: float) -> str:
+    """A row or column, whole or (the mean of tied pixels) to one decimal."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def erf_sentence(spread: GradientSpread) -> str:
+    """The caption beside the effective receptive field, worded from what was measured for this unit."""
+    text = f"{spread.mass:.0%} of the gradient inside the box lies on {spread.fraction:.0%} of its pixels: "
+    if spread.fraction >= FILLS_MOST:
+        text += "it fills most of the box, so for this unit the effective receptive field is about as large " \
+                "as the theoretical one"
+    elif spread.fraction >= CLEARLY_SMALLER:
+        text += "the effective receptive field is somewhat smaller than the theoretical one"
+    else:
+        text += "the effective receptive field is clearly smaller than the theoretical one"
+    central = spread.peak_offset is not None and spread.peak_offset <= NEAR_CENTRE
+    if central:
+        text += ", and the gradient peaks near the centre of the box."
+    else:
+        (row, col), (c_row, c_col) = spread.peak, spread.centre
+        text += (f", and the gradient peaks off centre, at row {_pixel(row)}, column {_pixel(col)} (the box's "
+                 f"centre is row {_pixel(c_row)}, column {_pixel(c_col)}).")
+    if central and spread.fraction < CLEARLY_SMALLER:
+        return text + " This is what Luo et al. (2016) found for deep networks: a small bump in the middle."
+    return text + (" Luo et al. (2016) found a small bump in the middle of the box for deep networks, averaged "
+                   "over many inputs; a shallow network, a single input or a unit at the border need not show it.")
+
 
 frame = page_frame()
 st.title("Receptive fields")
@@ -84,7 +122,8 @@ def take_click() -> None:
 
 x = prep.apply(picked.image[None])[0]
 fmap = feature_maps(trained.model, x, layers=[layer])[layer][channel]
-pick_col, box_col, erf_col = st.columns(3)
+# Two by two, not three in a row: on a 1024 px projector a third of the page left the map ~60 px wide.
+pick_col, box_col = st.columns(2)
 with pick_col:
     st.markdown(f"**{layer}, channel {channel}**: click a unit")
     chart_slot = st.container()
@@ -99,8 +138,9 @@ box = record.box(unit, (prep.size, prep.size))
 with box_col:
     st.markdown(f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
                 f"columns {box[1]}–{box[3]}**")
-    st.plotly_chart(plot_receptive_field_box(picked.image, box, title=picked.label), key="rf_box")
-with erf_col:
+    st.plotly_chart(plot_receptive_field_box(picked.image, box, title=html.escape(picked.label)), key="rf_box")
+erf_col, words_col = st.columns(2)
+with words_col:
     test_data = own_test_data(trained)
     modes = [m for m in ERF_MODES if m != "test images" or test_data is not None]
     mode = st.radio("Gradient of", modes, format_func=ERF_MODES.get, horizontal=True,
@@ -117,16 +157,17 @@ with erf_col:
         inputs_code = ["inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), "
                        "dtype=np.float32))"]
     erf = effective_receptive_field(trained.model, inputs, layer, unit, channel=channel)
-    fraction = gradient_mass_fraction(erf, box)
-    figure = plot_effective_receptive_field(erf, box, fraction=fraction)
-    st.plotly_chart(figure, key="erf")
-    if not erf.any():
-        st.caption("No gradient reaches the input: this unit is switched off (its ReLU gives 0) for this "
-                   "input. Pick another unit, or average over many inputs.")
+    spread = gradient_spread(erf, box)
+    if spread.peak is None:
+        # For a mean over many inputs, a zero gradient means the unit is off for each one of them.
+        st.caption(f"No gradient reaches the input: this unit is switched off (its ReLU gives 0) for "
+                   f"{ERF_INPUTS[mode]}. Pick another unit"
+                   + (", or average over many inputs." if mode == "this input" else " or channel."))
     else:
-        st.caption(f"95% of the gradient inside the box lies on {fraction:.0%} of its pixels: the effective "
-                   "receptive field is smaller than the theoretical one and peaks in its centre "
-                   "(Luo et al. 2016).")
+        st.caption(erf_sentence(spread))
+with erf_col:
+    figure = plot_effective_receptive_field(erf, box, fraction=spread.fraction)
+    st.plotly_chart(figure, key="erf")
     reproduce_panel(figure, snippet(
         *(["import numpy as np"] if mode == "random inputs" else []),
         model_code(), "prep = trained.info.preprocessing", *inputs_code,
@@ -137,8 +178,9 @@ with erf_col:
         "fig = cnnviz.plots.plot_effective_receptive_field(erf, box, fraction=fraction)"), name="receptive_field")
 
 st.subheader("Sparse interaction")
-st.caption("A dense layer wires every input to every output, each wire with its own weight. A convolution "
-           "wires each output to k neighbouring inputs only, and all outputs share the same k weights.")
+st.caption("n inputs, m outputs. A dense layer wires every input to every output: m·n connections, each with "
+           "its own weight. A convolution wires each output to a window of k neighbouring inputs only: k·m "
+           "connections, and all outputs share the same k weights.")
 c1, c2, c3, c4 = st.columns(4)
 n_inputs = c1.slider("Inputs n", 3, 32, 8, key=linked("sparse_n", low=3, high=32))
 kernel = c2.slider("Kernel size k", 1, 9, 3, key=linked("sparse_k", low=1, high=9))
@@ -150,10 +192,15 @@ except ValueError as exc:
     st.warning(f"{exc} Choose a smaller kernel or more padding.")
 else:
     st.plotly_chart(plot_connectivity(conn), key="connectivity")
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Dense weights (m·n)", f"{conn.dense_weights:,}")
-    m2.metric("Convolution connections", f"{conn.conv_connections:,}")
-    m3.metric("Convolution weights (shared)", f"{conn.conv_weights:,}")
+    # Every number from cnnviz.connectivity, the function the lesson's counts come from too.
+    m0, m1, m2, m3 = st.columns(4)
+    m0.metric("Outputs m", f"{conn.n_outputs:,}")
+    m1.metric("Dense connections (m·n)", f"{conn.dense_connections:,}")
+    m2.metric("Convolution connections (k·m)", f"{conn.conv_connections:,}")
+    m3.metric("Convolution weights (k, shared)", f"{conn.conv_weights:,}")
+    if conn.padding_connections:
+        st.caption(f"{conn.padding_connections} of the {conn.conv_connections} connections fall on padding "
+                   f"(open circles, a constant 0), so {conn.input_connections} lines reach the inputs.")
 
 st.markdown(f"**Parameters of the convolutions of {info.name}** beside a dense layer between the same shapes")
 counts = layer_parameter_counts(trained.model, prep.input_shape)

@@ -1,8 +1,11 @@
 """Parameter sharing: one kernel everywhere makes convolution translation equivariant; see where it breaks."""
 
+import math
+
 import streamlit as st
 
 from cnnviz import (
+    LayerEquivariance,
     equivariance_errors,
     equivariance_view,
     feature_maps,
@@ -17,6 +20,32 @@ from pages.common.reproduce import input_code, model_code, reproduce_panel, snip
 from pages.common.session import current_model
 
 CURRENT = "the current model"
+# Below this a relative error is float rounding (the figures say "≈0" below 1e-7, too).
+ROUNDING = 1e-5
+
+
+def region_sentence(chosen: LayerEquivariance, mode: str) -> str:
+    """Which region the error is measured on, and what the edges outside it add: numbers decide the words."""
+    if mode == "circular":
+        return (f"Circular padding and a circular shift leave no border: all {chosen.compared} units per channel "
+                "are compared, and the difference panel is the whole comparison.")
+    if chosen.compared == 0:
+        return ("No unit of this layer is out of reach of the borders for this shift, so no error is measured; "
+                "the difference panel shows what the borders do to the whole map.")
+    inside = ("exactly 0" if chosen.error == 0 else f"{chosen.error:.1e}" if chosen.error < ROUNDING
+              else f"{chosen.error:.2f}")
+    whole = chosen.full_error
+    if math.isfinite(whole) and whole - chosen.error >= ROUNDING:
+        edges = (f"over the whole map, edges included, it is {whole:.2f}: the extra error sits along the edges, "
+                 "where zero padding (and the band the shift left empty) feeds in values the unshifted image "
+                 "did not have.")
+    elif math.isfinite(whole) and whole < ROUNDING:
+        edges = (f"over the whole map, edges included, it is {'exactly 0' if whole == 0 else f'{whole:.1e}'}: "
+                 "the edges add no error here.")
+    else:
+        edges = f"over the whole map, edges included, it is {whole:.2f}: the edges do not add to it."
+    return (f"The error is measured inside the dashed box, on the {chosen.compared} units per channel that no "
+            f"border reaches: {inside}; " + edges)
 TOY = "a toy stack of three convolutions"
 
 frame = page_frame()
@@ -59,12 +88,17 @@ errors = equivariance_errors(trained.model, x, (dy, dx), mode=mode)
 with right:
     st.plotly_chart(plot_equivariance_errors(errors), key="eq_errors")
     border = ("every unit, wrapping around" if mode == "circular" else
-              "only the units whose receptive field sees neither padding nor the band the shift left empty")
+              "only the units whose receptive field sees neither padding nor the band the shift left empty "
+              "(the dashed box in the maps below; the difference there shows the whole map)")
     st.caption(f"Relative difference between f(shift x) and shift f(x) per layer, measured on {border}. "
                "After a layer with jump j (its effective stride), the map can only move by shift / j: when "
                "the shift is not a multiple of j there is no exact match, and the nearest one is compared.")
 
 names = [e.name for e in errors]
+if st.session_state.get("eq_layer", names[0]) not in names:
+    # A layer of the other network (pool2, then the toy stack): set, not just drop, the value, so the
+    # browser is told to show the new default; a dropped value leaves it showing the stale name.
+    st.session_state["eq_layer"] = names[0]
 a, b = st.columns(2)
 layer = a.selectbox("Layer", names, key=linked("eq_layer", choices=names))
 chosen = errors[names.index(layer)]
@@ -78,13 +112,17 @@ reproduce_panel(figure, snippet(model_line, input_code(picked), "x = trained.inf
                                 f"mode={mode!r})",
                                 "fig = cnnviz.plots.plot_equivariance_view(view)"),
                 name="equivariance_view")
+st.caption(region_sentence(chosen, mode))
 if chosen.exact:
     st.success(f"At {layer} the shift ({dy}, {dx}) is a whole multiple of the jump {chosen.jump}: the map moves "
-               f"by {view.map_shift} and matches to a relative error of {chosen.error:.1e}. Equivariant.")
+               f"by {view.map_shift} and matches to a relative error of {chosen.error:.1e} "
+               f"{'over the whole map' if mode == 'circular' else 'inside the dashed box'}. Equivariant.")
 else:
     st.warning(f"At {layer} the jump is {chosen.jump}, so a shift of ({dy}, {dx}) pixels would move the map by "
                f"{chosen.map_shift} units, which no map can do; the nearest whole shift {view.map_shift} "
-               f"leaves a relative error of {chosen.error:.2f}. Stride breaks exact equivariance.")
+               f"leaves a relative error of {chosen.error:.2f} "
+               f"{'over the whole map' if mode == 'circular' else 'inside the dashed box'}. "
+               "Stride breaks exact equivariance.")
 
 st.subheader("What sharing saves")
 st.caption("Each convolution beside a locally connected layer (the same local windows but a separate kernel at "

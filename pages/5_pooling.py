@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import (
+    PoolResult,
     feature_maps,
     invariance_curves,
     pool,
@@ -17,11 +18,36 @@ from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
 
-POOL_KINDS = {"max": "max", "avg": "average", "blur": "blur, then subsample (Zhang 2019)",
+POOL_KINDS = {"max": "max", "avg": "average", "blur": "BlurPool: blur, then subsample (Zhang 2019)",
+              "maxblur": "MaxBlurPool: max with stride 1, blur, then subsample (Zhang 2019)",
               "subsample": "subsample only (stride, no pooling)"}
+KIND_NOTES = {
+    "blur": "**BlurPool** (Zhang 2019) low-pass filters the map with a binomial kernel (the window size), then "
+            "keeps every stride-th value. It is what Zhang puts in place of a strided convolution or average "
+            "pooling. It takes no maximum: for max pooling see MaxBlurPool.",
+    "maxblur": "**MaxBlurPool** (Zhang 2019) is the anti-aliased max pooling: the maximum of every window with "
+               "stride 1 (nothing is dropped yet, so nothing aliases), then a binomial blur, then every "
+               "stride-th value. BlurPool is only the last two steps.",
+}
 TRANSFORMS = {"translate": ("Shift right (pixels)", np.arange(0, 5, 1.0)),
               "rotate": ("Rotation (degrees)", np.arange(-15, 15.1, 2.5)),
               "scale": ("Scale factor", np.round(np.arange(0.8, 1.201, 0.05), 2))}
+
+
+
+def winner_sentence(result: PoolResult) -> str:
+    """What the dots mean, what a shift does to a max, and how many windows are ties: the count decides."""
+    windows = int(np.prod(result.output.shape))
+    ties = result.ties
+    tie_words = ("" if ties == 0 else
+                 f" {ties} of the {windows} windows are ties (their maximum occurs more than once, e.g. all "
+                 f"zero after a ReLU): no single value wins them, so they have no dot.")
+    return ("Dots mark the value that won each window: only it passes on. A small shift can change a window's "
+            "output even if its winner stays inside it, because a larger value can move in. "
+            "Row [0, 5, 9, 0], 2-wide windows, shifted left by one: 5 stays in window 0, but 9 joins it, and "
+            "the output goes from 5 to 9. Pooling makes the output less sensitive to shifts, not unchanged."
+            + tie_words)
+
 
 frame = page_frame()
 st.title("Pooling: downsampling that buys invariance")
@@ -40,6 +66,9 @@ with left:
     picked = pick_input(trained, key="pool")
     x = prep.apply(picked.image[None])[0]
     map_choices = ["the input image", *spatial_layers(trained.model, prep.input_shape)]
+    if st.session_state.get("pool_map", map_choices[0]) not in map_choices:
+        # Another model's layer: set the default, so the browser is told (a dropped value stays shown there).
+        st.session_state["pool_map"] = map_choices[0]
     source = st.selectbox("Map to pool", map_choices, key=linked("pool_map", choices=map_choices))
     if source == "the input image":
         maps = picked.image
@@ -49,11 +78,16 @@ with left:
     kind = st.radio("Pooling", list(POOL_KINDS), format_func=POOL_KINDS.get,
                     key=linked("pool_kind", choices=list(POOL_KINDS)))
     k1, k2 = st.columns(2)
-    kernel = k1.slider("Window (kernel)", 1, 5, 2, key=linked("pool_kernel", low=1, high=5))
+    kernel = k1.slider("Max window" if kind == "maxblur" else "Window (kernel)", 1, 5, 2,
+                       key=linked("pool_kernel", low=1, high=5))
     stride = k2.slider("Stride", 1, 4, 2, key=linked("pool_stride", low=1, high=4))
+    blur_size = 3
+    if kind == "maxblur":
+        blur_size = st.slider("Blur filter (binomial, size)", 1, 7, 3, key=linked("pool_blur", low=1, high=7),
+                              help="Zhang 2019 tries sizes 2 to 7; 3 is [1, 2, 1]ᵀ[1, 2, 1] / 16.")
 with right:
     try:
-        result = pool(maps[channel], kind, kernel, stride)
+        result = pool(maps[channel], kind, kernel, stride, blur_size=blur_size)
     except ValueError as exc:
         st.warning(f"{exc} Choose a smaller window.")
     else:
@@ -63,12 +97,14 @@ with right:
                      f"x = trained.info.preprocessing.apply(image[None])[0]\n"
                      f"maps = cnnviz.feature_maps(trained.model, x, layers=[{source!r}])[{source!r}]")
         reproduce_panel(figure, snippet(model_code(), input_code(picked), maps_code,
-                                        f"result = cnnviz.pool(maps[{channel}], {kind!r}, {kernel}, {stride})",
+                                        f"result = cnnviz.pool(maps[{channel}], {kind!r}, {kernel}, {stride}"
+                                        + (f", blur_size={blur_size})" if kind == "maxblur" else ")"),
                                         f"fig = cnnviz.plots.plot_pooling(maps[{channel}], result)"),
                         name="pooling")
         if kind == "max":
-            st.caption("Dots mark the value that won each window: only it passes on, so a small move of the "
-                       "input that keeps the winner inside its window leaves the output unchanged.")
+            st.caption(winner_sentence(result))
+        elif kind in KIND_NOTES:
+            st.caption(KIND_NOTES[kind])
 
 st.subheader("Invariance, measured")
 t1, t2 = st.columns(2)

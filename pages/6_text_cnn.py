@@ -1,15 +1,20 @@
 """TextCNN: n-gram filters over a sentence, 1-max pooling over time, and token attributions with Captum."""
 
+import re
 import time
+from collections.abc import Callable
 
 import streamlit as st
 
 from cnnviz import (
-    UNK_ID,
+    IG_TOLERANCE,
+    MAX_IG_STEPS,
     CnnvizError,
+    EpochReport,
     TrainConfig,
     attribute_tokens,
     csv_columns,
+    encode_sentence,
     evaluate,
     model_to_bytes,
     ngram_activations,
@@ -33,7 +38,13 @@ from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider
 from pages.common.links import linked
 from pages.common.reproduce import model_code, reproduce_panel, snippet
-from pages.common.session import app_settings, current_text_model, set_current_text_model, text_corpus
+from pages.common.session import (
+    app_settings,
+    current_text_model,
+    current_zoo_key,
+    set_current_text_model,
+    text_corpus,
+)
 from pages.common.shared_runs import training_slot
 
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
@@ -42,6 +53,30 @@ WIDTHS = [(2, 3, 4), (3, 4, 5)]
 METHODS = {"integrated_gradients": "Integrated Gradients", "occlusion": "Occlusion"}
 CORPORA = {"sentiment": "procedural sentiment corpus (offline)", "rotten_tomatoes": "Rotten Tomatoes, MR (online)",
            "sst2": "SST-2 (online)", "ag_news": "AG News (online)", "trec": "TREC questions (online)"}
+FOLLOW = "text_target_follow"        # set when the user changes the sentence: the class box follows the prediction
+TARGET_MODEL = "text_target_model"   # the model the class box was last shown for (a new model: follow again)
+
+
+def plain(text: str) -> str:
+    """`text` for a markdown element (st.success, st.caption), shown as typed: every markup character escaped."""
+    return re.sub(r"([\\`*_\[\]<>:$~&|])", r"\\\1", text)  # nothing here starts a line
+
+
+def follow_prediction() -> None:
+    """The sentence changed (typed or picked): explain its predicted class again, not the class picked before."""
+    st.session_state[FOLLOW] = True
+
+
+def pick_example() -> None:
+    st.session_state.text_sentence = st.session_state.text_example
+    follow_prediction()
+
+
+def show_epochs(progress, label: str) -> Callable[[EpochReport], None]:
+    """An on_epoch callback that moves `progress`. It returns None: only cnnviz.STOP would stop the run."""
+    def on_epoch(report: EpochReport) -> None:
+        progress.progress(report.epoch / report.epochs, text=f"{label}: epoch {report.epoch} of {report.epochs}")
+    return on_epoch
 
 frame = page_frame(text=True)
 st.title("TextCNN: convolution over words")
@@ -65,19 +100,27 @@ left, right = st.columns([2, 1])
 with left:
     # Picking an example puts it into the sentence box, where it can be edited.
     example = st.selectbox("Example", EXAMPLES, key=linked("text_example", choices=EXAMPLES),
-                           on_change=lambda: st.session_state.update(text_sentence=st.session_state.text_example))
-    sentence = st.text_input("Sentence", value=example, key=linked("text_sentence", text=True), max_chars=2000)
+                           on_change=pick_example)
+    sentence = st.text_input("Sentence", value=example, key=linked("text_sentence", text=True), max_chars=2000,
+                             on_change=follow_prediction)
 tokens = prep.encode_batch([sentence])[0]
 if not sentence.strip():
     st.warning("Type a sentence: an empty one has no words to look at.")
     close_page_frame(frame)
     st.stop()
 probabilities = trained.predict_proba([sentence])[0]
-unknown = [w for w, i in zip(prep.vocabulary.decode(tokens.tolist()), tokens.tolist()) if i == UNK_ID]
+encoded = encode_sentence(prep, sentence)
 with right:
     st.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="text_probs")
-if unknown:
-    st.caption(f"Words the model has never seen (shown as <unk>): {', '.join(sorted(set(unknown)))}")
+if encoded.dropped:
+    st.info(f"This sentence has {len(encoded.words):,} tokens; the model reads only the first {encoded.kept} "
+            f"(its longest input), so the last {encoded.dropped:,} are dropped: they change nothing and are not "
+            "shown below.", icon=":material/content_cut:")
+if encoded.unknown:
+    # The words are the user's own text: shown with st.text, never as markdown or HTML.
+    st.caption(f"{len(encoded.unknown)} word(s) this model has never seen; it reads each of them as the one "
+               "unknown-word token `<unk>`, so to the model they all look alike:")
+    st.text("   ".join(encoded.unknown))
 
 acts = ngram_activations(trained.model, tokens, prep.vocabulary)
 with st.expander("The input: an N×K matrix of word embeddings"):
@@ -96,14 +139,26 @@ st.caption("1-max pooling: each filter keeps only its largest value over the sen
 
 st.subheader("Which words decided it")
 a, b, c = st.columns(3)
-target = a.selectbox("Explain the class", range(len(info.class_names)), index=int(probabilities.argmax()),
-                     format_func=info.class_names.__getitem__,
-                     key=linked("text_target", choices=range(len(info.class_names))))
+# The class box shows the predicted class, unless the user picked another for this sentence: a new
+# sentence or a new model starts from its prediction again. A value a link brings is kept.
+before = st.session_state.get("text_target")
+target_key = linked("text_target", choices=range(len(info.class_names)))
+from_link = st.session_state.get(target_key) != before
+follow = st.session_state.pop(FOLLOW, False) or st.session_state.get(TARGET_MODEL, id(trained)) != id(trained)
+st.session_state[TARGET_MODEL] = id(trained)
+if target_key not in st.session_state or follow and not from_link:
+    st.session_state[target_key] = int(probabilities.argmax())
+target = a.selectbox("Explain the class", range(len(info.class_names)), format_func=info.class_names.__getitem__,
+                     key=target_key)
 method = b.radio("Method", list(METHODS), format_func=METHODS.get, key=linked("text_method", choices=list(METHODS)))
 if method == "integrated_gradients":
     most = max(10, app_settings().max_attribution_steps)  # a hosted demo allows fewer
+    # More steps are tried when the chosen ones leave the sum off; a hosted demo keeps its own cap.
+    most_tried = most if app_settings().hosted else max(most, MAX_IG_STEPS)
     options = {"n_steps": c.slider("Integration steps", 10, most, min(50, most), step=10,
-                                   key=linked("text_steps", low=10, high=most, step=10))}
+                                   key=linked("text_steps", low=10, high=most, step=10),
+                                   help=f"If these steps leave the attributions more than {IG_TOLERANCE:.0%} off "
+                                        f"the change of the score, they are doubled, up to {most_tried}.")}
 else:
     longest = min(4, len(acts.tokens))
     window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1,
@@ -111,13 +166,25 @@ else:
     options = {"window": window}
 try:
     attribution = attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
-                                   **options)
+                                   **options, **({"max_steps": most_tried} if method == "integrated_gradients" else {}))
 except ValueError as exc:
     st.error(str(exc))
     attribution = None
 if attribution is not None:
     figure = plot_token_attributions(attribution, class_name=info.class_names[int(target)])
     st.plotly_chart(figure, key="text_attributions")
+    pads = int(attribution.padding.sum()) if attribution.padding is not None else 0
+    padding_note = (f" The {pads} padding position(s) the model adds to reach its widest filter are not words: "
+                    "they are left empty." if pads else "")
+    if method == "occlusion" and options["window"] > 1:
+        st.caption(f"Occlusion, window of {options['window']} words: each run of {options['window']} neighbouring "
+                   "tokens is replaced by padding, and every token of the run gets the whole drop of the class "
+                   "score, not a share of it; a token's value is the mean drop over the runs that contain it. So "
+                   "values mix a word with its neighbours and do not add up to anything, and the first and last "
+                   "words, inside fewer runs, show the drop of just those." + padding_note)
+    elif method == "occlusion":
+        st.caption("Occlusion, window of 1 word: each token's value is the drop of the class score when that "
+                   "token alone is replaced by padding." + padding_note)
     option_code = ", ".join(f"{name}={value!r}" for name, value in options.items())
     reproduce_panel(figure, snippet(model_code(text=True), "prep = trained.info.preprocessing",
                                     f"tokens = prep.encode_batch([{sentence!r}])[0]",
@@ -126,13 +193,21 @@ if attribution is not None:
                                     "fig = cnnviz.plots.plot_token_attributions(attribution, "
                                     f"class_name=trained.info.class_names[{int(target)}])"),
                     name="token_attributions", text=True)
-if attribution is not None and attribution.converged is False:
-    st.warning(f"Integrated Gradients did not converge within {attribution.n_steps} steps: the attributions do "
-               f"not add up to the change of the score (delta {attribution.delta:.2g}); read them with care.")
-elif attribution is not None and attribution.delta is not None:
-    st.caption(f"Integrated Gradients from an all-padding sentence, {attribution.n_steps} steps: the attributions "
-               f"add up to the change of the class score to within {abs(attribution.delta):.2g} "
-               "(the convergence delta).")
+if attribution is not None and attribution.delta is not None:
+    difference, delta, relative = attribution.prediction_difference, attribution.delta, attribution.relative_delta
+    share = f"{relative:.2%} of it" if relative != float("inf") else "while the change is 0"
+    steps = f"{attribution.n_steps} steps"
+    if attribution.steps_doubled:
+        steps += (f" (the {attribution.requested_steps} chosen left the sum more than {IG_TOLERANCE:.0%} off, "
+                  f"so they were doubled{', up to the most tried' if attribution.converged is False else ''})")
+    completeness = (f"the attributions add up to {attribution.attributions.sum():.4g}, while the class score "
+                    f"changes by {difference:.4g} from an all-padding sentence to this one: the convergence delta "
+                    f"is {delta:.2g}, {share}")
+    if attribution.converged is False:
+        st.warning(f"Integrated Gradients did not converge with {steps}: {completeness}, more than the "
+                   f"{IG_TOLERANCE:.0%} a converged result stays within. Read small differences with care.")
+    else:
+        st.caption(f"Integrated Gradients with {steps}: {completeness} (converged: within {IG_TOLERANCE:.0%}).")
 
 if corpus is not None:
     st.subheader("What one filter looks for, over the whole corpus")
@@ -190,27 +265,43 @@ if go:
         st.error(f"{exc} The text model is unchanged.")
     else:
         config = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.01)
+        data_label = CORPORA[corpus_name] if source == "a corpus" else csv_rows[0]
         rows = []
+        candidate = outcome = None
         for kind, label in (("text_cnn", "TextCNN"), ("fasttext", "fastText (unigrams)")):
             model = untrained_text_model(kind, data, seed=0, **({"widths": widths} if kind == "text_cnn" else {}))
             progress = st.progress(0.0, text=f"Training {label} ...")
             start = time.perf_counter()
             with training_slot():
                 result = train(model.model, data.train_tensors(), config, test_set=data.test_tensors(),
-                               on_epoch=lambda r, p=progress, n=label: p.progress(r.epoch / r.epochs,
-                                                                                   text=f"{n}: epoch {r.epoch}"))
+                               on_epoch=show_epochs(progress, label))
             seconds = time.perf_counter() - start
             progress.empty()
             evaluation = evaluate(model.model, *data.test_tensors())
             hard = [i for i, tag in enumerate(data.test_tags) if tag in ("negation", "contrast")]
             hard_accuracy = (evaluation.predictions[hard] == evaluation.labels[hard]).mean() if hard else None
-            rows.append({"model": label, "test accuracy": f"{evaluation.accuracy:.1%}",
+            rows.append({"model": label, "epochs": f"{len(result.history)} of {epochs}",
+                         "test accuracy": f"{evaluation.accuracy:.1%}",
                          "negation / contrast": "—" if hard_accuracy is None else f"{hard_accuracy:.1%}",
                          "training time": f"{seconds:.1f} s", "parameters": f"{model.parameters:,}"})
             if kind == "text_cnn":
-                set_current_text_model(model.with_accuracy(evaluation.accuracy))
+                candidate, outcome = model.with_accuracy(evaluation.accuracy), result
                 st.plotly_chart(plot_training_curves(result.history, total_epochs=epochs), key="text_curves")
         st.dataframe(rows, hide_index=True)
-        st.success("The new TextCNN is now the text model of this page.")
+        # Only a run that finished every epoch replaces the text model (a rerun that interrupts the
+        # training never gets here); the replaced one stays a click away in the sidebar.
+        old = current_text_model()
+        old_label = (f"{'the zoo model ' if current_zoo_key(text=True) else ''}{old.info.name} ("
+                     + ("accuracy not measured" if old.info.test_accuracy is None
+                        else f"{old.info.test_accuracy:.1%} test accuracy") + ")")
+        if outcome.status == "completed" and len(outcome.history) == epochs:
+            set_current_text_model(candidate, reason=f"trained on the TextCNN page ({epochs} epochs on {data_label})")
+            st.success(plain(f"The new TextCNN ({candidate.info.test_accuracy:.1%} test accuracy) is now the text "
+                             f"model of this page. It replaced {old_label}; the sidebar's “Switch back to "
+                             f"{old.info.name}” button brings that one back."))
+        else:
+            st.warning(plain(f"The TextCNN {outcome.status} after {len(outcome.history)} of {epochs} epochs "
+                             f"({outcome.message}), so it did not replace the text model: {old_label} is still "
+                             "the one in use."))
 
 close_page_frame(frame)

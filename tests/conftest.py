@@ -130,9 +130,15 @@ def run_snippet(at, chart_key: str) -> None:
     """Run the page's "reproduce this figure" snippet offline and check it redraws the chart `chart_key`."""
     import json
 
+    from unittest import mock
+
+    import plotly.graph_objects as go
+
     (code,) = [c.value for c in at.code if c.language == "python"]
     namespace: dict = {}
-    exec(compile(code, "<snippet>", "exec"), namespace)
+    with mock.patch.object(go.Figure, "show") as show:  # a script opens a browser tab here: record it
+        exec(compile(code, "<snippet>", "exec"), namespace)
+    show.assert_called_once_with()
     expected = chart_spec(at, chart_key)["data"]
     assert_same_figure_data(json.loads(namespace["fig"].to_json())["data"], expected)
 

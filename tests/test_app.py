@@ -23,7 +23,7 @@ from cnnviz import (
     model_to_bytes,
     untrained_model,
 )
-from tests.conftest import open_page
+from tests.conftest import chart_spec, open_page
 
 
 def sidebar_text(at: AppTest) -> str:
@@ -120,25 +120,55 @@ def test_a_diverging_run_is_reported_and_keeps_the_last_good_weights(app, monkey
     assert not at.exception
     assert any("The loss became nan in epoch 1" in e.value and "lower learning rate" in e.value
                for e in at.error), [e.value for e in at.error]
-    # Nothing finished, so the weights are the initial ones of the same seed.
+    # Nothing finished, so the run's weights are the initial ones of the same seed; they do not
+    # replace the zoo model unless the user asks.
+    assert at.session_state["current_model"].info.name == load_zoo_model().info.name
+    at.button(key="adopt_run").click().run()
     initial = untrained_model("lenet5", digits, seed=0).model.state_dict()
     for key, tensor in at.session_state["current_model"].model.state_dict().items():
         assert torch.equal(tensor, initial[key])
 
 
-def test_stop_keeps_the_model_trained_so_far(app):
+def test_a_ui_training_runs_every_epoch_and_reaches_its_accuracy(app):
+    """A page that stopped after one epoch passed every other test once: count the epochs."""
+    at = train_page(app)
+    at.number_input[0].set_value(3)
+    at.button(key="FormSubmitter:train_form-Train").click().run(timeout=300)
+    assert not at.exception
+    assert any("Trained for 3 epochs" in s.value and "This is now the current model" in s.value
+               for s in at.success)
+    result = at.session_state["training_result"]
+    assert [r.epoch for r in result["history"]] == [1, 2, 3] and result["status"] == "completed"
+    assert result["evaluation"].accuracy >= 0.9    # LeNet-5 on digits: ~96% after 3 one-cycle epochs
+    assert max(len(trace["x"]) for trace in chart_spec(at, "curves")["data"]) == 3
+    assert "trained on Train / load (3 of 3 epochs)" in sidebar_text(at)
+    # The zoo model it replaced is one click away.
+    at.button(key="switch_back_image").click().run()
+    assert at.session_state["current_model"].info.name == load_zoo_model().info.name
+
+
+def test_stop_keeps_the_previous_model_and_offers_the_stopped_one(app):
     # A click on Stop reruns the app while the loop runs; the run it interrupts is left in
-    # session state. Recreate that state and check the next run keeps its model.
+    # session state. Recreate that state: the next run must not let it replace the good model.
     from pages.common.session import TrainingRun
 
     data = load_image_dataset("digits")
+    good = app.session_state["current_model"]
     partial = untrained_model("lenet5", data, seed=3)
     app.session_state["training_run"] = TrainingRun(partial, TrainConfig(epochs=5))
     app.run()                                     # any page settles an interrupted run
     assert "training_run" not in app.session_state
+    assert app.session_state["current_model"] is good
+    assert "not made current" in sidebar_text(app)  # said on whatever page comes next
     at = train_page(app)
+    assert at.session_state["current_model"] is good
+    assert any("Stopped after 0 finished epoch(s)" in w.value and "current model is unchanged" in w.value
+               for w in at.warning)
+    at.button(key="adopt_run").click().run()
     assert at.session_state["current_model"].model is partial.model
-    assert any("Stopped after 0 finished epoch(s)" in w.value for w in at.warning)
+    assert "stopped after 0 of 5 epochs" in sidebar_text(at)
+    at.button(key="switch_back_image").click().run()
+    assert at.session_state["current_model"] is good
 
 
 def test_online_data_set_offline_gives_a_clear_message_and_keeps_the_model(app):
@@ -347,3 +377,21 @@ def test_a_model_file_with_a_saved_view_offers_a_link_to_that_view(app):
 
     at = upload_model(at, "plain.safetensors", model_to_bytes(teacher))   # a file without a view: no link
     assert not [p for p in at.get("page_link") if "view saved in" in p.proto.label]
+
+
+def test_a_page_left_and_opened_again_keeps_its_settings(app):
+    """Streamlit forgets the widgets of a page that a run does not draw; the session must not."""
+    at = open_page(app, "feature_maps")
+    at.number_input(key="features_index").set_value(17).run()
+    at.selectbox(key="features_layer").set_value("conv2").run()
+    at = open_page(at, "pooling")
+    at.radio(key="pool_kind").set_value("avg").run()
+    at = open_page(at, "feature_maps")
+    assert (at.number_input(key="features_index").value, at.selectbox(key="features_layer").value) == (17, "conv2")
+    assert "features_index=17" in at.sidebar.code[0].value        # and the share box says so
+    at = open_page(at, "pooling")
+    assert at.radio(key="pool_kind").value == "avg"
+    # A kept value that no longer fits (another model's layers) falls back to the default, silently.
+    at.session_state["link_kept"]["features_layer"] = "conv9"
+    at = open_page(at, "feature_maps")
+    assert at.selectbox(key="features_layer").value == "conv1" and not at.warning

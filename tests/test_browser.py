@@ -105,10 +105,17 @@ def test_stop_keeps_the_model_trained_so_far(server, page):
     # Wait until at least two epochs have finished (the progress text says epoch 3 or later).
     expect(page.get_by_text(re.compile(r"Epoch (?:[3-9]|[1-4]\d)/50, batch"))).to_be_visible(timeout=60_000)
     page.get_by_role("button", name="Stop training").click()
-    stopped = page.get_by_text("Stopped after")
+    stopped = page.get_by_test_id("stMain").get_by_text("Stopped after")
     expect(stopped).to_be_visible(timeout=30_000)
     finished = int(stopped.inner_text().split("Stopped after ")[1].split(" ")[0])
     assert 2 <= finished < 50
+    # A stopped run does not replace the model that was current: it is offered instead.
+    expect(page.get_by_text("The current model is unchanged")).to_be_visible()
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("not made current", exact=False)).to_be_visible(timeout=10_000)
+    page.get_by_role("button", name="Use the model of this run anyway").click()
+    expect(sidebar.get_by_text(f"stopped after {finished} of 50 epochs", exact=False)).to_be_visible(
+        timeout=30_000)
 
 
 def test_clicking_a_unit_draws_its_receptive_field(server, page):
@@ -439,3 +446,62 @@ def test_a_model_file_loads_and_a_pickle_carrying_code_is_refused(server, page, 
     settled(page)
     expect(sidebar.get_by_text("TinyVGG on shapes")).to_be_visible()
     assert not marker.exists()
+
+
+def test_the_share_box_follows_a_change_made_inside_a_fragment(server, page):
+    """The Feature maps layer view is a fragment: its reruns skip the rest of the page, the share box
+    included, which once kept showing the old link while the address bar had the new one."""
+    url, _ = server
+    open_page(page, url, "feature_maps")
+    choose(page, "features_layer", "conv2")
+    expect(page).to_have_url(re.compile("features_layer=conv2"), timeout=30_000)
+    settled(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Share this view").click()
+    link = sidebar.get_by_test_id("stCode")
+    expect(link).to_contain_text("features_layer=conv2", timeout=10_000)
+    expect(link).to_have_count(1)  # redrawn in place, not added beside the old one
+
+
+def test_an_empty_canvas_gets_no_prediction_until_something_is_drawn(server, page):
+    """Issue 12, B10: an empty canvas was given "4 (71%)" as if it were a prediction."""
+    url, _ = server
+    open_page(page, url, "feature_maps")
+    page.locator(".st-key-features_source").get_by_text("Draw", exact=True).click()
+    expect(page.get_by_text("No prediction for your drawing: it is blank.")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("This input is blank")).to_be_visible()
+    settled(page)
+    canvas = page.locator(".st-key-features_canvas canvas").first
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.15)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.85, steps=15)
+    page.mouse.up()
+    expect(page.get_by_text(re.compile(r"^Prediction for your drawing: 1 \("))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("This input is blank")).to_have_count(0)
+    expect(page.get_by_text("No prediction for your drawing")).to_have_count(0)
+
+
+def test_the_unit_picker_is_readable_on_a_1024_px_projector(server, page):
+    """Issue 12, B11: at 1024 px the unit picker was ~60 px wide and the ERF's titles were clipped."""
+    url, _ = server
+    small = page.context.browser.new_page(viewport={"width": 1024, "height": 768})  # the sidebar stays open
+    try:
+        open_page(small, url, "receptive_fields")
+        for key in ("picker_conv2", "erf"):
+            chart = small.locator(f".st-key-{key}")
+            chart.scroll_into_view_if_needed()
+            plot_area = chart.locator(".nsewdrag").first
+            expect(plot_area).to_be_visible(timeout=30_000)
+            area, outer = plot_area.bounding_box(), chart.bounding_box()
+            assert area["width"] >= 180 and area["height"] >= 180, (key, area)
+            # Titles and colour bar lie wholly inside the chart: nothing cut off at its edges.
+            expect(chart.locator(".colorbar")).to_have_count(1)
+            for part in chart.locator(".gtitle, .colorbar, .cbtitle").all():
+                inner = part.bounding_box()
+                assert inner is not None and inner["x"] >= outer["x"] - 1 and inner["y"] >= outer["y"] - 1
+                assert inner["x"] + inner["width"] <= outer["x"] + outer["width"] + 1, (key, inner, outer)
+                assert inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1, (key, inner, outer)
+    finally:
+        small.close()

@@ -434,3 +434,60 @@ def test_online_dataset_is_converted_like_the_offline_ones(monkeypatch):
     # half red (1, 0, 0), half blue (0, 0, 1): channel means 0.5, 0, 0.5; std 0.5, ~0, 0.5
     assert ds.preprocessing.mean == pytest.approx((0.5, 0.0, 0.5))
     assert ds.preprocessing.std == pytest.approx((0.5, 1e-6, 0.5))
+
+
+# --- checking an input before its prediction is shown (issue 12, B10) ------------------------------
+
+DIGITS_PREP = Preprocessing(1, 28, (0.31,), (0.32,))     # light strokes on black: mean 0.31
+LIGHT_PREP = Preprocessing(1, 28, (0.8,), (0.3,))        # a data set of dark strokes on white
+
+
+def seven(ink: float, paper: float) -> np.ndarray:
+    """A hand-made 7 at 28x28 as to_model_input gives it: a bar and a diagonal, `ink` on `paper`."""
+    image = np.full((1, 28, 28), paper, dtype=np.float32)
+    image[0, 5:8, 6:22] = ink
+    for row in range(8, 24):
+        image[0, row, 20 - (row - 8) // 2:23 - (row - 8) // 2] = ink
+    return image
+
+
+def test_an_empty_canvas_and_a_white_page_are_blank():
+    from cnnviz import check_input
+
+    for value in (0.0, 1.0, 0.5):
+        check = check_input(np.full((1, 28, 28), value, dtype=np.float32), DIGITS_PREP)
+        assert check.blank and not check.inverted and check.contrast == 0.0
+    faint = np.zeros((1, 28, 28), dtype=np.float32)
+    faint[0, 10:18, 14] = 0.04                                          # below BLANK_CONTRAST: still blank
+    assert check_input(faint, DIGITS_PREP).blank
+    faint[0, 10:18, 14] = 0.3
+    assert not check_input(faint, DIGITS_PREP).blank
+
+
+def test_a_black_on_white_digit_is_inverted_for_a_model_of_white_on_black_digits():
+    from cnnviz import check_input
+
+    check = check_input(seven(ink=0.0, paper=1.0), DIGITS_PREP)
+    assert check.inverted and not check.blank
+    assert (check.background, check.contrast, check.training_mean) == (1.0, 1.0, pytest.approx(0.31))
+    assert not check_input(seven(ink=1.0, paper=0.0), DIGITS_PREP).inverted        # the right way round
+    assert check_input(seven(ink=1.0, paper=0.0), LIGHT_PREP).inverted             # and the other way
+    assert not check_input(seven(ink=0.0, paper=1.0), LIGHT_PREP).inverted
+
+
+def test_photos_and_colour_data_sets_are_not_inverted():
+    from cnnviz import check_input
+
+    for name in PHOTOS:      # backgrounds between 0.2 and 0.61: none clearly white
+        assert not check_input(to_model_input(load_photo(name), DIGITS_PREP), DIGITS_PREP).inverted
+    cifar_like = Preprocessing(3, 32, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26))   # no background to speak of
+    white_page = np.ones((3, 32, 32), dtype=np.float32)
+    white_page[:, 10:20, 10:20] = 0.0
+    assert not check_input(white_page, cifar_like).inverted
+
+
+def test_check_input_refuses_what_is_not_an_image():
+    from cnnviz import check_input
+
+    with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+        check_input(np.zeros((28, 28)), DIGITS_PREP)

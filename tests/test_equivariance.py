@@ -192,10 +192,17 @@ def test_lenet5_jumps_and_map_shifts_by_hand():
     x = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(1))
     layers = by_name(equivariance_errors(lenet5(seed=0), x, (4, 0)))
     assert list(layers) == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2"]  # no fc layers
-    assert layers["conv1"] == LayerEquivariance("conv1", (1, 1), (4.0, 0.0), True, layers["conv1"].error, 480)
+    assert layers["conv1"] == LayerEquivariance("conv1", (1, 1), (4.0, 0.0), True, layers["conv1"].error, 480,
+                                                layers["conv1"].full_error)
     assert (layers["pool1"].jump, layers["pool1"].map_shift) == ((2, 2), (2.0, 0.0))
     assert (layers["pool2"].jump, layers["pool2"].map_shift, layers["pool2"].compared) == ((4, 4), (1.0, 0.0), 6)
     assert all(layer.exact and layer.error < TINY for layer in layers.values())
+
+
+def test_circular_padding_has_no_edge_error_so_the_whole_map_equals_the_compared_one():
+    model = build_model(toy_spec(padding_mode="circular"), seed=0)
+    for layer in equivariance_errors(model, X, (3, -5), mode="circular"):
+        assert layer.compared == 32 * 32 and layer.full_error == layer.error < TINY
 
 
 def test_a_region_with_no_unit_gives_nan():
@@ -207,7 +214,7 @@ def test_a_region_with_no_unit_gives_nan():
 
 # --- equivariance_view -----------------------------------------------------------------------------
 
-def test_view_difference_is_nan_exactly_outside_the_compared_region():
+def test_view_difference_covers_the_whole_map_and_the_compared_region_is_marked():
     model = build_model(toy_spec(), seed=0)
     view = equivariance_view(model, X, (3, -5), "conv1", 2)
     assert isinstance(view, EquivarianceView) and (view.layer, view.channel) == ("conv1", 2)
@@ -215,10 +222,17 @@ def test_view_difference_is_nan_exactly_outside_the_compared_region():
     # conv1 compares rows 4..30 and cols 1..25 (see the hand count above).
     expected = np.zeros((32, 32), dtype=bool)
     expected[4:31, 1:26] = True
-    np.testing.assert_array_equal(np.isfinite(view.difference), expected)
-    compared = by_name(equivariance_errors(model, X, (3, -5)))["conv1"].compared
-    assert compared == np.isfinite(view.difference).sum() == 27 * 25
+    np.testing.assert_array_equal(view.compared, expected)
+    np.testing.assert_array_equal(view.compared_region, expected)
+    layer = by_name(equivariance_errors(model, X, (3, -5)))["conv1"]
+    assert layer.compared == view.compared.sum() == 27 * 25
+    # The difference is everywhere (no blank edges): ~0 inside the box, clearly not along the edges.
+    assert np.isfinite(view.difference).all()
+    np.testing.assert_allclose(view.difference, view.f_shifted_x - view.shifted_f_x, rtol=1e-6, atol=1e-6)
     assert np.abs(view.difference[expected]).max() < TINY
+    assert np.abs(view.difference[~expected]).max() > 1e-2
+    # The reported numbers say which region they measure: `error` the box, `full_error` the whole map.
+    assert layer.error < TINY < 1e-2 < layer.full_error
 
 
 def test_view_maps_are_the_feature_maps_and_their_shifts():
@@ -231,14 +245,13 @@ def test_view_maps_are_the_feature_maps_and_their_shifts():
     assert view.map_shift == (1, -2) and view.f_x.shape == view.difference.shape == (16, 16)
     np.testing.assert_array_equal(view.shifted_f_x[1:, :-2], view.f_x[:-1, 2:])
     assert (view.shifted_f_x[0] == 0).all() and (view.shifted_f_x[:, -2:] == 0).all()
-    finite = np.isfinite(view.difference)
-    np.testing.assert_allclose(view.difference[finite], (view.f_shifted_x - view.shifted_f_x)[finite])
+    np.testing.assert_allclose(view.difference, view.f_shifted_x - view.shifted_f_x)
 
 
 def test_view_in_circular_mode_compares_every_unit_and_says_when_not_exact():
     model = build_model(toy_spec(stride=2, padding_mode="circular"), seed=0)
     view = equivariance_view(model, X, (1, 0), "conv2", 0, mode="circular")
-    assert np.isfinite(view.difference).all() and (view.map_shift, view.exact) == ((1, 0), False)
+    assert view.compared.all() and (view.map_shift, view.exact) == ((1, 0), False)
     np.testing.assert_array_equal(view.shifted_f_x, np.roll(view.f_x, 1, axis=0))
     assert np.abs(view.difference).max() > 1e-2
 

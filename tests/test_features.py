@@ -231,3 +231,15 @@ def test_top_activations_errors_leave_no_hooks():
     with pytest.raises(ValueError, match="at least 1"):
         top_activations(model, x, "conv1", 0, k=0)
     assert no_hooks(model) and model.training
+
+
+def test_a_float64_model_takes_the_float32_inputs_preprocessing_gives():
+    model = lenet5().double()
+    x = torch.rand(2, 1, 28, 28)                                        # float32, as Preprocessing.apply makes
+    maps = feature_maps(model, x, layers=["conv1"])["conv1"]
+    with torch.no_grad():
+        expected = model.conv1(x.double()).float().numpy()
+    assert np.allclose(maps, expected, atol=1e-6)
+    best = top_activations(model, x, "conv2", 0, k=1)
+    assert best.indices.shape == (1,) and no_hooks(model)
+    assert torch.rand(1).dtype == torch.float32 and next(model.parameters()).dtype == torch.float64

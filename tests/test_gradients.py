@@ -22,6 +22,7 @@ from cnnviz.gradients import (
     train_with_gradient_norms,
 )
 from cnnviz.resnet import ResNetSpec, build_resnet, resnet_cifar, weighted_layers
+from cnnviz.training import STOP
 
 
 @pytest.fixture(scope="module")
@@ -212,13 +213,13 @@ def test_batches_run_through_a_permutation_and_reshuffle_when_one_would_not_fit(
         np.testing.assert_allclose(trace.norms[step], gradient_norms(model, x[idx], y[idx]).norms, rtol=1e-5)
 
 
-def test_on_step_true_stops_the_run(digits64):
+def test_on_step_stop_stops_the_run(digits64):
     x, y = digits64
     reports: list[StepReport] = []
 
-    def on_step(report: StepReport) -> bool:
+    def on_step(report: StepReport) -> object:
         reports.append(report)
-        return report.step == 3
+        return STOP if report.step == 3 else True  # only STOP stops
 
     trace = train_with_gradient_norms(small_net(), x, y, steps=10, batch_size=16, on_step=on_step)
     assert trace.status == "stopped" and trace.steps_done == 3 and trace.norms.shape == (3, 8)
@@ -302,8 +303,8 @@ def test_a_small_degradation_experiment(digits64):
 
 def test_stopping_in_the_second_run_keeps_two_runs(digits64):
     x, y = digits64
-    result = degradation_experiment(TINY, x, y, on_step=lambda label, report: label == "ResNet-8"
-                                    and report.step == 2)
+    result = degradation_experiment(TINY, x, y, on_step=lambda label, report: STOP if label == "ResNet-8"
+                                    and report.step == 2 else None)
     assert list(result.runs) == ["plain-8", "ResNet-8"] and not result.complete
     assert result.runs["plain-8"].status == "completed" and result.runs["ResNet-8"].status == "stopped"
     assert result.runs["ResNet-8"].steps_done == 2

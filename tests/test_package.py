@@ -3,6 +3,7 @@
 import importlib
 import importlib.util
 import inspect
+import os
 import pkgutil
 import re
 import subprocess
@@ -81,3 +82,27 @@ def test_plots_names_have_docstrings():
 @pytest.mark.parametrize("name", SUBMODULES)
 def test_every_module_has_a_docstring(name):
     assert importlib.import_module(name).__doc__
+
+
+def test_pip_install_makes_cnnviz_importable_outside_the_checkout(tmp_path):
+    """A page's "Reproduce this figure" code must run in a notebook anywhere, zoo checkpoints included."""
+    import shutil
+
+    source = tmp_path / "source"
+    shutil.copytree(PACKAGE_DIR, source / "cnnviz", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(PACKAGE_DIR.parent / name, source / name)
+    target = tmp_path / "site"
+    # No build isolation and no dependencies: nothing is downloaded; the installed torch etc. serve.
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                           "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    elsewhere = tmp_path / "notebook"
+    elsewhere.mkdir()
+    code = ("import cnnviz, cnnviz.plots\n"
+            "trained = cnnviz.load_zoo_model('lenet5-digits')\n"
+            "print(cnnviz.__file__.startswith(%r), trained.parameters)\n" % str(target))
+    ran = subprocess.run([sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(target)})
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["True", "61706"]

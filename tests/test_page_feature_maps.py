@@ -130,3 +130,79 @@ def test_the_snippet_reproduces_the_feature_maps(app):
     at.selectbox(key="features_layer").set_value("pool2").run()
     at.toggle(key="features_per_channel").set_value(True).run()
     run_snippet(at, "maps")
+
+
+# --- blank and inverted inputs (issue 12, B10) -----------------------------------------------------
+
+def prediction_line(at) -> str:
+    return next(m.value for m in at.markdown if "rediction for" in m.value)
+
+
+def png_of(pixels: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_an_empty_canvas_gets_no_prediction(app):
+    # AppTest cannot draw: the canvas gives no image, which the page reads as the empty black box.
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Draw").run()
+    line = prediction_line(at)
+    assert line.startswith("**No prediction for your drawing:** it is blank.")
+    assert "a high probability does not mean the input shows anything" in line
+    assert any(w.value.startswith("This input is blank") and "Draw something in the box" in w.value
+               for w in at.warning)
+
+
+def test_a_white_upload_is_blank(app):
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Upload").run()
+    at.file_uploader(key="features_upload").upload("white.png", png_of(np.full((30, 30), 255, np.uint8)),
+                                                   "image/png").run()
+    assert prediction_line(at).startswith("**No prediction for upload 'white.png':** it is blank.")
+    assert any(w.value.startswith("This input is blank") for w in at.warning)
+
+
+def test_a_black_on_white_digit_is_inverted_and_can_be_shown_as_it_is(app):
+    digits = load_image_dataset("digits")
+    zoo = load_zoo_model()
+    index = int(np.flatnonzero(digits.y_test == 7)[0])
+    original = digits.x_test[index]
+    assert zoo.info.class_names[int(zoo.predict_proba(original[None])[0].argmax())] == "7"
+    black_on_white = np.round((1 - original[0]) * 255).astype(np.uint8)   # a 7 as a student draws it on paper
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Upload").run()
+    at.file_uploader(key="features_upload").upload("seven.png", png_of(black_on_white), "image/png").run()
+    assert not at.exception
+    assert at.toggle(key="features_invert").value is True
+    assert any(i.value.startswith("Inverted: this image is dark on a light background and LeNet-5 on digits "
+                                  "was trained on images that are light on a dark background") for i in at.info)
+    assert prediction_line(at).startswith("**Prediction for upload 'seven.png', inverted:** 7 (")
+    at.toggle(key="features_invert").set_value(False).run()
+    line = prediction_line(at)
+    assert line.startswith("**Prediction for upload 'seven.png':**") and "inverted" not in line
+    assert any("its prediction for the image as it is means little" in w.value for w in at.warning)
+
+
+def test_a_white_on_black_upload_and_a_photo_are_not_inverted(app):
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Upload").run()
+    bar = np.zeros((28, 28), np.uint8)
+    bar[4:24, 12:16] = 255
+    at.file_uploader(key="features_upload").upload("one.png", png_of(bar), "image/png").run()
+    assert prediction_line(at).startswith("**Prediction for upload 'one.png':**")
+    no_invert = lambda: all(t.key != "features_invert" for t in at.toggle)  # noqa: E731
+    assert no_invert() and not at.warning and not at.info
+    at.radio(key="features_source").set_value("Photo").run()
+    assert prediction_line(at).startswith("**Prediction for photo 'chelsea':**") and no_invert()
+
+
+def test_an_uploaded_file_name_is_shown_as_text(app):
+    at = open_page(app, "feature_maps")
+    at.radio(key="features_source").set_value("Upload").run()
+    bar = np.zeros((28, 28), np.uint8)
+    bar[4:24, 12:16] = 255
+    at.file_uploader(key="features_upload").upload("**big** [x](http://e.x) <b>.png", png_of(bar),
+                                                   "image/png").run()
+    assert r"upload '\*\*big\*\* \[x\](http\://e.x) \<b\>.png'" in prediction_line(at)

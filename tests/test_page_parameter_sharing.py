@@ -110,3 +110,71 @@ def test_the_snippet_reproduces_the_equivariance_view(app):
     run_snippet(at, "eq_view")
     (code,) = [c.value for c in at.code if c.language == "python"]
     assert "cnnviz.toy_model(padding_mode='circular', stride=2, pool='max')" in code and "mode='circular'" in code
+
+
+# --- the whole-map difference, and the words that say which region a number measures -------------
+
+def _zero_notes(spec: dict) -> list[str]:
+    return [a["text"] for a in spec["layout"].get("annotations", []) if a.get("name") == "zero note"]
+
+
+def test_zero_padding_shows_the_edge_error_outside_the_compared_box(app):
+    import numpy as np
+
+    from tests.conftest import plotly_array
+
+    at = open_page(app, "parameter_sharing")                          # LeNet conv1, shift (2, 0), zero padding
+    spec = chart_spec(at, "eq_view")
+    difference = plotly_array(spec["data"][3]["z"]).reshape(28, 28)
+    assert np.isfinite(difference).all()                             # the edges are no longer blank
+    (box,) = {(s["x0"], s["x1"], s["y0"], s["y1"]) for s in spec["layout"]["shapes"]}
+    inside = np.zeros((28, 28), dtype=bool)
+    inside[int(box[2] + 0.5):int(box[3] + 0.5), int(box[0] + 0.5):int(box[1] + 0.5)] = True  # edges at ±0.5
+    assert np.abs(difference[inside]).max() < 1e-5 < 1e-2 < np.abs(difference[~inside]).max()
+    assert len(spec["layout"]["shapes"]) == 3 and not _zero_notes(spec)
+    (sentence,) = [c.value for c in at.caption if c.value.startswith("The error is measured inside")]
+    # conv1 (5x5, padding 2) after a 2-row shift: rows 4..25 and columns 2..25 no border reaches, 22 * 24.
+    assert box == (1.5, 25.5, 3.5, 25.5)
+    # The error sits in the rows the shift moved past the edges (0, 1 and 26, 27), outside the box.
+    assert (np.abs(difference[[0, 1, 26, 27]]) > 1e-2).any(axis=1).all()
+    assert "on the 528 units per channel that no border reaches: exactly 0;" in sentence
+    assert "over the whole map, edges included, it is 0." in sentence and "sits along the edges" in sentence
+    assert any("inside the dashed box. Equivariant." in s.value for s in at.success)
+
+
+def test_the_numbers_decide_the_region_sentence(app):
+    at = open_page(app, "parameter_sharing")
+    at.radio(key="eq_network").set_value(TOY).run()                   # zero padding
+    at.slider(key="eq_dy").set_value(0).run()
+    at.slider(key="eq_dx").set_value(0).run()                        # no shift: nothing to differ, anywhere
+    (sentence,) = [c.value for c in at.caption if c.value.startswith("The error is measured inside")]
+    assert sentence.endswith("reaches: exactly 0; over the whole map, edges included, it is exactly 0: the edges "
+                             "add no error here.")
+    assert _zero_notes(chart_spec(at, "eq_view")) == ["<b>exactly 0</b>"]   # not a blank grey square
+    at.slider(key="eq_dx").set_value(3).run()                        # shift (0, 3): the edges now differ
+    (sentence,) = [c.value for c in at.caption if c.value.startswith("The error is measured inside")]
+    assert "exactly 0;" in sentence and "sits along the edges" in sentence
+    assert not _zero_notes(chart_spec(at, "eq_view"))
+    at.radio(key="eq_padding").set_value("circular").run()
+    assert any(c.value.startswith("Circular padding and a circular shift leave no border: all 1024 units")
+               for c in at.caption)
+    spec = chart_spec(at, "eq_view")
+    assert not spec["layout"].get("shapes")                           # every unit compared: no box
+    assert any(s.value.endswith("over the whole map. Equivariant.") for s in at.success)
+
+
+def test_a_layer_of_the_other_network_is_replaced_in_the_box_not_kept(app):
+    """B4: pool2 picked on LeNet, then the toy stack: the box must show conv1, not a stale pool2."""
+    at = open_page(app, "parameter_sharing")
+    at.selectbox(key="eq_layer").set_value("pool2").run()
+    at.radio(key="eq_network").set_value(TOY).run()
+    assert not at.exception
+    box = at.selectbox(key="eq_layer")
+    assert box.options == ["conv1", "relu1", "conv2", "relu2", "conv3", "relu3"] and box.value == "conv1"
+    # The browser keeps what it showed unless told otherwise: the run must send the new value.
+    assert box.proto.set_value and box.proto.raw_value == "conv1"
+    assert chart_spec(at, "eq_view")["layout"]["title"]["text"] == "conv1, channel 0"
+    assert any(s.value.startswith("At conv1 ") for s in at.success)
+    at.selectbox(key="eq_layer").set_value("conv3").run()            # and a valid choice stays chosen
+    at.radio(key="eq_padding").set_value("circular").run()
+    assert at.selectbox(key="eq_layer").value == "conv3"

@@ -45,9 +45,9 @@ def test_sparse_interaction_counts(app):
     at.slider(key="sparse_n").set_value(5).run()
     at.slider(key="sparse_k").set_value(3).run()
     metrics = {m.label: m.value for m in at.metric}
-    # n = 5, k = 3: m = 3 outputs; dense 3*5 = 15 weights, 3*3 = 9 connections, 3 shared weights
-    assert metrics == {"Dense weights (m·n)": "15", "Convolution connections": "9",
-                       "Convolution weights (shared)": "3"}
+    # n = 5, k = 3: m = 3 outputs; dense m·n = 3*5 = 15, convolution k·m = 3*3 = 9 connections, 3 shared weights
+    assert metrics == {"Outputs m": "3", "Dense connections (m·n)": "15", "Convolution connections (k·m)": "9",
+                       "Convolution weights (k, shared)": "3"}
     at.slider(key="sparse_k").set_value(9).run()                 # no output without padding
     assert not at.exception
     assert any("smaller kernel" in w.value for w in at.warning)
@@ -119,3 +119,102 @@ def test_the_snippet_reproduces_the_effective_receptive_field(app):
     for mode in ("test images", "random inputs"):
         at.radio(key="rf_mode").set_value(mode).run()
         run_snippet(at, "erf")
+
+
+def test_sparse_interaction_numbers_are_connectivity_s_and_the_lesson_s(app):
+    """The lesson's step 1 (n = 8, k = 3, stride 1, padding 0) quotes these: m = 6, m·n = 48, k·m = 18, k = 3."""
+    from cnnviz import connectivity
+    from tests.conftest import chart_spec
+
+    at = open_page(app, "receptive_fields")
+    metrics = {m.label: m.value for m in at.metric}
+    conn = connectivity(8, 3, stride=1, padding=0)
+    assert metrics == {"Outputs m": "6", "Dense connections (m·n)": "48", "Convolution connections (k·m)": "18",
+                       "Convolution weights (k, shared)": "3"}
+    assert (conn.n_outputs, conn.dense_connections, conn.conv_connections, conn.conv_weights) == (6, 48, 18, 3)
+    assert not any("fall on padding" in c.value for c in at.caption)
+    at.slider(key="sparse_padding").set_value(1).run()            # m = 8 outputs, 2 windows reach padding
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Outputs m"] == "8" and metrics["Convolution connections (k·m)"] == "24"
+    assert any(c.value == "2 of the 24 connections fall on padding (open circles, a constant 0), so 22 lines "
+                          "reach the inputs." for c in at.caption)
+    titles = [a["text"] for a in chart_spec(at, "connectivity")["layout"]["annotations"]]
+    assert titles[0] == "Dense: 64 weights<br>m·n = 8 × 8 = 64 connections"
+    assert titles[1] == ("Convolution: 3 shared weights<br>k·m = 3 × 8 = 24 connections"
+                         "<br>(2 on padding, 22 connections to inputs)")
+
+
+# --- the effective receptive field's sentence follows what was measured (issue 12, A4 and A10) ---------
+
+def erf_caption(at) -> str:
+    return next(c.value for c in at.caption if c.value.startswith("95% of the gradient")
+                or c.value.startswith("No gradient reaches"))
+
+
+def test_the_erf_sentence_for_a_unit_whose_gradient_fills_its_box(app):
+    at = open_page(app, "receptive_fields")
+    at.selectbox(key="rf_layer").set_value("conv1").run()
+    # conv1's gradient is |its 5x5 kernel|: 95% of it lies on 21 of the 25 pixels.
+    caption = erf_caption(at)
+    assert caption.startswith("95% of the gradient inside the box lies on 84% of its pixels: it fills most of "
+                              "the box, so for this unit the effective receptive field is about as large as the "
+                              "theoretical one")
+    assert "smaller than the theoretical" not in caption and "found for deep networks: a small bump" not in caption
+
+
+def test_the_erf_sentence_for_the_default_view_says_it_peaks_off_centre(app):
+    at = open_page(app, "receptive_fields")
+    caption = erf_caption(at)                       # conv2, channel 0, unit (5, 5), test image 0: 67%
+    assert "lies on 67% of its pixels: the effective receptive field is somewhat smaller" in caption
+    assert "peaks off centre, at row 12, column 16 (the box's centre is row 14.5, column 14.5)" in caption
+    assert "peaks in its centre" not in caption and "near the centre" not in caption
+
+
+def deep_linear_model():
+    """Ten 3x3 convolutions of ones with a bias that keeps every ReLU on: the gradient is a binomial bump."""
+    import torch
+
+    from cnnviz import CNNSpec, ConvSpec, ModelInfo, TrainedModel, build_model, load_image_dataset
+
+    spec = CNNSpec("deep", in_channels=1, input_size=28, convs=tuple(ConvSpec(1, 3, padding=1) for _ in range(10)))
+    model = build_model(spec, seed=0)
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if name.startswith("conv"):
+                module.weight.fill_(1.0)
+                module.bias.fill_(20.0)
+    prep = load_image_dataset("digits").preprocessing
+    info = ModelInfo(name="deep linear stack", spec=spec, preprocessing=prep, class_names=tuple("0123456789"),
+                     dataset="digits", test_accuracy=0.1)
+    return TrainedModel(model, info)
+
+
+def test_the_erf_sentence_for_a_deep_unit_that_is_small_and_central(app):
+    app.session_state["current_model"] = deep_linear_model()
+    app.run()
+    at = open_page(app, "receptive_fields")
+    at.selectbox(key="rf_layer").set_value("conv10").run()
+    assert any("Unit (14, 14) of conv10 sees input rows 4–24, columns 4–24" in m.value for m in at.markdown)
+    caption = erf_caption(at)
+    assert "the effective receptive field is clearly smaller than the theoretical one, and the gradient peaks " \
+           "near the centre of the box. This is what Luo et al. (2016) found for deep networks" in caption
+    assert int(caption.split("lies on ")[1].split("%")[0]) < 35
+
+
+def test_switched_off_says_for_which_inputs(app):
+    from pages.common.session import zoo_copy
+
+    app.session_state["current_model"] = zoo_copy("tinyvgg-shapes")
+    app.run()
+    at = open_page(app, "receptive_fields")
+    at.selectbox(key="rf_layer").set_value("relu1").run()       # unit (15, 15), channel 0: off for test image 0
+    assert erf_caption(at).startswith("No gradient reaches the input: this unit is switched off (its ReLU gives "
+                                      "0) for this input. Pick another unit, or average over many inputs.")
+    at.radio(key="rf_mode").set_value("test images").run()      # on for some of the 32 test images
+    assert erf_caption(at).startswith("95% of the gradient")
+    assert not any("switched off" in c.value for c in at.caption)
+    at.selectbox(key="rf_layer").set_value("relu4").run()
+    at.radio(key="rf_mode").set_value("random inputs").run()   # unit (5, 5), channel 0: off for every one
+    assert erf_caption(at).startswith("No gradient reaches the input: this unit is switched off (its ReLU gives "
+                                      "0) for every one of the 32 random inputs.")
+    assert "for this input" not in erf_caption(at)

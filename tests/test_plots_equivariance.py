@@ -18,14 +18,15 @@ from cnnviz.plots.equivariance import (
 )
 
 NAN = np.nan
-# f(x) spans -1..4, f(shift x) 0..6, shift f(x) -2..3; the difference -0.5..0.25 with NaN borders.
+# f(x) spans -1..4, f(shift x) 0..6, shift f(x) -2..3; the difference is f(shift x) - shift f(x) on the
+# whole map, 2 and 3 along the border row 0 (not compared), -0.5..0.25 on the compared row 1.
 VIEW = EquivarianceView(
     layer="conv2", channel=3,
     f_x=np.array([[-1.0, 4.0], [0.0, 1.0]], dtype=np.float32),
     f_shifted_x=np.array([[0.0, 6.0], [1.0, 2.0]], dtype=np.float32),
-    shifted_f_x=np.array([[-2.0, 3.0], [0.0, 1.0]], dtype=np.float32),
-    difference=np.array([[NAN, NAN], [-0.5, 0.25]], dtype=np.float32),
-    map_shift=(1, 0), exact=True)
+    shifted_f_x=np.array([[-2.0, 3.0], [1.5, 1.75]], dtype=np.float32),
+    difference=np.array([[2.0, 3.0], [-0.5, 0.25]], dtype=np.float32),
+    map_shift=(1, 0), exact=True, compared=np.array([[False, False], [True, True]]))
 
 
 def layer(name, error, exact=True, jump=(1, 1), map_shift=(1.0, 0.0), compared=10):
@@ -52,16 +53,32 @@ def test_the_first_three_share_one_colour_scale_with_one_colour_bar():
 
 def test_difference_is_diverging_and_symmetric_around_0_with_its_own_colour_bar():
     diff = plot_equivariance_view(VIEW).data[3]
-    # Largest |difference| 0.5 (above the floor 1e-3 * 6).
-    assert (diff.zmin, diff.zmid, diff.zmax) == (-0.5, 0.0, 0.5)
+    # Largest |difference| 3, on the border row: the whole map sets the scale (floor 1e-3 * 6).
+    assert (diff.zmin, diff.zmid, diff.zmax) == (-3.0, 0.0, 3.0)
+    np.testing.assert_array_equal(np.asarray(diff.z, dtype=float), VIEW.difference)  # no blank edges
     assert diff.showscale is not False and diff.hoverongaps is False
     assert diff.colorscale[0][1] != plot_equivariance_view(VIEW).data[0].colorscale[0][1]
 
 
 def test_float_noise_in_the_difference_does_not_fill_the_colour_scale():
-    noisy = EquivarianceView(**{**VIEW.__dict__, "difference": np.array([[NAN, NAN], [1e-7, -2e-7]])})
-    diff = plot_equivariance_view(noisy).data[3]
+    noisy = EquivarianceView(**{**VIEW.__dict__, "difference": np.array([[0.0, 3e-7], [1e-7, -2e-7]])})
+    fig = plot_equivariance_view(noisy)
+    diff = fig.data[3]
     assert math.isclose(diff.zmax, 6e-3) and math.isclose(diff.zmin, -6e-3)  # 1e-3 * max |value| 6
+    (note,) = [a for a in fig.layout.annotations if a.name == "zero note"]
+    assert note.text == "<b>≈ 0 everywhere<br>(largest |difference| 3.0e-07)</b>" and note.xref == "x4 domain"
+
+
+def test_a_difference_that_is_exactly_zero_says_so_instead_of_a_blank_square():
+    zero = EquivarianceView(**{**VIEW.__dict__, "difference": np.zeros((2, 2)), "compared": None})
+    fig = plot_equivariance_view(zero)
+    notes = [a.text for a in fig.layout.annotations if a.name == "zero note"]
+    assert notes == ["<b>exactly 0</b>"]
+    assert not fig.layout.shapes                                         # every unit compared: no box
+    assert not [a for a in plot_equivariance_view(VIEW).layout.annotations if a.name == "zero note"]
+    relabelled = plot_equivariance_view(zero, exactly_zero="exactement 0", titles=("a", "b", "c", "d"))
+    assert [a.text for a in relabelled.layout.annotations][:4] == ["a", "b", "c", "d"]
+    assert "<b>exactement 0</b>" in [a.text for a in relabelled.layout.annotations]
 
 
 def test_view_axes_are_reversed_square_and_the_title_says_the_shift():
@@ -72,8 +89,11 @@ def test_view_axes_are_reversed_square_and_the_title_says_the_shift():
     assert fig.layout.title.text == "conv2, channel 3"
     subtitle = fig.layout.title.subtitle.text
     assert "map shift (1, 0)" in subtitle and "exact" in subtitle and "not exact" not in subtitle
-    # The compared region (row 1 only) is framed on the two middle maps.
-    assert [(s.y0, s.y1, s.xref) for s in fig.layout.shapes] == [(0.5, 1.5, "x2"), (0.5, 1.5, "x3")]
+    # The compared region (row 1 only) is framed on the two middle maps and on the difference, once in the legend.
+    assert [(s.y0, s.y1, s.xref) for s in fig.layout.shapes] == [(0.5, 1.5, "x2"), (0.5, 1.5, "x3"),
+                                                                 (0.5, 1.5, "x4")]
+    assert [bool(s.showlegend) for s in fig.layout.shapes] == [True, False, False]
+    assert fig.layout.shapes[0].name == "compared region (no border reaches it)"
 
 
 def test_not_exact_is_said_in_the_title():
@@ -87,6 +107,7 @@ def test_view_of_a_real_model_draws():
     view = equivariance_view(build_model(toy_spec(size=16), seed=0), x, (2, 3), "relu2", 0)
     fig = plot_equivariance_view(view)
     assert len(fig.data) == 4 and fig.data[3].zmin == -fig.data[3].zmax
+    assert np.isfinite(np.asarray(fig.data[3].z, dtype=float)).all() and len(fig.layout.shapes) == 3
     assert fig.to_json()  # serialisable as Streamlit sends it
 
 

@@ -50,7 +50,24 @@ def test_max_pooling_figure_marks_each_winner_on_the_input():
     # Windows of 2 from 0: grid lines at -0.5, 1.5, 3.5 in each direction.
     assert sorted({x for x in grid.x if x is not None and x in (-0.5, 1.5, 3.5)}) == [-0.5, 1.5, 3.5]
     assert "value" in image.hovertemplate and "customdata[0]" in pooled.hovertemplate
-    np.testing.assert_array_equal(np.asarray(pooled.customdata), result.winners[0])
+    np.testing.assert_array_equal(np.asarray(pooled.customdata)[..., :2].astype(int), result.winners[0])
+
+
+def test_tied_windows_get_no_winner_dot_and_the_title_counts_them():
+    maps = np.array([[0, 0, 3, 1],
+                     [0, 0, 2, 3],
+                     [4, 4, 5, 1],
+                     [0, 1, 2, 0]], dtype=np.float32)
+    result = pool(maps, "max", 2, 2)                 # three ties: all-zero, 3 twice, 4 twice
+    fig = plot_pooling(maps, result)
+    winners = fig.data[-1]
+    assert list(zip(winners.y, winners.x)) == [(2, 2)]  # only the 5 has a single winner
+    assert titles(fig)[1] == "max pool k=2 s=2 → 2×2<br>3 of 4 windows tied (no dot)"
+    words = np.asarray(fig.data[1].customdata)[..., 2]
+    assert words[0, 0].startswith("tie") and words[1, 1] == ""
+    relabelled = plot_pooling(maps, result, tie_note="{ties}/{windows} égalités")
+    assert titles(relabelled)[1].endswith("3/4 égalités")
+    assert "tied" not in titles(plot_pooling(M, pool(M, "max", 2, 2)))[1]   # no tie: no words
 
 
 def test_overlapping_windows_outline_one_window_and_mark_every_winner():
@@ -70,6 +87,7 @@ def test_overlapping_windows_outline_one_window_and_mark_every_winner():
 @pytest.mark.parametrize(("kind", "kernel", "types", "title"), [
     ("avg", 2, ["Heatmap", "Heatmap", "Scatter"], "average pool k=2 s=2 → 2×2"),
     ("blur", 3, ["Heatmap", "Heatmap"], "blur pool k=3 s=2 → 2×2"),
+    ("maxblur", 2, ["Heatmap", "Heatmap"], "max-blur pool k=2 s=2 → 2×2<br>(max with stride 1, then blur 3)"),
     ("subsample", 2, ["Heatmap", "Heatmap", "Scatter"], "subsample s=2 → 2×2"),
 ])
 def test_other_kinds_have_no_winners(kind, kernel, types, title):
@@ -96,10 +114,13 @@ def test_curves_one_line_per_layer_then_the_stability_traces():
     data = curves()
     fig = plot_invariance_curves(data)
     assert all(isinstance(t, go.Scatter) for t in fig.data) and len(fig.data) == len(LAYERS) + 2
-    assert [t.name for t in fig.data[:8]] == list(LAYERS)  # legend in layer order
-    for index, trace in enumerate(fig.data[:8]):
-        np.testing.assert_allclose(trace.y, data.change[:, index])
-        assert trace.xaxis == "x"
+    assert sorted(t.meta for t in fig.data[:8]) == sorted(LAYERS)  # every layer once (meta: its name)
+    by_layer = {t.meta: t for t in fig.data[:8]}
+    for index, name in enumerate(LAYERS):
+        np.testing.assert_allclose(by_layer[name].y, data.change[:, index])
+        assert by_layer[name].xaxis == "x"
+    ranks = [by_layer[name].legendrank for name in LAYERS]
+    assert ranks == sorted(ranks)                                    # the legend keeps layer order
     same, probability = fig.data[8:]
     assert same.xaxis == probability.xaxis == "x2"
     assert list(same.y) == [1.0, 0.5, 0.0] and list(probability.y) == [0.9, 0.6, 0.2]
@@ -107,25 +128,42 @@ def test_curves_one_line_per_layer_then_the_stability_traces():
     assert "mean over 2 images" in fig.layout.annotations[0].text
 
 
-def test_pooling_lines_are_solid_and_thicker_convolutions_dashed():
+def test_each_pooling_layer_has_its_own_colour_shared_with_the_layer_before_it():
     fig = plot_invariance_curves(curves())
-    by_name = {t.name: t for t in fig.data}
-    for pooled in ("pool1", "pool2"):
-        assert by_name[pooled].line.dash == "solid"
-        assert by_name[pooled].line.width > by_name["conv1"].line.width > by_name["relu1"].line.width
-    assert by_name["conv1"].line.dash == by_name["conv2"].line.dash == "dash"
-    assert by_name["pool1"].line.color != by_name["conv1"].line.color
+    by_layer = {t.meta: t for t in fig.data[:8]}
+    pool1, pool2, relu1, relu2 = (by_layer[n] for n in ("pool1", "pool2", "relu1", "relu2"))
+    assert pool1.line.color != pool2.line.color                       # the issue: both were the same red
+    assert (relu1.line.color, relu2.line.color) == (pool1.line.color, pool2.line.color)
+    assert pool1.line.dash == "solid" and relu1.line.dash == "dash"
+    assert (pool1.name, relu1.name, relu2.name) == ("pool1", "relu1 (input of pool1)", "relu2 (input of pool2)")
+    assert pool1.line.width > relu1.line.width > by_layer["conv1"].line.width
+    # The rest are secondary: thin, grey, faded, one legend entry for all of them.
+    others = [by_layer[n] for n in ("conv1", "conv2", "flatten", "fc1")]
+    assert {t.line.color for t in others} == {"#9a9a9a"} and all(t.opacity < 1 for t in others)
+    assert {t.legendgroup for t in others} == {"others"}
+    assert [bool(t.showlegend) for t in fig.data[:8] if t.legendgroup == "others"].count(True) == 1
+    assert fig.layout.legend.groupclick == "togglegroup"
+    labelled = plot_invariance_curves(curves(), input_label="{layer} → {pooled}", others_label="autres")
+    assert {t.name for t in labelled.data[:8]} >= {"relu1 → pool1", "autres"}
 
 
-def test_highlighted_layers_are_emphasised_and_the_others_faded():
-    plain = {t.name: t for t in plot_invariance_curves(curves()).data}
-    fig = plot_invariance_curves(curves(), highlight=["pool1", "relu1"])
-    by_name = {t.name: t for t in fig.data}
-    assert by_name["pool1"].line.width > plain["pool1"].line.width
-    assert by_name["relu1"].line.width > plain["relu1"].line.width and by_name["relu1"].opacity == 1.0
-    assert by_name["conv1"].opacity < 1.0 and by_name["pool2"].opacity < 1.0
+def test_highlighted_layers_are_the_key_layers():
+    fig = plot_invariance_curves(curves(), highlight=["conv2"])
+    by_layer = {t.meta: t for t in fig.data[:8]}
+    assert by_layer["conv2"].line.width == 4.0 and by_layer["conv2"].name == "conv2"
+    assert by_layer["pool1"].name == "pool1 (input of conv2)"          # the layer just before conv2
+    assert by_layer["pool2"].legendgroup == "others"
     with pytest.raises(ValueError, match="Unknown layer 'pool9'.*conv1, relu1"):
         plot_invariance_curves(curves(), highlight=["pool9"])
+
+
+def test_a_model_without_pooling_gives_every_layer_its_own_colour():
+    data = curves()
+    plain = InvarianceCurves(data.transform, data.amounts, LAYERS, data.change, data.predictions,
+                             data.same_prediction, data.original_probability, ("Conv2d",) * 8,
+                             data.original_prediction)
+    fig = plot_invariance_curves(plain)
+    assert len({t.line.color for t in fig.data[:8]}) == 8 and [t.name for t in fig.data[:8]] == list(LAYERS)
 
 
 @pytest.mark.parametrize(("transform", "unit"), [("translate", "pixels"), ("rotate", "degrees"),
@@ -151,8 +189,11 @@ def test_layer_change_bars_equal_the_change_at_that_amount():
     assert isinstance(bars, go.Bar) and list(bars.x) == list(LAYERS)
     np.testing.assert_allclose(bars.y, data.change[2])  # 0.2, 0.4, ... 1.6
     colours = list(bars.marker.color)
-    assert colours[2] == colours[5] != colours[0]  # both pooling layers alike, unlike conv1
-    assert len({colours[i] for i in (0, 1, 2)}) == 3  # conv, other, pooling
+    curve_colours = {t.meta: t.line.color for t in plot_invariance_curves(data).data[:8]}
+    assert colours[2] == curve_colours["pool1"] != colours[5] == curve_colours["pool2"]  # as in the curves
+    assert colours[1] == "rgba(214, 39, 40, 0.45)"         # relu1: pool1's red, paler
+    assert colours[0] == colours[3] == colours[7] != colours[1]  # the others alike, grey
+    assert "pooling" in fig.layout.xaxis.title.text
     assert "shift of 2 pixels" in fig.layout.title.text and "mean over 2 images" in fig.layout.title.text
     assert "shift of 1 pixel," in plot_layer_change(data, 1).layout.title.text
     np.testing.assert_allclose(plot_layer_change(data, np.float64(1.0)).data[0].y, data.change[1])

@@ -105,8 +105,13 @@ def test_erf_heatmap_sums_channels_and_draws_the_box():
     assert z[2, 2] == 3.0 and z[0, 4] == 0.5 and z.sum() == 3.5
     rect = fig.layout.shapes[0]
     assert (rect.x0, rect.x1, rect.y0, rect.y1) == (0.5, 3.5, 0.5, 3.5)
-    assert "95% of the gradient in the box lies in 24% of its pixels" in fig.layout.title.text
+    assert "95% of the gradient in the box<br>lies in 24% of its pixels" in fig.layout.title.text
     assert "%" not in plot_effective_receptive_field(erf[0], None).layout.title.text
+
+
+def test_erf_title_says_when_no_gradient_reaches_the_input():
+    title = plot_effective_receptive_field(np.zeros((1, 5, 5)), (1, 1, 3, 3), fraction=0.0).layout.title.text
+    assert "no gradient reaches the input" in title and "0%" not in title
 
 
 # --- the unit picker ---------------------------------------------------------------------------

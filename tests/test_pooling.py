@@ -101,6 +101,59 @@ def test_subsample_keeps_every_stride_th_value():
     np.testing.assert_array_equal(pool(M, "blur", 1, 3).output, pool(M, "subsample", 1, 3).output)
 
 
+def test_maxblur_by_hand_dense_max_then_blur_then_subsample():
+    # Dense 2x2 max of M (stride 1), 3x3:  [[5, 7, 7], [4, 7, 9], [8, 6, 9]].
+    # Blur [1, 2, 1]/4 along rows, reflect padding (column -1 is column 1), at the kept columns 0 and 2:
+    #   row 0: (7 + 2*5 + 7)/4 = 6,  (7 + 2*7 + 7)/4 = 7
+    #   row 1: (7 + 2*4 + 7)/4 = 5.5, (7 + 2*9 + 7)/4 = 8
+    #   row 2: (6 + 2*8 + 6)/4 = 7,  (6 + 2*9 + 6)/4 = 7.5
+    # then along columns at the kept rows 0 and 2 (row -1 and row 3 are row 1):
+    #   (5.5 + 2*6 + 5.5)/4 = 5.75, (8 + 2*7 + 8)/4 = 7.5; (5.5 + 2*7 + 5.5)/4 = 6.25, (8 + 2*7.5 + 8)/4 = 7.75
+    result = pool(M, "maxblur", 2, 2)
+    np.testing.assert_allclose(result.output, [[[5.75, 7.5], [6.25, 7.75]]])
+    assert (result.kind, result.kernel, result.blur_size, result.stride) == ("maxblur", 2, 3, 2)
+    assert result.winners is None and result.tied is None and result.ties == 0
+    # Not BlurPool: that blurs M itself and takes no maximum.
+    assert not np.allclose(pool(M, "blur", 3, 2).output, result.output)
+    # Blur size 1 leaves the dense max subsampled: the max pool with stride 1, every second value.
+    np.testing.assert_array_equal(pool(M, "maxblur", 2, 2, blur_size=1).output, [[[5, 7], [8, 9]]])
+
+
+def test_maxblur_matches_torch_max_then_blur_and_keeps_a_constant_map():
+    maps = np.random.default_rng(3).normal(size=(2, 12, 10))
+    result = pool(maps, "maxblur", 2, 2, blur_size=3)
+    dense = F.max_pool2d(torch.from_numpy(maps)[None], 2, 1)                      # (1, 2, 11, 9)
+    np.testing.assert_allclose(result.output, pool(dense[0].numpy(), "blur", 3, 2).output)
+    assert result.output.shape == (2, 6, 5)                                        # ceil(11 / 2), ceil(9 / 2)
+    np.testing.assert_allclose(pool(np.full((6, 6), 2.0), "maxblur", 2, 2).output, 2.0)
+    with pytest.raises(ValueError, match="too small for a 3×3 blur"):
+        pool(M, "maxblur", 4, 2)                                                   # 4x4 max leaves 1x1
+    with pytest.raises(ValueError, match="blur_size must be a whole number"):
+        pool(M, "maxblur", 2, 2, blur_size=0)
+
+
+def test_max_marks_ties_where_the_maximum_occurs_more_than_once():
+    maps = np.array([[0, 0, 3, 1],
+                     [0, 0, 2, 3],
+                     [4, 4, 5, 1],
+                     [0, 1, 2, 0]], dtype=np.float32)
+    result = pool(maps, "max", 2, 2)
+    # Windows: all zero (tie), 3 twice (tie), 4 twice (tie), 5 once (a single winner).
+    np.testing.assert_array_equal(result.tied, [[[True, True], [True, False]]])
+    assert result.ties == 3 and result.tied.dtype == bool
+    assert pool(M, "max", 2, 2).ties == 0 and pool(M, "avg", 2, 2).tied is None
+
+
+def test_a_winner_that_stays_in_its_window_does_not_keep_the_output():
+    # The issue's counterexample: row [0, 5, 9, 0], 2-wide windows, shifted left by one.
+    row = np.array([[0, 5, 9, 0]] * 2, dtype=np.float32)
+    shifted = np.array([[5, 9, 0, 0]] * 2, dtype=np.float32)
+    before, after = pool(row, "max", 2, 2), pool(shifted, "max", 2, 2)
+    assert before.output[0, 0].tolist() == [5, 9] and after.output[0, 0].tolist() == [9, 0]
+    # 5 still lies in window 0 (column 1 -> column 0), yet window 0's output went from 5 to 9.
+    assert before.winners[0, 0, 0, 1] == 1 and after.output[0, 0, 0] == 9
+
+
 # --- pool: against torch -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("kernel", "stride"), [(2, 2), (3, 2), (3, 1), (2, 1), (4, 3), (1, 1), (3, 3)])

@@ -20,6 +20,7 @@ from cnnviz.receptive_field import (
     ReceptiveField,
     effective_receptive_field,
     gradient_mass_fraction,
+    gradient_spread,
     receptive_fields,
 )
 
@@ -695,3 +696,78 @@ def test_plain_and_residual_nets_are_not_mixed_up_by_the_per_architecture_cache(
     residual = receptive_fields(resnet_cifar(8, residual=True, in_channels=1), (1, 16, 16))
     assert any(r.kind == "add" for r in residual) and not any(r.kind == "add" for r in plain)
     assert receptive_fields(resnet_cifar(8, residual=False, in_channels=1), (1, 16, 16)) == plain   # cached
+
+
+# --- where the gradient lies in the box (the sentence beside the ERF is worded from these numbers) ---
+
+def test_spread_of_a_gradient_that_fills_its_box():
+    # The zoo LeNet-5's conv1: the gradient of a unit is |its 5x5 kernel|; 95% of it needs 21 of 25 pixels.
+    from cnnviz import load_zoo_model
+
+    trained = load_zoo_model()
+    prep = trained.info.preprocessing
+    record = next(r for r in receptive_fields(trained.model, prep.input_shape) if r.name == "conv1")
+    box = record.box((14, 14), (28, 28))
+    erf = effective_receptive_field(trained.model, torch.zeros(prep.input_shape), "conv1", (14, 14), channel=0)
+    spread = gradient_spread(erf, box)
+    kernel = trained.model.conv1.weight.detach().abs()[0, 0].double().numpy()
+    assert np.allclose(erf[0, 12:17, 12:17], kernel)
+    assert spread.fraction == pytest.approx(21 / 25) and spread.fraction >= 0.75
+    assert spread.centre == (14.0, 14.0) and spread.mass == 0.95
+
+
+def test_spread_of_a_gradient_that_peaks_off_centre():
+    erf = np.full((9, 9), 0.1)
+    erf[2, 7] = 5.0                                   # box rows/cols 1..7: centre (4, 4), half side 3
+    spread = gradient_spread(erf, (1, 1, 7, 7))
+    assert spread.peak == (2.0, 7.0)
+    assert spread.peak_offset == pytest.approx(1.0)   # columns: |7 - 4| / 3, on the edge
+    # the default view of the zoo LeNet-5 (test image 0, conv2 channel 0, unit (5, 5)) peaks off centre too
+    from cnnviz import load_image_dataset, load_zoo_model
+
+    trained, digits = load_zoo_model(), load_image_dataset("digits")
+    record = next(r for r in receptive_fields(trained.model, (1, 28, 28)) if r.name == "conv2")
+    x = trained.info.preprocessing.apply(digits.x_test[:1])[0]
+    spread = gradient_spread(effective_receptive_field(trained.model, x, "conv2", (5, 5), channel=0),
+                             record.box((5, 5), (28, 28)))
+    assert spread.centre == (14.5, 14.5) and spread.peak_offset > 1 / 3
+
+
+def test_spread_of_a_deep_linear_stack_is_small_and_central():
+    # Ten 3x3 convolutions of ones: the gradient is a 2-D binomial bump over a 21x21 box (Luo et al. 2016).
+    layers = [nn.Conv2d(1, 1, 3, padding=1, bias=False) for _ in range(10)]
+    for conv in layers:
+        nn.init.ones_(conv.weight)
+    model = nn.Sequential(*layers)
+    record = receptive_fields(model, (1, 29, 29))[-1]
+    box = record.box((14, 14), (29, 29))
+    assert box == (4, 4, 24, 24)
+    spread = gradient_spread(effective_receptive_field(model, torch.zeros(1, 29, 29), "9", (14, 14)), box)
+    assert spread.peak == (14.0, 14.0) and spread.peak_offset == 0.0
+    assert spread.fraction < 0.35
+    one_axis = np.array([float(np.polynomial.polynomial.polypow([1, 1, 1], 10)[i]) for i in range(21)])
+    bump = np.outer(one_axis, one_axis)               # the exact gradient: trinomial coefficients per axis
+    assert spread.fraction == pytest.approx(gradient_mass_fraction(bump, (0, 0, 20, 20)), abs=1 / 441)
+
+
+def test_spread_of_ties_and_of_no_gradient():
+    flat = gradient_spread(np.ones((1, 6, 6)), (0, 0, 5, 5))
+    assert flat.peak == (2.5, 2.5) and flat.peak_offset == 0.0      # a flat gradient peaks in the middle
+    assert gradient_spread(np.ones((3, 1)), (0, 0, 2, 0)).peak_offset == 0.0   # one column: no offset across
+    none = gradient_spread(np.zeros((5, 5)), (1, 1, 3, 3))
+    assert (none.fraction, none.peak, none.peak_offset, none.centre) == (0.0, None, None, (2.0, 2.0))
+    with pytest.raises(ValueError, match="does not fit"):
+        gradient_spread(np.ones((5, 5)), (0, 0, 5, 5))
+
+
+def test_receptive_fields_and_the_erf_of_a_float64_model():
+    # A float64 model once failed: its receptive fields were traced with a float32 input.
+    model = lenet5().double()
+    records = {r.name: r for r in receptive_fields(model, (1, 28, 28))}
+    assert records["conv2"].size == (14, 14) and records["pool2"].jump == (4, 4)
+    erf = effective_receptive_field(model, torch.rand(1, 28, 28), "conv2", (5, 5), channel=0)  # float32 input
+    assert erf.shape == (1, 28, 28) and erf.any()
+    box = records["conv2"].box((5, 5), (28, 28))
+    inside = np.zeros_like(erf, dtype=bool)
+    inside[:, box[0]:box[2] + 1, box[1]:box[3] + 1] = True
+    assert not erf[~inside].any()

@@ -12,7 +12,7 @@ DEFAULT = Settings()
 
 
 def test_defaults():
-    assert (DEFAULT.threads, DEFAULT.max_epochs, DEFAULT.max_upload_mb) == (2, 50, 10)
+    assert (DEFAULT.threads, DEFAULT.max_epochs, DEFAULT.max_upload_mb) == (1, 50, 10)
     assert settings_from_env({}) == DEFAULT
 
 
@@ -57,10 +57,10 @@ def test_hosted_switches_every_limit_down(raw):
 
     hosted = settings_from_env({"CNNVIZ_HOSTED": raw})
     assert hosted == HOSTED and hosted.hosted
-    for name in ("threads", "max_epochs", "max_upload_mb", "max_steps", "max_depth", "max_attribution_steps",
+    for name in ("max_epochs", "max_upload_mb", "max_steps", "max_depth", "max_attribution_steps",
                  "max_samples", "max_trainings"):
         assert getattr(hosted, name) < getattr(DEFAULT, name), name   # every cap is tighter than locally
-    assert hosted.threads == 1
+    assert hosted.threads == DEFAULT.threads == 1                     # one thread is faster on shared cores
 
 
 @pytest.mark.parametrize("raw", ["", "0", "no", "off", "hosted", "2"])

@@ -31,6 +31,15 @@ def outputs_per_input(conn: Connectivity) -> list[int]:
 
 # --- connectivity ------------------------------------------------------------------------------
 
+def test_the_lesson_default_n_8_k_3():
+    """The counts the lesson's step 1 quotes: n = 8 inputs, k = 3, stride 1, no padding."""
+    conn = connectivity(8, 3)
+    assert conn.n_outputs == 6                                   # (8 - 3) // 1 + 1
+    assert conn.dense_connections == conn.dense_weights == 48    # m·n = 6 * 8
+    assert conn.conv_connections == conn.input_connections == 18  # k·m = 3 * 6, none on padding
+    assert conn.conv_weights == 3 and conn.locally_connected_weights == 18 and conn.padding_connections == 0
+
+
 def test_five_inputs_kernel_three():
     # (5 - 3) // 1 + 1 = 3 outputs; output j sees inputs j, j+1, j+2 with weights 0, 1, 2.
     conn = connectivity(5, 3)
@@ -49,12 +58,14 @@ def test_five_inputs_kernel_three():
 def test_padding_one_keeps_the_size_and_the_border_outputs_see_two_inputs():
     # (5 + 2 - 3) // 1 + 1 = 5 outputs; 5 * 3 windows minus the 2 that fall on padding = 13 edges.
     conn = connectivity(5, 3, padding=1)
-    assert conn.n_outputs == 5 and conn.conv_connections == 13
+    assert conn.n_outputs == 5 and conn.input_connections == 13
     assert inputs_per_output(conn) == [2, 3, 3, 3, 2]
     edges = conn.conv_edges.tolist()
     assert edges[:2] == [[0, 0, 1], [0, 1, 2]]     # output 0: weight 0 is on the left padding
     assert edges[-2:] == [[4, 3, 0], [4, 4, 1]]    # output 4: weight 2 is on the right padding
-    assert conn.dense_weights == 25 and conn.conv_weights == 3 and conn.locally_connected_weights == 13
+    # k·m = 3 * 5 = 15 connections, 2 of them on padding: 13 reach the inputs (the lines drawn).
+    assert conn.conv_connections == 15 and conn.padding_connections == 2 and conn.input_connections == 13
+    assert conn.dense_weights == 25 and conn.conv_weights == 3 and conn.locally_connected_weights == 15
 
 
 def test_stride_two_overlapping_windows():
@@ -73,7 +84,8 @@ def test_stride_equal_to_the_kernel_tiles_the_input():
 def test_stride_two_with_padding_and_an_unused_input():
     # n = 8, k = 3, s = 2, p = 1: (8 + 2 - 3) // 2 + 1 = 4 outputs; output 0 sees -1, 0, 1 -> 0, 1.
     conn = connectivity(8, 3, stride=2, padding=1)
-    assert conn.n_outputs == 4 and inputs_per_output(conn) == [2, 3, 3, 3] and conn.conv_connections == 11
+    assert conn.n_outputs == 4 and inputs_per_output(conn) == [2, 3, 3, 3] and conn.input_connections == 11
+    assert conn.conv_connections == 12 and conn.padding_connections == 1
     # n = 6, k = 3, s = 2: (6 - 3) // 2 + 1 = 2 outputs seeing 0-2 and 2-4; input 5 is never used.
     assert outputs_per_input(connectivity(6, 3, stride=2)) == [1, 1, 2, 1, 1, 0]
 
@@ -107,7 +119,10 @@ def test_edges_compute_what_torch_conv1d_computes(n, k, s, p, seed):
     np.add.at(ours, j, weight.numpy()[w] * x.numpy()[i])
     assert conn.n_outputs == len(expected)
     np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-12)
-    assert len({(a, b) for a, b, _ in conn.conv_edges.tolist()}) == conn.conv_connections  # no duplicates
+    assert len({(a, b) for a, b, _ in conn.conv_edges.tolist()}) == conn.input_connections  # no duplicates
+    assert conn.conv_connections == k * conn.n_outputs and conn.dense_connections == conn.n_outputs * n
+    assert conn.padding_connections == conn.conv_connections - conn.input_connections >= 0
+    assert conn.padding_connections == 0 or p > 0
 
 
 @pytest.mark.parametrize("args, kwargs, message", [

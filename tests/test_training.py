@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from cnnviz import (
+    STOP,
     BatchReport,
     CNNSpec,
     ConvSpec,
@@ -117,7 +118,7 @@ def test_train_config_is_hashable_and_frozen():
 
 # --- stopping ----------------------------------------------------------------------------------
 
-def test_on_epoch_true_stops_after_that_epoch_and_keeps_the_model():
+def test_on_epoch_stop_stops_after_that_epoch_and_keeps_the_model():
     x, y = separable(32)
     model = build_model(SPEC, seed=0)
     initial = copy.deepcopy(model.state_dict())
@@ -125,7 +126,7 @@ def test_on_epoch_true_stops_after_that_epoch_and_keeps_the_model():
 
     def on_epoch(report: EpochReport):
         snapshots.append(copy.deepcopy(model.state_dict()))
-        return report.epoch == 2
+        return STOP if report.epoch == 2 else None
     result = train(model, (x, y), TrainConfig(epochs=5, batch_size=8), on_epoch=on_epoch)
     assert result.status == "stopped" and result.message == "Stopped after epoch 2."
     assert [r.epoch for r in result.history] == [1, 2]
@@ -133,21 +134,25 @@ def test_on_epoch_true_stops_after_that_epoch_and_keeps_the_model():
     assert not same_weights(model.state_dict(), initial)
 
 
-def test_on_epoch_returning_none_or_false_does_not_stop():
+@pytest.mark.parametrize("returned", [None, False, True, 1, "stop", object()])
+def test_only_stop_stops_a_run_whatever_else_a_callback_returns(returned):
+    """A lambda that returns a progress bar (truthy) once ended every run after epoch 1."""
     x, y = separable(16)
-    calls = []
+    epochs, batches = [], []
     result = train(build_model(SPEC, seed=0), (x, y), TrainConfig(epochs=3, batch_size=8),
-                   on_epoch=lambda r: calls.append(r.epoch) or (False if r.epoch == 1 else None))
-    assert result.status == "completed" and calls == [1, 2, 3]
+                   on_epoch=lambda r: epochs.append(r.epoch) or returned,
+                   on_batch=lambda r: batches.append(r.batch) or returned)
+    assert result.status == "completed" and epochs == [1, 2, 3] and len(batches) == 3 * 2
+    assert len(result.history) == 3
 
 
-def test_on_batch_true_stops_inside_an_epoch():
+def test_on_batch_stop_stops_inside_an_epoch():
     x, y = separable(32)
     model = build_model(SPEC, seed=0)
     initial = copy.deepcopy(model.state_dict())
     reports = []
     result = train(model, (x, y), TrainConfig(epochs=3, batch_size=8),
-                   on_batch=lambda r: reports.append(r) or (r.epoch, r.batch) == (2, 3))
+                   on_batch=lambda r: reports.append(r) or (STOP if (r.epoch, r.batch) == (2, 3) else None))
     assert result.status == "stopped" and result.message == "Stopped in epoch 2, batch 3."
     assert len(result.history) == 1 and len(reports) == 4 + 3
     assert isinstance(reports[0], BatchReport) and reports[0].batches == 4
@@ -165,7 +170,7 @@ def test_model_is_left_in_eval_mode_however_the_run_ends(how):
         x = x.clone()
         x[0, 0, 0, 0] = math.inf
     model = build_model(CNNSpec("bn", 1, 8, (ConvSpec(2, 3, batch_norm=True),), num_classes=2), seed=0)
-    result = train(model, (x, y), TrainConfig(epochs=2, batch_size=8), on_epoch=lambda r: how == "stopped")
+    result = train(model, (x, y), TrainConfig(epochs=2, batch_size=8), on_epoch=lambda r: STOP if how == "stopped" else None)
     assert result.status == how
     assert not model.training
 

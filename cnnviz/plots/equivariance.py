@@ -23,6 +23,9 @@ if TYPE_CHECKING:  # only for type hints: the figures need no torch
 __all__ = ["plot_equivariance_errors", "plot_equivariance_view"]
 
 PANEL_TITLES = ("f(x)", "f(shift x)", "shift f(x)", "difference")
+REGION_NAME = "compared region (no border reaches it)"
+EXACTLY_ZERO = "exactly 0"
+ABOUT_ZERO = "≈ 0 everywhere<br>(largest |difference| {largest:.1e})"
 EXACT_NAME = "shift is a multiple of the jump"
 INEXACT_NAME = "not a multiple: nearest map shift"
 NONE_NAME = "no unit compared"
@@ -57,18 +60,40 @@ def _region_box(region: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())
 
 
-def plot_equivariance_view(view: EquivarianceView) -> go.Figure:
+def _zero_note(difference: np.ndarray, bound_floor: float, exactly: str, about: str) -> str | None:
+    """The words for a difference panel that would look blank: all exactly 0, or all below the colour floor."""
+    finite = np.abs(difference[np.isfinite(difference)])
+    if not finite.size:
+        return None
+    largest = float(finite.max())
+    if largest == 0.0:
+        return exactly
+    if largest < bound_floor:
+        return about.format(largest=largest)
+    return None
+
+
+def plot_equivariance_view(view: EquivarianceView, *, titles: Sequence[str] = PANEL_TITLES,
+                           region_label: str = REGION_NAME, exactly_zero: str = EXACTLY_ZERO,
+                           about_zero: str = ABOUT_ZERO) -> go.Figure:
     """f(x), f(shift x), shift f(x) and their difference for one channel, as four heatmaps in a row.
 
     The first three share one colour scale (a horizontal colour bar below them), so
     "f(shift x)" and "shift f(x)" can be compared by eye. The difference f(shift x) -
-    shift f(x) has its own diverging scale, symmetric around 0 (white = equal); its
-    range is at least 1/1000 of the maps' largest |value|, so float rounding looks
-    white. Units that were not compared (near the borders) are blank in the difference;
-    a dashed box frames the compared ones on the two middle maps. The title names the
-    layer and channel; its subtitle (`layout.title.subtitle`) says the map shift and
-    whether it is exact.
+    shift f(x) covers the whole map, borders included, on its own diverging scale,
+    symmetric around 0 (white = equal); its range is at least 1/1000 of the maps'
+    largest |value|, so float rounding looks white. A dashed box (legend entry
+    `region_label`) frames the compared units (`view.compared`, the ones no border
+    reaches, on which the reported error is measured) on the last three panels, so an
+    error along the edges shows outside it; no box when every unit is compared. A
+    difference that is all exactly 0 carries the words `exactly_zero` over its panel,
+    one that is all float rounding `about_zero` (formatted with `largest`), so a
+    uniform panel does not look like a failed render. `titles` are the four panel
+    titles. The title names the layer and channel; its subtitle
+    (`layout.title.subtitle`) says the map shift and whether it is exact.
     """
+    if len(titles) != 4:
+        raise ValueError(f"give four panel titles, not {len(titles)}")
     maps = [np.asarray(m, dtype=np.float64) for m in (view.f_x, view.f_shifted_x, view.shifted_f_x)]
     difference = np.asarray(view.difference, dtype=np.float64)
     for m in (*maps, difference):
@@ -76,16 +101,16 @@ def plot_equivariance_view(view: EquivarianceView) -> go.Figure:
             raise ValueError(f"the view's maps must be (H, W), not shape {m.shape}")
     low, high = _finite_range(*maps)
     finite = np.abs(difference[np.isfinite(difference)])
-    scale = max(abs(low), abs(high))
-    bound = max(float(finite.max()) if finite.size else 0.0, _DIFFERENCE_FLOOR * scale)
+    floor = _DIFFERENCE_FLOOR * max(abs(low), abs(high))
+    bound = max(float(finite.max()) if finite.size else 0.0, floor)
     bound = bound if bound > 0 else 1.0
 
-    fig = make_subplots(rows=1, cols=4, subplot_titles=PANEL_TITLES, horizontal_spacing=0.04)
+    fig = make_subplots(rows=1, cols=4, subplot_titles=tuple(titles), horizontal_spacing=0.04)
 
     def hover(panel: str) -> str:
         return "row %{y}, col %{x}<br>%{z:.4g}<extra>" + panel + "</extra>"
 
-    for i, (title, values) in enumerate(zip(PANEL_TITLES[:3], maps, strict=True)):
+    for i, (title, values) in enumerate(zip(titles[:3], maps, strict=True)):
         fig.add_trace(go.Heatmap(
             z=values, colorscale="Viridis", zmin=low, zmax=high, showscale=i == 0,
             colorbar=dict(orientation="h", x=0.37, xanchor="center", len=0.7, y=-0.08, yanchor="top",
@@ -95,15 +120,22 @@ def plot_equivariance_view(view: EquivarianceView) -> go.Figure:
         z=difference, colorscale="RdBu", zmid=0.0, zmin=-bound, zmax=bound, hoverongaps=False,
         colorbar=dict(x=1.0, xanchor="left", len=0.9, thickness=10, tickformat=".2~g",
                       title=dict(text="f(shift x) −<br>shift f(x)")),
-        hovertemplate=hover("difference")), row=1, col=4)
+        hovertemplate=hover(titles[3])), row=1, col=4)
 
-    box = _region_box(np.isfinite(difference))
+    box = _region_box(view.compared_region)
     if box is not None:
         top, left, bottom, right = box
-        for col in (2, 3):
+        for col in (2, 3, 4):
             # Pixel (r, c) covers r - 0.5 .. r + 0.5: the box follows the compared units' outer edges.
             fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
-                          line=dict(color=_REGION_COLOUR, width=1.5, dash="dash"), row=1, col=col)
+                          line=dict(color=_REGION_COLOUR, width=1.5, dash="dash"), row=1, col=col,
+                          name=region_label, showlegend=col == 2, legendgroup="region")
+    note = _zero_note(difference, floor, exactly_zero, about_zero)
+    if note is not None:
+        # Over the panel's centre: a uniform white-grey square otherwise looks like a failed render.
+        fig.add_annotation(text=f"<b>{note}</b>", x=0.5, y=0.5, xref="x4 domain", yref="y4 domain",
+                           showarrow=False, font=dict(size=13, color="#333"), bgcolor="rgba(255,255,255,0.85)",
+                           name="zero note")
     height, width = maps[0].shape
     for i in range(1, 5):
         # Row 0 at the top and square pixels, each panel's y axis tied to its own x axis.
@@ -121,7 +153,9 @@ def plot_equivariance_view(view: EquivarianceView) -> go.Figure:
     fig.update_layout(
         title=dict(text=f"{view.layer}, channel {view.channel}", font_size=14, y=0.97, yanchor="top",
                    subtitle=dict(text=note, font_size=12)),
-        height=380, margin=dict(l=40, r=70, t=100, b=70), plot_bgcolor="white")
+        height=400, margin=dict(l=40, r=70, t=100, b=70), plot_bgcolor="white",
+        # Bottom right, beside the activation colour bar, clear of the panel titles.
+        legend=dict(orientation="h", x=1.0, xanchor="right", y=-0.1, yanchor="top", font_size=11))
     return fig
 
 

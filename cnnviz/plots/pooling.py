@@ -11,6 +11,7 @@ invariance that pooling buys.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,9 +22,17 @@ if TYPE_CHECKING:  # only for type hints: the figures need no torch
     from cnnviz.pooling import InvarianceCurves, PoolResult
 
 _WINNER_COLOUR, _WINDOW_COLOUR = "#e4002b", "#ff7f0e"
-_POOL_COLOUR, _CONV_COLOUR, _OTHER_COLOUR = "#d62728", "#1f77b4", "#9ecae1"
-_SAME_COLOUR, _PROBABILITY_COLOUR = "#2ca02c", "#9467bd"
-_KIND_TITLES = {"max": "max pool", "avg": "average pool", "blur": "blur pool"}
+# Pooling layers: one strong colour each (pool1 and pool2 must not look alike); the rest grey.
+_KEY_COLOURS = ("#d62728", "#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+_LAYER_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                  "#bcbd22", "#17becf")
+_OTHER_LINE, _OTHER_BAR = "#9a9a9a", "#c7c7c7"
+INPUT_LABEL = "{layer} (input of {pooled})"
+OTHERS_LABEL = "other layers (grey; hover for names)"
+BARS_AXIS_TITLE = "layer in call order (coloured: each pooling layer; paler: the layer before it)"
+_SAME_COLOUR, _PROBABILITY_COLOUR = "#2ca02c", "#333333"
+_KIND_TITLES = {"max": "max pool", "avg": "average pool", "blur": "blur pool", "maxblur": "max-blur pool"}
+TIE_NOTE = "{ties} of {windows} windows tied (no dot)"
 _AXIS_TITLES = {"translate": "shift to the right (pixels)", "rotate": "rotation, counter-clockwise (degrees)",
                 "scale": "scale factor (1 = unchanged)"}
 _AMOUNT_WORDS = {"translate": "a shift of {:g} pixel{}", "rotate": "a rotation of {:g}°{}", "scale": "scale {:g}×{}"}
@@ -34,6 +43,10 @@ def _pool_title(result: PoolResult, out_hw: tuple[int, int]) -> str:
     size = f"{out_hw[0]}×{out_hw[1]}"
     if result.kind == "subsample":
         return f"subsample s={result.stride} → {size}"
+    if result.kind == "maxblur":
+        # Two lines: the half-width panel title must not run into the input's.
+        return (f"max-blur pool k={result.kernel} s={result.stride} → {size}"
+                f"<br>(max with stride 1, then blur {result.blur_size})")
     return f"{_KIND_TITLES.get(result.kind, result.kind)} k={result.kernel} s={result.stride} → {size}"
 
 
@@ -48,7 +61,8 @@ def _grid_lines(starts: Sequence[int], kernel: int, extent: tuple[float, float])
     return xs, ys
 
 
-def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 0) -> go.Figure:
+def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 0,
+                 tie_note: str = TIE_NOTE) -> go.Figure:
     """A map (H, W) (or channel `channel` of maps (C, H, W)) and its pooled output side by side.
 
     Both panels share one colour scale, so a value keeps its colour; hover shows row,
@@ -57,7 +71,10 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
     split the map into its windows; rows and columns beyond the last line are never
     pooled). When windows overlap or leave gaps (kernel ≠ stride), the first window is
     outlined too, to show its size. For max pooling a marker on each window's winner
-    (at `result.winners[channel]`, one per window) shows which value passed on; for
+    (at `result.winners[channel]`) shows which value passed on, except on windows
+    that are ties (`result.tied`: several equal maxima, e.g. all zero after a ReLU),
+    which have no single winner and get no marker; the output panel's title then adds
+    `tie_note` (formatted with `ties` and `windows`) and its hover says "tie". For
     "subsample" markers show the values kept.
     """
     maps = np.asarray(feature_map, dtype=np.float64)
@@ -77,16 +94,24 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
     if low == high:
         low, high = low - 0.5, high + 0.5
 
+    tied = (np.asarray(result.tied[channel], dtype=bool) if result.tied is not None
+            else np.zeros((out_h, out_w), dtype=bool))
+    pool_title = _pool_title(result, (out_h, out_w))
+    if tied.any():
+        pool_title += "<br>" + tie_note.format(ties=int(tied.sum()), windows=tied.size)
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
-                        subplot_titles=(f"input {height}×{width}", _pool_title(result, (out_h, out_w))))
+                        subplot_titles=(f"input {height}×{width}", pool_title))
     fig.add_trace(go.Heatmap(
         z=image, coloraxis="coloraxis", name="input",
         hovertemplate="input row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>"), row=1, col=1)
     pooled_hover = "output row %{y}, col %{x}<br>value %{z:.4g}"
     customdata = None
     if result.winners is not None:
-        customdata = np.asarray(result.winners[channel])
-        pooled_hover += "<br>from input row %{customdata[0]}, col %{customdata[1]}"
+        # Columns: winner row, winner col, and the words for it (a tie has no single winner).
+        where = np.asarray(result.winners[channel])
+        words = np.where(tied, "tie: several equal maxima, no single winner", "")
+        customdata = np.concatenate([where.astype(object), words[..., None].astype(object)], axis=-1)
+        pooled_hover += "<br>from input row %{customdata[0]}, col %{customdata[1]}<br>%{customdata[2]}"
     fig.add_trace(go.Heatmap(z=pooled, coloraxis="coloraxis", name="output", customdata=customdata,
                              hovertemplate=pooled_hover + "<extra></extra>"), row=1, col=2)
 
@@ -111,11 +136,13 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
     # Markers about half a pixel across, from large on an 8x8 map to small on a 64x64 one.
     marker_size = float(np.clip(200 / max(height, width), 4, 14))
     if result.winners is not None:
-        winners = np.asarray(result.winners[channel]).reshape(-1, 2)
-        windows = np.stack(np.meshgrid(np.arange(out_h), np.arange(out_w), indexing="ij"), axis=-1).reshape(-1, 2)
+        single = ~tied.reshape(-1)
+        winners = np.asarray(result.winners[channel]).reshape(-1, 2)[single]
+        windows = np.stack(np.meshgrid(np.arange(out_h), np.arange(out_w), indexing="ij"),
+                           axis=-1).reshape(-1, 2)[single]
         fig.add_trace(go.Scatter(
             x=winners[:, 1], y=winners[:, 0], mode="markers", name="winner of a window",
-            customdata=np.concatenate([windows, pooled.reshape(-1, 1)], axis=1),
+            customdata=np.concatenate([windows, pooled.reshape(-1, 1)[single]], axis=1),
             marker=dict(symbol="circle-open", size=marker_size, color=_WINNER_COLOUR, line=dict(width=2)),
             hovertemplate="window (%{customdata[0]}, %{customdata[1]}) won by<br>input row %{y}, col %{x}"
                           "<br>value %{customdata[2]:.4g}<extra></extra>"), row=1, col=1)
@@ -139,17 +166,34 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
     return fig
 
 
-def _line_style(kind: str, pooling: bool, emphasised: bool) -> dict:
-    """Pooling layers solid and thick, convolutions dashed, everything else thin and dotted."""
-    if pooling:
-        style = dict(width=4.0, dash="solid")
-    elif "Conv" in kind:
-        style = dict(width=2.0, dash="dash")
-    else:
-        style = dict(width=1.5, dash="dot")
-    if emphasised:
-        style["width"] += 2.0
-    return style
+def _rgba(colour: str, alpha: float) -> str:
+    red, green, blue = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red}, {green}, {blue}, {alpha})"
+
+
+@dataclass(frozen=True)
+class _Role:
+    """How one layer is drawn: a key layer (pooling), the input of one (same colour, paler), or other."""
+
+    role: str            # "key", "input" or "other"
+    colour: str
+    partner: str | None  # for "input": the key layer it feeds
+
+
+def _roles(layers: Sequence[str], key: Sequence[bool]) -> list[_Role]:
+    """Each key layer its own colour, the layer just before it the same colour; the rest grey.
+
+    Without any key layer every layer gets its own colour, so lines still differ.
+    """
+    if not any(key):
+        return [_Role("key", _LAYER_COLOURS[i % len(_LAYER_COLOURS)], None) for i in range(len(layers))]
+    roles = [_Role("other", _OTHER_LINE, None) for _ in layers]
+    for number, index in enumerate(i for i, k in enumerate(key) if k):
+        colour = _KEY_COLOURS[number % len(_KEY_COLOURS)]
+        roles[index] = _Role("key", colour, None)
+        if index > 0 and not key[index - 1]:
+            roles[index - 1] = _Role("input", colour, layers[index])
+    return roles
 
 
 def _check_highlight(curves: InvarianceCurves, highlight: Sequence[str]) -> set[str]:
@@ -159,49 +203,63 @@ def _check_highlight(curves: InvarianceCurves, highlight: Sequence[str]) -> set[
     return set(highlight)
 
 
-def plot_invariance_curves(curves: InvarianceCurves, *, highlight: Sequence[str] = ()) -> go.Figure:
+def plot_invariance_curves(curves: InvarianceCurves, *, highlight: Sequence[str] = (),
+                           input_label: str = INPUT_LABEL, others_label: str = OTHERS_LABEL) -> go.Figure:
     """Left: each layer's relative change against the amount; right: whether the prediction survives.
 
-    One line per layer (legend in layer order): pooling layers solid and thick,
-    convolutions dashed, other layers (activations, flatten, fully connected) thin
-    and dotted; colours go from early (light) to late (dark) layers. Layers named in
-    `highlight` are drawn thicker and the others faded. The right panel shows the
-    fraction of images whose predicted class is unchanged (for one image: 1 or 0)
-    and the mean probability of the originally predicted class. Raises ValueError
-    for a highlighted name that is not a layer.
+    One line per layer, in layer order. The key layers (those named in `highlight`,
+    or the pooling layers when it is empty) each get a colour of their own, solid and
+    thick; the layer just before each (its input, the comparison that shows what the
+    pooling buys) gets the same colour, dashed, and the legend name `input_label`
+    (formatted with `layer` and `pooled`, e.g. "relu1 (input of pool1)"). All other
+    layers are thin grey lines, secondary, under one legend entry `others_label` that
+    shows or hides them together (hover names each). A model without key layers gets
+    one colour per layer instead. The right panel shows the fraction of images whose
+    predicted class is unchanged (for one image: 1 or 0) and the mean probability of
+    the originally predicted class. Raises ValueError for a highlighted name that is
+    not a layer.
     """
     emphasised = _check_highlight(curves, highlight)
     amounts = np.asarray(curves.amounts, dtype=np.float64)
     change = np.asarray(curves.change, dtype=np.float64)
     pooling = curves.pooling
+    key = [name in emphasised for name in curves.layers] if emphasised else [bool(p) for p in pooling]
+    roles = _roles(curves.layers, key)
     batch = np.ndim(curves.predictions) == 2
     over = f" (mean over {np.shape(curves.predictions)[1]} images)" if batch else ""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.65, 0.35], horizontal_spacing=0.1,
                         subplot_titles=("change of each layer's output" + over, "prediction stability"))
-    n_layers = len(curves.layers)
-    for index, name in enumerate(curves.layers):
-        kind = curves.kinds[index]
-        # Light (early) to dark (late) blues, pooling layers in red: depth and kind at a glance.
-        shade = index / max(n_layers - 1, 1)
-        blue = f"rgb({int(110 - 90 * shade)}, {int(190 - 150 * shade)}, {int(245 - 145 * shade)})"
-        colour = _POOL_COLOUR if pooling[index] else blue
+    # Grey lines first, so the coloured ones are drawn over them; the legend keeps layer order.
+    order = sorted(range(len(curves.layers)), key=lambda i: roles[i].role != "other")
+    others_shown = False
+    for index in order:
+        name, kind, role = curves.layers[index], curves.kinds[index], roles[index]
+        if role.role == "key":
+            line, legend = dict(color=role.colour, width=4.0, dash="solid"), dict(name=name)
+        elif role.role == "input":
+            line = dict(color=role.colour, width=2.5, dash="dash")
+            legend = dict(name=input_label.format(layer=name, pooled=role.partner))
+        else:
+            line = dict(color=role.colour, width=1.2, dash="solid")
+            legend = dict(name=others_label, legendgroup="others", showlegend=not others_shown)
+            others_shown = True
         fig.add_trace(go.Scatter(
-            x=amounts, y=change[:, index], mode="lines+markers", name=name, legendgroup="layers",
-            legendgrouptitle_text="layers", opacity=1.0 if not emphasised or name in emphasised else 0.35,
-            line=dict(color=colour, **_line_style(kind, bool(pooling[index]), name in emphasised)),
-            marker=dict(size=5 if pooling[index] else 3),
-            hovertemplate=f"<b>{name}</b> ({kind})<br>amount %{{x:g}}<br>change %{{y:.3f}}"
-                          "<extra></extra>"), row=1, col=1)
+            x=amounts, y=change[:, index], mode="lines+markers", legendrank=1000 + index,
+            opacity=0.6 if role.role == "other" else 1.0, line=line,
+            marker=dict(size=6 if role.role == "key" else 4 if role.role == "input" else 2),
+            hovertemplate=f"<b>{name}</b> ({kind})<br>amount %{{x:g}}<br>change %{{y:.3f}}<extra></extra>",
+            meta=name, **legend), row=1, col=1)
     same_name = "images with the same prediction" if batch else "same prediction (1 = yes)"
     fig.add_trace(go.Scatter(
         x=amounts, y=np.asarray(curves.same_prediction, dtype=np.float64), mode="lines+markers", name=same_name,
-        legendgroup="prediction", legendgrouptitle_text="prediction", line=dict(color=_SAME_COLOUR, width=2.5),
+        line=dict(color=_SAME_COLOUR, width=2.5),
+        legendrank=3000,
         hovertemplate="amount %{x:g}<br>" + ("%{y:.0%} unchanged" if batch else "%{y:.0f}") + "<extra></extra>"),
         row=1, col=2)
     fig.add_trace(go.Scatter(
         x=amounts, y=np.asarray(curves.original_probability, dtype=np.float64), mode="lines+markers",
-        name="probability of the original class", legendgroup="prediction",
-        line=dict(color=_PROBABILITY_COLOUR, width=2.5, dash="dash"),
+        name="probability of the original class", legendrank=3001,
+        line=dict(color=_PROBABILITY_COLOUR, width=2.5, dash="dot"),
         hovertemplate="amount %{x:g}<br>probability %{y:.1%}<extra></extra>"), row=1, col=2)
     axis_title = _AXIS_TITLES.get(curves.transform, "amount")
     fig.update_xaxes(title_text=axis_title, row=1, col=1)
@@ -209,18 +267,19 @@ def plot_invariance_curves(curves: InvarianceCurves, *, highlight: Sequence[str]
     fig.update_yaxes(title_text=_CHANGE_TITLE, rangemode="tozero", row=1, col=1)
     fig.update_yaxes(title_text="fraction / probability", range=[0, 1.05], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=480, margin=dict(l=60, r=10, t=50, b=50), plot_bgcolor="white",
-                      legend=dict(traceorder="grouped", groupclick="toggleitem"))
+                      legend=dict(groupclick="togglegroup"))  # one click shows or hides every grey line
     fig.update_xaxes(gridcolor="#eee", zeroline=False)
     fig.update_yaxes(gridcolor="#eee", zeroline=False)
     return fig
 
 
-def plot_layer_change(curves: InvarianceCurves, amount: float) -> go.Figure:
+def plot_layer_change(curves: InvarianceCurves, amount: float, *, axis_title: str = BARS_AXIS_TITLE) -> go.Figure:
     """Bars of each layer's relative change at one amount (one of `curves.amounts`), in layer order.
 
-    Pooling layers are red, convolutions dark blue, other layers light blue, so a
-    drop at each pooling layer, against the bar before it, reads layer by layer.
-    Raises ValueError for an amount that was not measured.
+    Colours as in `plot_invariance_curves`: each pooling layer its own colour, the
+    layer just before it the same colour, paler, every other layer grey, so the drop
+    at each pooling layer, against the bar before it, reads pair by pair. `axis_title`
+    is the x axis title. Raises ValueError for an amount that was not measured.
     """
     amounts = np.asarray(curves.amounts, dtype=np.float64)
     matches = np.flatnonzero(np.isclose(amounts, float(amount), rtol=1e-9, atol=1e-9))
@@ -228,8 +287,9 @@ def plot_layer_change(curves: InvarianceCurves, amount: float) -> go.Figure:
         raise ValueError(f"{amount!r} was not measured; the amounts are {', '.join(f'{a:g}' for a in amounts)}")
     values = np.asarray(curves.change, dtype=np.float64)[matches[0]]
     kinds = curves.kinds
-    colours = [_POOL_COLOUR if p else _CONV_COLOUR if "Conv" in k else _OTHER_COLOUR
-               for p, k in zip(curves.pooling, kinds, strict=True)]
+    roles = _roles(curves.layers, [bool(p) for p in curves.pooling])
+    colours = [_rgba(r.colour, 0.45) if r.role == "input" else _OTHER_BAR if r.role == "other" else r.colour
+               for r in roles]
     fig = go.Figure(go.Bar(
         x=list(curves.layers), y=values, marker_color=colours, customdata=list(kinds),
         text=[f"{v:.2f}" for v in values], textposition="outside", cliponaxis=False,
@@ -238,7 +298,7 @@ def plot_layer_change(curves: InvarianceCurves, amount: float) -> go.Figure:
     plural = "s" if curves.transform == "translate" and abs(measured) != 1 else ""
     words = _AMOUNT_WORDS.get(curves.transform, "amount {:g}{}").format(measured, plural)
     over = f", mean over {np.shape(curves.predictions)[1]} images" if np.ndim(curves.predictions) == 2 else ""
-    fig.update_xaxes(type="category", title_text="layer in call order (red: pooling, dark blue: convolution)")
+    fig.update_xaxes(type="category", title_text=axis_title)
     fig.update_yaxes(title_text=_CHANGE_TITLE, rangemode="tozero", gridcolor="#eee")
     fig.update_layout(title=dict(text=f"Change of each layer's output after {words}{over}", font_size=13),
                       height=420, margin=dict(l=60, r=10, t=50, b=60), plot_bgcolor="white", showlegend=False)

@@ -99,6 +99,13 @@ def _add_box(fig: go.Figure, box: Box | None) -> None:
                   line=dict(color=_BOX_COLOUR, width=2), fillcolor="rgba(0,0,0,0)")
 
 
+def _colorbar_below(title: str) -> dict:
+    """A thin horizontal colour bar under the x axis: in a narrow column a vertical one took more
+    room than the map (about 60 px of map on a 1024 px page)."""
+    return dict(orientation="h", x=0.5, xanchor="center", y=-0.2, yanchor="top", thickness=10, len=1.0,
+                title=dict(text=title, side="top"), tickfont_size=10)
+
+
 def _pixel_axes(fig: go.Figure, height: int, width: int) -> None:
     """Image axes: row 0 at the top, square pixels, the whole image in view."""
     fig.update_xaxes(title_text="column", range=[-0.5, width - 0.5], constrain="domain", showgrid=False,
@@ -149,7 +156,8 @@ def plot_effective_receptive_field(erf: np.ndarray, box: Box | None, *, fraction
     """|d unit / d input| (H, W) or (C, H, W), summed over channels, with the theoretical window on top.
 
     With `fraction` (from `gradient_mass_fraction(erf, box, mass)`), the title says
-    which share of the window holds `mass` of the gradient.
+    which share of the window holds `mass` of the gradient, or that no gradient reaches
+    the input when it is all zero.
     """
     values = np.abs(np.asarray(erf, dtype=np.float64))
     if values.ndim == 3:
@@ -158,15 +166,19 @@ def plot_effective_receptive_field(erf: np.ndarray, box: Box | None, *, fraction
         raise ValueError(f"erf must be (H, W) or (C, H, W), not shape {values.shape}")
     height, width = values.shape
     fig = go.Figure(go.Heatmap(
-        z=values, colorscale="Viridis", zmin=0, colorbar=dict(title=dict(text="|∂unit/∂x|", side="right"),
-                                                              thickness=12),
+        z=values, colorscale="Viridis", zmin=0, colorbar=_colorbar_below("|∂unit/∂x|"),
         hovertemplate="row %{y}, col %{x}<br>|gradient| %{z:.3g}<extra></extra>"))
     _add_box(fig, box)
     _pixel_axes(fig, height, width)
     title = "Effective receptive field"
-    if fraction is not None:
-        title += f"<br><sub>{mass:.0%} of the gradient in the box lies in {fraction:.0%} of its pixels</sub>"
-    fig.update_layout(height=440, margin=dict(l=50, r=10, t=60, b=40), title=dict(text=title, font_size=14),
+    # Two short lines: one long one was clipped in a column of a 1024 px wide page.
+    if fraction is not None and not values.any():
+        title += "<br><sub>no gradient reaches the input</sub>"
+    elif fraction is not None:
+        title += f"<br><sub>{mass:.0%} of the gradient in the box<br>lies in {fraction:.0%} of its pixels</sub>"
+    # The map sits on the x axis, right above the colour bar, wherever the column's width leaves room.
+    fig.update_yaxes(constraintoward="bottom")
+    fig.update_layout(height=480, margin=dict(l=50, r=10, t=80, b=110), title=dict(text=title, font_size=14),
                       plot_bgcolor="white")
     return fig
 
@@ -187,7 +199,7 @@ def plot_unit_picker(feature_map: np.ndarray, selected: tuple[int, int] | None) 
     height, width = values.shape
     rows, cols = np.mgrid[0:height, 0:width]
     fig = go.Figure(go.Heatmap(z=values, colorscale="Viridis", hoverinfo="skip",
-                               colorbar=dict(title=dict(text="activation", side="right"), thickness=12)))
+                               colorbar=_colorbar_below("activation")))
     if selected is not None:
         row, col = selected
         fig.add_shape(type="rect", xref="x", yref="y", x0=col - 0.5, x1=col + 0.5, y0=row - 0.5, y1=row + 0.5,
@@ -206,6 +218,7 @@ def plot_unit_picker(feature_map: np.ndarray, selected: tuple[int, int] | None) 
                       "<br>click to pick<extra></extra>"))
     _pixel_axes(fig, height, width)
     # Clicks select points (Streamlit sets the same when on_select is used; this also serves notebooks).
-    fig.update_layout(height=420, margin=dict(l=50, r=10, t=10, b=40), clickmode="event+select",
+    fig.update_yaxes(constraintoward="bottom")
+    fig.update_layout(height=420, margin=dict(l=50, r=10, t=10, b=110), clickmode="event+select",
                       plot_bgcolor="white")
     return fig

@@ -34,18 +34,24 @@ def _output_positions(conn: Connectivity) -> np.ndarray:
 def plot_connectivity(conn: Connectivity) -> go.Figure:
     """Dense (left) against convolution (right) wiring of n inputs (bottom row) to m outputs (top row).
 
-    Left, every input is wired to every output: n*m weights. Right, each output is wired
-    to the inputs of its window, each line coloured by which of the k shared weights it
-    uses (one legend entry per weight, "w0", "w1", ...); padding positions are drawn as
-    open markers and have no lines, since they are constant zeros. Each group of lines is
-    one trace. Readable for up to about 32 inputs.
+    Left, every input is wired to every output: m·n connections, each its own weight.
+    Right, each output is wired to the k positions of its window, k·m connections,
+    each line coloured by which of the k shared weights it uses (one legend entry per
+    weight, "w0", "w1", ...); padding positions are drawn as open markers and have no
+    lines, since they are constant zeros (the title says how many of the k·m fall
+    there). The subplot titles carry the counts with their formulas, the same numbers
+    as `Connectivity`. Each group of lines is one trace. Readable for up to about 32 inputs.
     """
     n, m, k, p = conn.n_inputs, conn.n_outputs, conn.kernel_size, conn.padding
     inputs = np.arange(n, dtype=np.float64)
     outputs = _output_positions(conn)
+    # Line breaks keep the titles inside their half of a page column.
+    on_padding = (f"<br>({conn.padding_connections} on padding, {conn.input_connections} connections to inputs)"
+                  if conn.padding_connections else "")
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.06, subplot_titles=(
-        f"Dense: {conn.dense_weights:,} weights ({n} inputs × {m} outputs)",
-        f"Convolution: {k} shared weight{'s' if k != 1 else ''} ({conn.conv_connections} connections)"))
+        f"Dense: {conn.dense_weights:,} weights<br>m·n = {m} × {n} = {conn.dense_connections:,} connections",
+        f"Convolution: {k} shared weight{'s' if k != 1 else ''}<br>k·m = {k} × {m} = "
+        f"{conn.conv_connections} connections{on_padding}"))
 
     xs, ys = _segments(np.repeat(inputs, m), np.tile(outputs, n))
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color="rgba(100,100,100,0.45)", width=1),
@@ -85,10 +91,10 @@ def plot_connectivity(conn: Connectivity) -> go.Figure:
     fig.update_yaxes(range=[-0.25, 1.25], tickmode="array", tickvals=[_INPUT_Y, _OUTPUT_Y],
                      ticktext=["inputs x", "outputs s"], showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, row=1, col=2)
-    fig.update_layout(height=340, margin=dict(l=70, r=10, t=70, b=20), plot_bgcolor="white",
+    fig.update_layout(height=390, margin=dict(l=70, r=10, t=120, b=20), plot_bgcolor="white",
                       legend=dict(orientation="h", y=-0.05, title_text="weight "),
-                      title=dict(font_size=13, text=(
-                          f"n = {n}, k = {k}, stride {conn.stride}, padding {p}: "
+                      title=dict(font_size=13, yref="container", y=0.98, yanchor="top", text=(
+                          f"n = {n} inputs, m = {m} outputs, k = {k}, stride {conn.stride}, padding {p}: "
                           f"no sharing (locally connected) would need {conn.locally_connected_weights} weights")))
     return fig
 

@@ -44,18 +44,67 @@ def _tick_step(count: int, most: int = 40) -> int:
     return max(1, -(-count // most))
 
 
+_SMALLEST_FONT = 7      # below this a token written in its cell cannot be read
+_TICK_FONT = 9          # rotated token names under the axis, when the cells are too narrow for them
+_TICK_CHARS = 12        # longer token names are shortened under the axis (hover shows them whole)
+
+
+def _sentence_cell(tokens: Sequence[str]) -> float:
+    """Pixels per token column, the same in every sentence figure (so their columns line up)."""
+    return _cell(len(tokens), smallest=4, largest=60)
+
+
+def _tokens_fit_cells(tokens: Sequence[str]) -> bool:
+    """Whether the longest token, written in its cell at the smallest readable size, stays inside it.
+
+    When it does not (a long sentence makes the cells narrow), the tokens are named under
+    the axis instead, rotated, where they cannot run into each other.
+    """
+    longest = max((len(t) for t in tokens), default=1)
+    return _sentence_cell(tokens) >= 0.62 * _SMALLEST_FONT * max(longest, 1)
+
+
+def _short(token: str) -> str:
+    return token if len(token) <= _TICK_CHARS else token[:_TICK_CHARS - 1] + "…"
+
+
 def _token_axis(fig: go.Figure, tokens: Sequence[str]) -> None:
-    """x = token position 0 .. L-1, the same range and ticks in every sentence figure (so figures line up)."""
-    positions = list(range(0, len(tokens), _tick_step(len(tokens))))
-    fig.update_xaxes(range=[-0.5, len(tokens) - 0.5], tickmode="array", tickvals=positions,
-                     ticktext=[str(p) for p in positions], showgrid=False, zeroline=False,
-                     title_text="token position")
+    """x = token position 0 .. L-1, the same range and ticks in every sentence figure (so figures line up).
+
+    The ticks are positions when the tokens are written in their cells, else the tokens
+    themselves, rotated, one every few columns so that neighbouring labels never overlap.
+    """
+    if _tokens_fit_cells(tokens):
+        positions = list(range(0, len(tokens), _tick_step(len(tokens))))
+        fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=[str(p) for p in positions],
+                         title_text="token position")
+    else:
+        # one label per 1.3 font sizes of width: rotated labels stand side by side without touching
+        step = max(_tick_step(len(tokens)), int(np.ceil(1.3 * _TICK_FONT / _sentence_cell(tokens))))
+        positions = list(range(0, len(tokens), step))
+        every = "" if step == 1 else f", 1 in {step} named"
+        fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=[_short(tokens[p]) for p in positions],
+                         tickangle=-90, tickfont_size=_TICK_FONT, title_text=f"token{every} (hover for each)")
+    fig.update_xaxes(range=[-0.5, len(tokens) - 0.5], showgrid=False, zeroline=False, automargin=False)
+
+
+def _axis_depth(tokens: Sequence[str]) -> int:
+    """Pixels under the plot area that the token axis (tick labels and title) needs."""
+    if _tokens_fit_cells(tokens):
+        return 42
+    longest = min(max((len(t) for t in tokens), default=1), _TICK_CHARS)
+    return int(34 + 0.62 * _TICK_FONT * longest)
+
+
+def _cell_texts(tokens: Sequence[str]) -> list[str]:
+    """The tokens to write in their cells: all of them, or none when the cells are too narrow to hold them."""
+    return [str(t) for t in tokens] if _tokens_fit_cells(tokens) else [""] * len(tokens)
 
 
 def _font_for(cell: float, texts: Sequence[str]) -> int:
     """A cell-text size that lets the longest text fit a cell of `cell` pixels (about 0.6 em per character)."""
     longest = max((len(t) for t in texts), default=1)
-    return int(np.clip(cell / (0.62 * max(longest, 1)), 7, 13))
+    return int(np.clip(cell / (0.62 * max(longest, 1)), _SMALLEST_FONT, 13))
 
 
 # --- the input matrix --------------------------------------------------------------------------
@@ -96,7 +145,10 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
     """Filters x positions heatmap of one width's relu(conv) values; x labels are the n-grams; winners circled.
 
     The circle on each row marks the n-gram that 1-max pooling keeps for that filter
-    (its value is the pooled one). Hover names filter, n-gram, position and value.
+    (its value is the pooled one). Where other n-grams reach the same maximum (a tie),
+    they get a small red cross: pooling keeps the same value whichever it picks. A
+    silent filter (0 everywhere) gets no circle: it has no winner. Hover names filter,
+    n-gram, position and value. The axes show the real filters and positions only.
     """
     maps = np.asarray(acts.activations[width_index], dtype=np.float32)
     width = acts.widths[width_index]
@@ -106,27 +158,44 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
     cell_text = np.repeat(np.array(texts, dtype=object)[None, :], filters, axis=0)
     winners = np.asarray(acts.winners[width_index])
     pooled = np.asarray(acts.pooled[width_index])
+    ties = np.asarray(acts.ties(width_index))
+    fired = np.flatnonzero(ties.any(axis=1))           # filters with a winner: pooled value above 0
+    ties[fired, winners[fired]] = False                # the circled one is not drawn again as a tie
+    tie_rows, tie_cols = np.nonzero(ties)
+    texts_array = np.array(texts, dtype=object)
+    size = max(6.0, 0.6 * _cell(positions, largest=40))
     fig = go.Figure([
         go.Heatmap(z=maps, x=np.arange(positions), y=np.arange(filters), text=cell_text, colorscale="Blues",
                    zmin=0.0, zmax=top, xgap=1, ygap=1, colorbar=dict(title=dict(text="relu(conv)"), thickness=12),
                    hovertemplate="filter %{y}<br>“%{text}” (position %{x})<br>activation %{z:.4g}<extra></extra>"),
-        go.Scatter(x=winners, y=np.arange(filters), mode="markers", name="kept by 1-max pooling", showlegend=True,
-                   marker=dict(symbol="circle-open", size=max(6.0, 0.6 * _cell(positions, largest=40)),
-                               color="#d62728", line_width=2),
-                   customdata=np.stack([np.array(texts, dtype=object)[winners], pooled], axis=1),
+        go.Scatter(x=winners[fired], y=fired, mode="markers", name="kept by 1-max pooling", showlegend=True,
+                   marker=dict(symbol="circle-open", size=size, color="#d62728", line_width=2),
+                   customdata=np.stack([texts_array[winners[fired]], pooled[fired]], axis=1).reshape(-1, 2),
                    hovertemplate="filter %{y} keeps “%{customdata[0]}”<br>pooled value %{customdata[1]:.4g}"
                                  "<extra></extra>"),
+        go.Scatter(x=tie_cols, y=tie_rows, mode="markers", name="a tie: the same maximum", showlegend=bool(len(tie_rows)),
+                   marker=dict(symbol="x-thin-open", size=0.6 * size, color="#d62728", line_width=2),
+                   customdata=np.stack([texts_array[tie_cols], pooled[tie_rows]], axis=1).reshape(-1, 2),
+                   hovertemplate="filter %{y}: “%{customdata[0]}” ties at the maximum %{customdata[1]:.4g}"
+                                 "<br>(pooling keeps this value whichever n-gram it picks)<extra></extra>"),
     ])
     step = _tick_step(positions)
     ticks = list(range(0, positions, step))
     fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[texts[p] for p in ticks], tickangle=-45,
                      range=[-0.5, positions - 0.5], showgrid=False, zeroline=False, constrain="domain")
-    fig.update_yaxes(title_text="filter", autorange="reversed", scaleanchor="x", constrain="domain",
-                     showgrid=False, zeroline=False, dtick=_tick_step(filters, 32))
+    # An explicit range: autorange would pad around the markers and show rows -1 and F that do not exist.
+    rows = list(range(0, filters, _tick_step(filters, 32)))
+    fig.update_yaxes(title_text="filter", range=[filters - 0.5, -0.5], tickmode="array", tickvals=rows,
+                     ticktext=[str(r) for r in rows], scaleanchor="x", constrain="domain", showgrid=False,
+                     zeroline=False)
     unit = min(_cell(positions, largest=40), 1200 / filters)
     longest = max((len(t) for t in texts), default=1)
+    silent = filters - len(fired)
+    title = f"{filters} filters of width {width} on each {width}-gram"
+    if silent:
+        title += f" · {silent} silent (0 everywhere: no winner)"
     fig.update_layout(
-        title=dict(text=f"{filters} filters of width {width} on each {width}-gram", font_size=13),
+        title=dict(text=title, font_size=13),
         height=int(100 + unit * filters + 5.5 * min(longest, 40)), plot_bgcolor="white",
         margin=dict(l=50, r=10, t=45, b=10), showlegend=True,
         legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
@@ -185,18 +254,20 @@ def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters
             z[row, start:end] = 1.0
         ngrams.append(text if pooled[f] > 0 else "(silent: all n-grams give 0)")
     labels = [f"f{f} · {pooled[f]:.2g}" for f in chosen]
-    cell_text = np.array([tokens] * len(chosen), dtype=object).reshape(len(chosen), length)
-    custom = np.empty((len(chosen), length, 3), dtype=object)
+    cell_text = np.array([_cell_texts(tokens)] * len(chosen), dtype=object).reshape(len(chosen), length)
+    hover_tokens = np.array([tokens] * len(chosen), dtype=object).reshape(len(chosen), length)
+    custom = np.empty((len(chosen), length, 4), dtype=object)
     custom[..., 0] = chosen[:, None]
     custom[..., 1] = np.array(ngrams, dtype=object)[:, None]
     custom[..., 2] = pooled[chosen][:, None]
-    cell = _cell(length, smallest=4, largest=60)
+    custom[..., 3] = hover_tokens
+    cell = _sentence_cell(tokens)
     fig = go.Figure(go.Heatmap(
         z=z, x=np.arange(length), y=np.arange(len(chosen)), text=cell_text, texttemplate="%{text}",
         textfont=dict(size=_font_for(cell, tokens)), customdata=custom, colorscale=[[0, "#f7f7f7"], [1, "#fdae61"]],
         zmin=0.0, zmax=1.0, showscale=False, xgap=1, ygap=1,
         hovertemplate="filter %{customdata[0]} keeps “%{customdata[1]}”<br>pooled value %{customdata[2]:.4g}"
-                      "<br>token %{x}: %{text}<extra></extra>"))
+                      "<br>token %{x}: %{customdata[3]}<extra></extra>"))
     _token_axis(fig, tokens)
     fig.update_yaxes(tickmode="array", tickvals=list(range(len(chosen))), ticktext=labels, autorange="reversed",
                      showgrid=False, zeroline=False, automargin=False)
@@ -204,12 +275,25 @@ def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters
     if len(chosen) < total:
         title += f" (the {len(chosen)} strongest of {total} filters)"
     row_height = float(np.clip(cell * 0.6, 18, 30))
-    fig.update_layout(title=dict(text=title, font_size=13), height=int(100 + row_height * len(chosen)),
-                      plot_bgcolor="white", margin=dict(**_SENTENCE_MARGIN, t=45, b=45))
+    depth = _axis_depth(tokens)
+    fig.update_layout(title=dict(text=title, font_size=13), height=int(55 + depth + row_height * len(chosen)),
+                      plot_bgcolor="white", margin=dict(**_SENTENCE_MARGIN, t=45, b=depth + 3))
     return fig
 
 
 # --- attributions and top n-grams --------------------------------------------------------------
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) of each run of True in a 1-d bool mask."""
+    runs, first = [], None
+    for i, flag in enumerate([*mask.tolist(), False]):
+        if flag and first is None:
+            first = i
+        elif not flag and first is not None:
+            runs.append((first, i - 1))
+            first = None
+    return runs
+
 
 def plot_token_attributions(attr: TokenAttribution, *, class_name: str | None = None) -> go.Figure:
     """The sentence as one row of coloured cells, each token written in its cell, coloured by its attribution.
@@ -217,40 +301,64 @@ def plot_token_attributions(attr: TokenAttribution, *, class_name: str | None = 
     Blue pushes the target class's logit up, red pushes it down; the colour range is
     symmetric around 0. The title names the method and the target and, for integrated
     gradients, the completeness check: sum of attributions, logit difference to the
-    all-padding baseline, the convergence delta and the steps used.
+    all-padding baseline, the convergence delta (also relative to that difference) and
+    the steps used.
+
+    Pad positions the model added (`attr.padding`) are not words: their cells are left
+    empty and marked "padding", and they count neither in the colour range nor in Σ
+    (with occlusion windows wider than one word they would otherwise get the drops of
+    the words next to them). Integrated gradients gives them exactly 0, so Σ is the same.
     """
     values = np.asarray(attr.attributions, dtype=np.float32).reshape(-1)
     tokens = list(attr.tokens)
     if len(tokens) != len(values):
         raise ValueError(f"{len(values)} attributions for {len(tokens)} tokens")
     length = len(tokens)
-    bound = _bound(values)
+    padding = np.zeros(length, dtype=bool) if attr.padding is None else np.asarray(attr.padding, dtype=bool)
+    if padding.shape != (length,):
+        raise ValueError(f"padding must mark each of the {length} tokens, not have shape {padding.shape}")
+    shown = np.where(padding, np.nan, values)  # NaN: plotly leaves the cell empty
+    words = values[~padding]
+    bound = _bound(words)
     target = f"class {attr.target}" + (f" ({html.escape(class_name)})" if class_name else "")
     method = _METHOD_NAMES.get(attr.method, attr.method)
-    title = f"{method} for {target}: Σ = {values.sum():.3g}"
+    title = f"{method} for {target}: Σ{' over the words' if padding.any() else ''} = {words.sum():.3g}"
     if attr.prediction_difference is not None:
         title += f", logit(sentence) − logit(all &lt;pad&gt;) = {attr.prediction_difference:.3g}"
     if attr.delta is not None:
         title += f"<br>convergence δ = {attr.delta:.2g}"
+        relative = attr.relative_delta
+        if relative is not None and np.isfinite(relative) and attr.prediction_difference:
+            title += f" ({relative:.2%} of the difference)"
         if attr.n_steps is not None:
             title += f" with {attr.n_steps} steps"
         if attr.prediction_difference is not None and attr.converged is False:
             title += " (NOT converged: do not trust small differences)"
     elif attr.method == "occlusion":
         title += "<br>drop in the logit when tokens are replaced by &lt;pad&gt;"
-    cell = _cell(length, smallest=4, largest=60)
+    cell = _sentence_cell(tokens)
+    texts = [("" if pad else text) for text, pad in zip(_cell_texts(tokens), padding, strict=True)]
     fig = go.Figure(go.Heatmap(
-        z=values[None, :], x=np.arange(length), y=[0], text=[tokens], texttemplate="%{text}",
-        textfont=dict(size=_font_for(cell, tokens)), colorscale="RdBu", zmid=0.0, zmin=-bound, zmax=bound,
+        z=shown[None, :], x=np.arange(length), y=[0], text=[texts], customdata=[tokens], texttemplate="%{text}",
+        textfont=dict(size=_font_for(cell, [t for t, pad in zip(tokens, padding, strict=True) if not pad])),
+        colorscale="RdBu", zmid=0.0, zmin=-bound, zmax=bound, xgap=1,
         # A horizontal colour bar below keeps the plot area as wide as plot_winning_ngrams' (columns line up).
-        xgap=1, colorbar=dict(orientation="h", x=0.5, xanchor="center", y=-1.1, yanchor="top", len=0.7,
-                              thickness=10, title=dict(text=f"red: against {target} · blue: for it", side="top")),
-        hovertemplate="token %{x}: %{text}<br>attribution %{z:.4g}<extra></extra>"))
+        colorbar=dict(orientation="h", x=0.5, xanchor="center", yanchor="top", len=0.7, thickness=10,
+                      title=dict(text=f"red: against {target} · blue: for it", side="top")),
+        hovertemplate="token %{x}: %{customdata}<br>attribution %{z:.4g}<extra></extra>"))
+    for first, last in _runs(padding):
+        fig.add_annotation(x=(first + last) / 2, y=0, text="padding<br>(not a word)" if last > first else "padding",
+                           showarrow=False, font=dict(size=10, color="#888888"))
     _token_axis(fig, tokens)
     fig.update_yaxes(visible=False, range=[-0.5, 0.5], automargin=False)
     row = float(np.clip(cell * 0.8, 26, 48))
-    fig.update_layout(title=dict(text=title, font_size=12), height=int(row + 195), plot_bgcolor="white",
-                      margin=dict(**_SENTENCE_MARGIN, t=60, b=135))
+    # The colour bar sits at the figure's bottom edge, below the margin that the token axis
+    # needs, so its title cannot run into the axis labels however long the tokens are.
+    depth, bar = _axis_depth(tokens) + 6, 58
+    height = int(row + 60 + depth + bar)
+    fig.update_traces(colorbar=dict(yref="container", y=4 / height, yanchor="bottom"))
+    fig.update_layout(title=dict(text=title, font_size=12), height=height,
+                      plot_bgcolor="white", margin=dict(**_SENTENCE_MARGIN, t=60, b=depth + bar))
     return fig
 
 

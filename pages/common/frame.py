@@ -14,7 +14,7 @@ from typing import Any
 import streamlit as st
 
 from cnnviz import ZOO, is_text_spec, model_to_bytes
-from pages.common.links import MODEL_PARAM, link_notice, start_link, write_link
+from pages.common.links import MODEL_PARAM, link_notice, open_share_box, start_link, write_link
 from pages.common.session import (
     app_settings,
     current_model,
@@ -103,6 +103,7 @@ def page_frame(*, text: bool = False) -> PageFrame:
             f"{settings.max_samples:,} examples of an online data set or CSV, uploads of {settings.max_upload_mb} MB; "
             f"{settings.max_trainings} trainings run at once, others wait their turn. Run cnnviz on your own "
             "computer for more.")
+    open_share_box()
     return frame
 
 
@@ -114,13 +115,13 @@ def _model_from_link(key: str) -> None:
     trained = zoo_copy(key)
     if is_text_spec(trained.info.spec):
         if current_zoo_key(text=True) != key:
-            set_current_text_model(trained, zoo_key=key)
+            set_current_text_model(trained, zoo_key=key, reason="named in the link this page was opened with")
     elif current_zoo_key() != key:
-        set_current_model(trained, zoo_key=key)
+        set_current_model(trained, zoo_key=key, reason="named in the link this page was opened with")
 
 
 def close_page_frame(frame: PageFrame) -> None:
     """Close a page: redraw the panel (the page may have changed the model) and write the view's link."""
-    sidebar_model_panel(frame.slot, text=frame.text)
+    sidebar_model_panel(frame.slot, text=frame.text, final=True)
     trained = current_text_model() if frame.text else current_model()
     write_link(current_zoo_key(text=frame.text), frame.notice, lambda view: model_to_bytes(trained, view=view))

@@ -34,7 +34,7 @@ def home() -> None:
         "- **Parameter sharing**: shift the input and watch the feature maps shift with it: convolution is "
         "translation equivariant. Measured layer by layer, with the padding, stride and pooling that break "
         "it; and the parameters that sharing saves.\n"
-        "- **Pooling**: max, average and blur pooling on any map, which value wins each window, and how much "
+        "- **Pooling**: max, average, BlurPool and MaxBlurPool on any map, which value wins each window, and how much "
         "invariance to small shifts, rotations and scalings each layer has, with and without pooling.\n"
         "- **TextCNN**: a CNN over words: filters of width 2, 3, 4 are n-gram detectors, 1-max pooling keeps "
         "each one's best n-gram, and Captum's Integrated Gradients shows which words decided; trained beside a "
@@ -46,7 +46,8 @@ def home() -> None:
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "
-        "equivariant), pooling (which makes the output invariant to small shifts), CNNs for text, "
+        "equivariant), pooling (which makes the output less sensitive to small shifts: approximately "
+        "invariant, not exactly), CNNs for text, "
         "and residual networks (shortcuts that let deep networks train).")
 
     trained = current_model()

@@ -3,17 +3,20 @@
 An input comes from the current model's data set (by index or by class), a bundled
 photo, an uploaded image, or a digit drawn on a canvas (one-channel models). It is
 returned as (C, H, W) floats in [0, 1] already shaped for the model; a bad upload
-shows a message and the previous input stays.
+shows a message and the previous input stays. A blank input is flagged (its prediction
+means nothing), and one whose background is the other way round from the model's
+training images (black on white for digits) is offered inverted, and inverted by default.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
 
-from cnnviz import PHOTOS, CnnvizError, TrainedModel, decode_image, load_photo, to_model_input
+from cnnviz import PHOTOS, CnnvizError, TrainedModel, check_input, decode_image, load_photo, to_model_input
 from pages.common.links import linked
 from pages.common.session import app_settings, own_test_data
 
@@ -26,13 +29,21 @@ class PickedInput:
 
     `code` is a Python expression that gives the same image with the cnnviz library
     (it may use `trained`, the model), for "reproduce this figure"; None for an
-    upload or a drawing, which no code can fetch.
+    upload or a drawing, which no code can fetch. `blank`: the image holds nothing to
+    recognise (one shade everywhere), so a prediction for it must not be shown as one.
+    `label` may hold an uploaded file's name: show it as text (`plain`), never as markup.
     """
 
     image: np.ndarray  # (C, H, W) in [0, 1]
     label: str
     true_class: str | None = None
     code: str | None = None
+    blank: bool = False
+
+
+def plain(text: str) -> str:
+    """`text` for a markdown element, shown as typed: every markup character escaped (a file's name)."""
+    return re.sub(r"([\\`*_\[\]<>:$~&|#!])", r"\\\1", text)
 
 
 def index_slider(label: str, count: int, *, key: str, container=st) -> int:
@@ -50,15 +61,48 @@ def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
                                                                        info.preprocessing.channels == 1)]
     source = st.radio("Input", sources, horizontal=True, key=linked(f"{key}_source", choices=sources))
     if source == "Data set":
-        return _from_dataset(trained, key)
+        return _from_dataset(trained, key)  # the model's own kind of image: nothing to check
     if source == "Photo":
         name = st.selectbox("Photo", PHOTOS, key=linked(f"{key}_photo", choices=PHOTOS),
                             help="Photos bundled with scikit-image; 'chelsea' is a cat.")
-        return PickedInput(to_model_input(load_photo(name), info.preprocessing), f"photo '{name}'",
-                           code=f"cnnviz.to_model_input(cnnviz.load_photo({name!r}), trained.info.preprocessing)")
-    if source == "Upload":
-        return _from_upload(trained, key)
-    return _from_canvas(trained, key)
+        picked = PickedInput(to_model_input(load_photo(name), info.preprocessing), f"photo '{name}'",
+                             code=f"cnnviz.to_model_input(cnnviz.load_photo({name!r}), trained.info.preprocessing)")
+    elif source == "Upload":
+        picked = _from_upload(trained, key)
+    else:
+        picked = _from_canvas(trained, key)
+    return _checked(picked, trained, key)
+
+
+def _checked(picked: PickedInput, trained: TrainedModel, key: str) -> PickedInput:
+    """Say when a prediction for `picked` would mislead: a blank input, or one the other way round.
+
+    The numbers come from `cnnviz.check_input`; an inversion is offered (on by default) with a
+    toggle, so the user sees both what they gave and what the model expects.
+    """
+    check = check_input(picked.image, trained.info.preprocessing)
+    if check.blank:
+        st.warning("This input is blank: every pixel has about the same shade, so there is nothing in it to "
+                   "recognise. The model still gives every class a probability, but no prediction for a blank "
+                   "input means anything." + (" Draw something in the box." if picked.label == "your drawing"
+                                              else ""))
+        return replace(picked, blank=True)
+    if not check.inverted:
+        return picked
+    ours, theirs = ("dark on a light", "light on a dark") if check.background > 0.5 else (
+        "light on a dark", "dark on a light")
+    name = plain(trained.info.name)  # from a model file: text, not markup
+    invert = st.toggle("Invert the image (swap light and dark)", value=True, key=f"{key}_invert",
+                       help=f"This image is {ours} background; the model's training images are {theirs} one.")
+    if not invert:
+        st.warning(f"This image is {ours} background, but {name} was trained on images that are {theirs} "
+                   "background: its prediction for the image as it is means little. Invert it to see what the "
+                   "model makes of the same image the right way round.")
+        return picked
+    st.info(f"Inverted: this image is {ours} background and {name} was trained on images that are {theirs} "
+            "background, so light and dark are swapped before the model sees it.")
+    return replace(picked, image=(1.0 - picked.image).astype(np.float32), label=f"{picked.label}, inverted",
+                   code=None if picked.code is None else f"1 - {picked.code}")
 
 
 def _from_dataset(trained: TrainedModel, key: str) -> PickedInput:
@@ -93,7 +137,7 @@ def _from_upload(trained: TrainedModel, key: str) -> PickedInput:
             st.session_state[kept] = PickedInput(to_model_input(pixels, trained.info.preprocessing),
                                                  f"upload '{upload.name}'")
         except CnnvizError as exc:
-            st.error(f"{upload.name} was not used: {exc}")
+            st.error(f"{plain(upload.name)} was not used: {plain(str(exc))}")
     if kept in st.session_state and st.session_state[kept].image.shape == trained.info.preprocessing.input_shape:
         return st.session_state[kept]
     st.info("No image uploaded yet: showing the photo 'chelsea' meanwhile.")

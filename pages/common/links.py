@@ -20,6 +20,11 @@ _LINKED = "link_keys"          # widget keys linked in this run of the page, in 
 _NOTICES = "link_notices"      # settings from the URL that could not be used, for the notice
 _WRITTEN = "link_written"      # the URL parameters this session wrote last
 _INCOMING = "link_incoming"    # parameters of a URL that came from outside, to apply in this run
+_KEPT = "link_kept"            # every linked widget's last value, so a page left and reopened keeps its view
+_SHARE_SLOT = "link_share_slot"  # the share box's link element, which a fragment's rerun redraws
+_SHARE_BOX = "link_share_box"  # the share box itself, filled by write_link
+_DRAWN = "link_drawn"          # the parameters the share box shows in this run
+_SHARED_VIEW = "link_shared_view"  # the view the share box's file holds, kept in step by fragments too
 _MAX_TEXT = 2000               # longest free text a link may carry (the longest text box takes 2000)
 MODEL_PARAM = "model"          # the zoo model a link opens with
 
@@ -28,6 +33,8 @@ def start_link() -> dict[str, str] | None:
     """Start a run (page_frame calls this first): the URL's parameters if they came from outside, else None."""
     st.session_state[_LINKED] = []
     st.session_state[_NOTICES] = []
+    st.session_state[_SHARE_SLOT] = None  # the last run's share box belongs to that run
+    st.session_state[_DRAWN] = None
     params = {key: st.query_params[key] for key in st.query_params}
     incoming = params if params and params != st.session_state.get(_WRITTEN) else None
     st.session_state[_INCOMING] = incoming
@@ -74,10 +81,17 @@ def linked(key: str, *, choices: Sequence | None = None, low: float | None = Non
     range; ints give an int) with the widget's `step` if it has one, `text=True`
     (free text); with none of them the value
     is on/off. A URL value is used only in the run that a link from outside starts.
+    A page left and opened again shows the values it had (Streamlit forgets the
+    state of widgets that a run does not draw).
     """
     st.session_state.setdefault(_LINKED, []).append(key)
     if choices is not None and key in st.session_state and st.session_state[key] not in choices:
         del st.session_state[key]  # a value kept from other options (another model's layers): use the default
+    kept = st.session_state.get(_KEPT, {})
+    if key not in st.session_state and key in kept:
+        ok, value, _ = _decode(_encode(kept[key]), choices=choices, low=low, high=high, step=step, text=text)
+        if ok:  # still valid (the model, and so the options, may have changed meanwhile)
+            st.session_state[key] = value
     raw = (st.session_state.get(_INCOMING) or {}).get(key)
     if raw is not None:
         ok, value, why = _decode(raw, choices=choices, low=low, high=high, step=step, text=text)
@@ -103,16 +117,48 @@ def link_params(model_key: str | None) -> dict[str, str]:
 
 
 def refresh_link(model_key: str | None) -> dict[str, str]:
-    """Write the view's parameters into the URL and return them.
+    """Write the view's parameters into the URL and the share box, and return them.
 
-    `write_link` calls this at the end of each run; a fragment calls it at its own end,
-    since a fragment's rerun skips the rest of the page.
+    A fragment calls this at its own end, since a fragment's rerun skips the rest of
+    the page (`write_link` at the page's end does the same for a full run).
     """
+    params = _store_view(model_key)
+    _draw_link(params)
+    return params
+
+
+def _store_view(model_key: str | None) -> dict[str, str]:
+    """The view's parameters, written into the URL and kept for when the page is opened again."""
     params = link_params(model_key)
+    kept = st.session_state.setdefault(_KEPT, {})
+    kept.update({key: st.session_state[key] for key in st.session_state.get(_LINKED, [])
+                 if key in st.session_state and st.session_state[key] is not None})
     if {key: st.query_params[key] for key in st.query_params} != params:
         st.query_params.from_dict(params)
     st.session_state[_WRITTEN] = params
+    view = st.session_state.get(_SHARED_VIEW)
+    if view is not None:
+        view["params"] = params  # in place: the share box's download reads this dict
     return params
+
+
+def _draw_link(params: dict[str, str]) -> None:
+    """Show `params` as a link in the share box: it must be the link the address bar shows."""
+    slot = st.session_state.get(_SHARE_SLOT)
+    if slot is not None:
+        base = (st.context.url or "").split("?")[0]
+        slot.code(f"{base}?{urlencode(params)}" if params else base, language=None, wrap_lines=True)
+        st.session_state[_DRAWN] = params
+
+
+def open_share_box() -> None:
+    """Open the sidebar's share box (page_frame calls this, before any fragment can draw into it)."""
+    base = (st.context.url or "").split("?")[0]
+    st.session_state[_SHARED_VIEW] = {"page": urlsplit(base).path.strip("/"), "params": {}}
+    box = st.sidebar.expander("Share this view", icon=":material/link:")
+    box.caption("This link opens this page with these settings (copy it with the button at its right).")
+    st.session_state[_SHARE_SLOT] = box.empty()
+    st.session_state[_SHARE_BOX] = box
 
 
 def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], bytes]) -> None:
@@ -125,17 +171,18 @@ def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], 
     unused = [key for key in incoming if key != MODEL_PARAM and key not in st.session_state.get(_LINKED, [])]
     for key in unused:
         link_notice(f"{key[:40]} (not used in this view)")
-    params = refresh_link(model_key)
+    params = _store_view(model_key)
+    # A fragment that drew the link in this run must stay its only writer: Streamlit lets a
+    # fragment redraw an outside container on its reruns only if it wrote to it in the full run.
+    if st.session_state.get(_DRAWN) != params:
+        _draw_link(params)
     st.session_state[_INCOMING] = None  # applied in this run; a fragment's rerun must not apply it again
     notices = st.session_state.get(_NOTICES, [])
     if notices:
         notice_slot.warning("Some settings in the link did not fit this view, so defaults are shown for them: "
                             + "; ".join(notices) + ".", icon=":material/link_off:")
-    base = (st.context.url or "").split("?")[0]
-    view = {"page": urlsplit(base).path.strip("/"), "params": params}
-    with st.sidebar.expander("Share this view", icon=":material/link:"):
-        st.caption("This link opens this page with these settings (copy it with the button at its right).")
-        st.code(f"{base}?{urlencode(params)}" if params else base, language=None, wrap_lines=True)
+    view = st.session_state[_SHARED_VIEW]
+    with st.session_state[_SHARE_BOX]:
         if not model_key:
             st.caption("A model you trained or uploaded cannot travel in a link: hand out this file instead.")
         st.download_button("Model and this view in one file", lambda: model_file(view),

@@ -2,8 +2,8 @@
 
 Each page builds its snippet from the same settings it used for the figure, with
 `model_code` and `input_code` for the usual first lines, and hands it to
-`reproduce_panel`. The snippet uses only the public cnnviz API and ends with the
-figure in `fig`; the tests run every page's snippet and compare the figures.
+`reproduce_panel`. The snippet uses only the public cnnviz API, builds the figure
+in `fig` and shows it; the tests run every page's snippet and compare the figures.
 """
 
 from __future__ import annotations
@@ -39,16 +39,19 @@ def input_code(picked: PickedInput) -> str:
 
 
 def snippet(*lines: str) -> str:
-    """A runnable snippet: the imports, then `lines` (dedented, blank lines kept)."""
-    return _IMPORTS + "\n" + "\n".join(textwrap.dedent(line).strip("\n") for line in lines) + "\n"
+    """A runnable snippet: the imports, then `lines` (dedented, blank lines kept), which end with the
+    figure in `fig`, then `fig.show()`."""
+    body = "\n".join(textwrap.dedent(line).strip("\n") for line in lines)
+    return _IMPORTS + "\n" + body + "\nfig.show()\n"
 
 
 def reproduce_panel(fig: go.Figure, code: str, *, name: str, text: bool = False) -> None:
     """An expander with the code that redraws `fig` and downloads of the figure, its settings and the code."""
     settings = {"page": name, **link_params(current_zoo_key(text=text))}
     with st.expander("Reproduce this figure", icon=":material/code:"):
-        st.caption("Run this in a notebook or script next to the cnnviz package: it rebuilds the figure above "
-                   "from the same settings. The figure's toolbar (camera icon) saves it as a PNG.")
+        st.caption("Run this in a notebook or a script where cnnviz is installed (`pip install .` in the "
+                   "cnnviz folder): it rebuilds the figure above from the same settings. The figure's toolbar "
+                   "(camera icon) saves it as a PNG.")
         st.code(code, language="python", wrap_lines=True)
         html, settings_file, script = st.columns(3)
         # The HTML (with plotly.js inside, so it opens offline) is built only when asked for.

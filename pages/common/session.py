@@ -39,6 +39,8 @@ _TEXT = "current_text_model"  # the TextCNN page's model: text models leave the 
 _ZOO_KEYS = "current_zoo_keys"  # {"image"/"text": zoo key} while that model is an untouched zoo model
 _RUN = "training_run"        # a run in progress; left behind when a rerun (Stop) interrupts it
 _RESULT = "training_result"  # what the last finished or stopped run achieved
+_PREVIOUS = "previous_models"  # {"image"/"text": (model, zoo key, reason)} that the current one replaced
+_REASONS = "current_reasons"   # {"image"/"text": why that model is current}
 
 DATASET_LABELS = {
     "digits": "digits (8x8 handwritten, offline)",
@@ -105,28 +107,73 @@ def zoo_copy(key: str) -> TrainedModel:
 def current_model() -> TrainedModel:
     """The session's current model; a zoo model until the user trains or loads another."""
     if _CURRENT not in st.session_state:
-        set_current_model(zoo_copy(DEFAULT_ZOO_MODEL), zoo_key=DEFAULT_ZOO_MODEL)
+        _install("image", zoo_copy(DEFAULT_ZOO_MODEL), DEFAULT_ZOO_MODEL, "the default zoo model")
     return st.session_state[_CURRENT]
 
 
-def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None) -> None:
-    """Make `trained` the current model of this session, for every page; `zoo_key` if it is a zoo model."""
-    st.session_state[_CURRENT] = trained
-    st.session_state.setdefault(_ZOO_KEYS, {})["image"] = zoo_key
+def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None, reason: str = "") -> None:
+    """Make `trained` the current model of this session, for every page; `zoo_key` if it is a zoo model.
+
+    `reason` says why it is current (shown in the sidebar); the model it replaces is kept, so
+    the user can switch back to it.
+    """
+    current_model()  # so there is a model to keep as the previous one
+    _keep_previous("image")
+    _install("image", trained, zoo_key, reason)
     st.session_state.pop(_RESULT, None)  # the last run's results no longer describe the current model
 
 
 def current_text_model() -> TrainedModel:
     """The session's text model (TextCNN page); the zoo TextCNN until the user trains or loads another."""
     if _TEXT not in st.session_state:
-        set_current_text_model(zoo_copy(DEFAULT_TEXT_ZOO_MODEL), zoo_key=DEFAULT_TEXT_ZOO_MODEL)
+        _install("text", zoo_copy(DEFAULT_TEXT_ZOO_MODEL), DEFAULT_TEXT_ZOO_MODEL, "the default zoo model")
     return st.session_state[_TEXT]
 
 
-def set_current_text_model(trained: TrainedModel, *, zoo_key: str | None = None) -> None:
-    """Make `trained` (a text model) the TextCNN page's model for this session; `zoo_key` if a zoo model."""
-    st.session_state[_TEXT] = trained
-    st.session_state.setdefault(_ZOO_KEYS, {})["text"] = zoo_key
+def set_current_text_model(trained: TrainedModel, *, zoo_key: str | None = None, reason: str = "") -> None:
+    """Make `trained` (a text model) the TextCNN page's model for this session; `zoo_key` if a zoo model.
+
+    As with `set_current_model`, the model it replaces is kept for switching back.
+    """
+    current_text_model()
+    _keep_previous("text")
+    _install("text", trained, zoo_key, reason)
+
+
+def _install(side: str, trained: TrainedModel, zoo_key: str | None, reason: str) -> None:
+    st.session_state[_TEXT if side == "text" else _CURRENT] = trained
+    st.session_state.setdefault(_ZOO_KEYS, {})[side] = zoo_key
+    st.session_state.setdefault(_REASONS, {})[side] = reason
+
+
+def _keep_previous(side: str) -> None:
+    trained = st.session_state[_TEXT if side == "text" else _CURRENT]
+    st.session_state.setdefault(_PREVIOUS, {})[side] = (
+        trained, st.session_state[_ZOO_KEYS].get(side), st.session_state.get(_REASONS, {}).get(side, ""))
+
+
+def previous_model(*, text: bool = False) -> TrainedModel | None:
+    """The model that the current (image, or with `text` the text) model replaced, if any."""
+    kept = st.session_state.get(_PREVIOUS, {}).get("text" if text else "image")
+    return None if kept is None else kept[0]
+
+
+def switch_back(*, text: bool = False) -> None:
+    """Swap the current model and the one it replaced (a second switch undoes the first)."""
+    side = "text" if text else "image"
+    kept = st.session_state.get(_PREVIOUS, {}).get(side)
+    if kept is None:
+        return
+    _keep_previous(side)
+    _install(side, *kept)
+    if not text:
+        st.session_state.pop(_RESULT, None)
+
+
+def current_reason(*, text: bool = False) -> str:
+    """Why the current (image, or with `text` the text) model is current, in a few words."""
+    current_text_model() if text else current_model()
+    return st.session_state.get(_REASONS, {}).get("text" if text else "image", "")
 
 
 def current_zoo_key(*, text: bool = False) -> str | None:
@@ -135,9 +182,12 @@ def current_zoo_key(*, text: bool = False) -> str | None:
     return st.session_state[_ZOO_KEYS].get("text" if text else "image")
 
 
-def sidebar_model_panel(slot, *, text: bool = False) -> None:
+def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> None:
     """The model a page uses, at a glance, drawn into a sidebar placeholder: the current (image) model,
-    or with `text` the TextCNN page's model."""
+    or with `text` the TextCNN page's model.
+
+    A page draws it when it opens and again, `final`, when it closes (the page may have
+    changed the model); the two draws need their own widget keys."""
     trained = current_text_model() if text else current_model()
     info = trained.info
     with slot.container(border=True):
@@ -153,6 +203,18 @@ def sidebar_model_panel(slot, *, text: bool = False) -> None:
             f"Test accuracy: {accuracy}  \n"
             f"Parameters: {trained.parameters:,}  \n"
             f"Input: {shape}")
+        reason = current_reason(text=text)
+        if reason:
+            st.caption(f"Why this model: {reason}.")
+        previous = previous_model(text=text)
+        if previous is not None:
+            st.button(f"Switch back to {previous.info.name}", key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
+                      on_click=switch_back, kwargs={"text": text}, icon=":material/undo:",
+                      help="The model this one replaced; switching again returns to this one.")
+        waiting = None if text else last_result()
+        if waiting and waiting.get("candidate") is not None:
+            st.caption(f"A training run {waiting['status']} after {len(waiting['history'])} epoch(s) and was "
+                       "not made current; Train / load offers it.")
 
 
 @dataclass
@@ -165,13 +227,32 @@ class TrainingRun:
 
 
 def finish_run(run: TrainingRun, status: str, message: str) -> None:
-    """Evaluate the run's model, make it the current model and keep its results for display."""
+    """Evaluate the run's model and keep its results for display.
+
+    A run that completed becomes the current model (the one it replaces can be switched
+    back to). A stopped or diverged one does not: a half-trained model must not silently
+    replace a good one, so it waits in the results as a candidate the user may adopt.
+    """
     data = dataset(run.trained.info.dataset)
     evaluation = evaluate(run.trained.model, *data.test_tensors())
-    set_current_model(run.trained.with_accuracy(evaluation.accuracy))
+    trained = run.trained.with_accuracy(evaluation.accuracy)
+    epochs = f"{len(run.history)} of {run.config.epochs} epochs"
+    if status == "completed":
+        set_current_model(trained, reason=f"trained on Train / load ({epochs})")
     st.session_state[_RESULT] = {"history": run.history, "evaluation": evaluation, "status": status,
-                                 "message": message, "dataset": data.name, "epochs": run.config.epochs}
+                                 "message": message, "dataset": data.name, "epochs": run.config.epochs,
+                                 "candidate": None if status == "completed" else trained,
+                                 "reason": f"trained on Train / load, {status} after {epochs}"}
     st.session_state.pop(_RUN, None)
+
+
+def adopt_candidate() -> None:
+    """Make the last run's stopped or diverged model the current one (the user asked for it)."""
+    result = last_result()
+    if result and result.get("candidate") is not None:
+        candidate, reason = result["candidate"], result["reason"]
+        set_current_model(candidate, reason=reason)  # this clears the results, so keep them
+        st.session_state[_RESULT] = {**result, "candidate": None}
 
 
 def start_run(run: TrainingRun) -> TrainingRun:
