@@ -25,25 +25,29 @@ STEPS = (
     Step("Sparse interaction", "pages/3_receptive_fields.py",
          {"model": "lenet5-digits", "sparse_n": "8", "sparse_k": "3", "sparse_stride": "1", "sparse_padding": "0",
           "rf_layer": "conv2"},
-         "A fully connected layer joins every input to every output: m·n weights. A convolution joins each output "
-         "to a window of k inputs only: k·n connections, and (with sharing) just k weights.",
+         "With n inputs and m outputs, a fully connected layer joins every input to every output: m·n "
+         "connections, each with its own weight. A convolution joins each output to a window of k inputs only: "
+         "k·m connections (k per output), and, with sharing, just k weights.",
          "Scroll to **Sparse interaction**: each output has k lines, not n. Then look at **Receptive field of every "
          "layer**: stacking small windows lets deep units see a large part of the image.",
-         "With n = 8 inputs and k = 3, how many connections does the convolution have, and how many would a fully "
-         "connected layer with 8 outputs have? What happens to the receptive field of conv2 if conv1's kernel grows?",
-         "6 outputs × 3 = 18 connections (no padding) against 8 × 8 = 64. Each layer adds (k − 1) × (product of the "
-         "strides before it) to the receptive field."),
+         "With n = 8 inputs and k = 3 (stride 1, no padding), how many outputs m are there, how many connections "
+         "does the convolution have, and how many would a fully connected layer between the same inputs and "
+         "outputs have? What happens to the receptive field of conv2 if conv1's kernel grows?",
+         "m = 8 − 3 + 1 = 6 outputs: k·m = 3 × 6 = 18 connections and 3 shared weights, against m·n = 6 × 8 = 48. "
+         "Each layer adds (k − 1) × (product of the strides before it) to the receptive field."),
     Step("Parameter sharing", "pages/4_parameter_sharing.py",
          {"eq_network": "a toy stack of three convolutions", "eq_padding": "circular", "eq_stride": "1",
           "eq_pool": "none", "eq_dy": "2", "eq_dx": "3"},
          "A convolution uses the same kernel at every position, so shifting the input shifts the feature maps: "
          "f(shift x) = shift f(x). Convolution is translation *equivariant*.",
          "The error between 'maps of the shifted input' and 'shifted maps' is exactly 0 with circular padding "
-         "and stride 1.",
+         "and stride 1: the difference panel says 'exactly 0'.",
          "Switch the padding to zeros: where does the error appear, and why only there? What does a stride of 2 "
          "do to a shift of 3 pixels?",
-         "Zero padding treats the border differently from the inside, so the error sits along the edges. With "
-         "stride 2, only even shifts can be matched: an odd shift falls between the output's samples."),
+         "Zero padding treats the border differently from the inside, so the error sits along the edges: the "
+         "difference panel is 0 inside the dashed box (the units no border reaches, where the error is measured) "
+         "and not along the edges, and the caption gives both numbers. With stride 2, only even shifts can be "
+         "matched: an odd shift falls between the output's samples."),
     Step("Pooling", "pages/5_pooling.py",
          {"model": "lenet5-digits", "pool_kind": "max", "pool_kernel": "2", "pool_stride": "2",
           "pool_transform": "translate", "pool_over": "64 test images"},
@@ -52,10 +56,12 @@ STEPS = (
          "*invariant* to small shifts.",
          "In **Invariance, measured**, compare each pooling layer with the layer just before it: the drop is the "
          "invariance that pooling buys.",
-         "Which changes more after a one-pixel shift: relu2 or pool2? Is the invariance perfect? Try the blur "
-         "pooling in the top part.",
-         "pool2 changes less than relu2, but far from zero: a shift can move a window's winner into the next "
-         "window. Blurring before subsampling (Zhang 2019) reduces that aliasing."),
+         "Which changes more after a one-pixel shift: relu2 or pool2? Is the invariance perfect? In the top part, "
+         "try BlurPool and MaxBlurPool: which one replaces max pooling?",
+         "pool2 changes less than relu2 (0.25 against 0.33 after one pixel, 64 test images), but far from zero: a "
+         "shift can move a window's winner into the next window, or bring a larger value into it. MaxBlurPool "
+         "(Zhang 2019: max with stride 1, then blur, then subsample) is the anti-aliased max pooling; BlurPool "
+         "(blur, then subsample) is the one for strided convolutions and average pooling."),
     Step("TextCNN", "pages/6_text_cnn.py",
          {"model": "textcnn-sentiment", "text_example": "the plot was not good at all"},
          "For text, a convolution's window is an n-gram of word embeddings. Filters of width 2, 3, 4 act as "
@@ -69,16 +75,20 @@ STEPS = (
     Step("ResNet", "pages/7_resnet.py",
          {"resnet_activation": "relu", "resnet_batch_norm": "false", "resnet_init": "default",
           "resnet_block": "post", "resnet_depth": "20", "resnet_width": "1.0", "resnet_dataset": "digits"},
-         "In a deep plain network the gradient that reaches the first layers can vanish or blow up, so they "
-         "barely learn; a deeper plain net then trains *worse* than a shallower one. Identity shortcuts give the "
-         "gradient a path around every block.",
-         "The plain net's first layers get a gradient 10⁻⁷ to 10⁻⁸ times its last layers'; the ResNet's stays "
-         "within about one order of magnitude.",
+         "A deeper plain network trains *worse* than a shallower one (the degradation problem). Without batch "
+         "norm or a good initialisation, the gradient that reaches its first layers vanishes or blows up; but "
+         "with batch norm, as in He et al. 2016, the gradients are healthy and deep plain nets still train "
+         "worse: an optimisation difficulty. Identity shortcuts give every block an easy default, the identity, "
+         "and the gradient a path around it.",
+         "Here (ReLU, no batch norm, PyTorch's default init) the plain net's first layers get a gradient "
+         "10⁻⁷ to 10⁻⁸ times its last layers'; the ResNet's stays within about one order of magnitude.",
          "Switch the initialisation to He: what happens to the plain curve? Then turn batch norm on and set the "
-         "depth to 56: which way does the plain net's gradient go now? Finally, train the four nets.",
-         "He initialisation keeps a ReLU net's signal steady, so the gap closes at depth 20; with batch norm at "
-         "depth 56 the plain net's early gradients are hundreds of times larger than its late ones. In training, "
-         "plain-56 ends with a higher training loss than plain-20, while ResNet-56 does not."),
+         "depth to 20: is the plain net's gradient still vanishing? Finally, train the four nets: does "
+         "plain-56 train as well as plain-20?",
+         "He initialisation keeps a ReLU net's signal steady, so the gap closes at depth 20; with batch norm the "
+         "plain-20's first/last ratio is about 3, a healthy gradient. In training, plain-56 still ends with a "
+         "higher training loss than plain-20, while ResNet-56 does not: degradation without vanishing "
+         "gradients, as the paper found."),
 )
 TITLES = [step.title for step in STEPS]
 

@@ -49,3 +49,17 @@ def test_each_step_opens_its_page_with_all_its_settings(app, step):
     written = dict(at.query_params)
     for key, value in step.params.items():
         assert written.get(key) == value, (key, written.get(key), value)  # restored, and kept in the URL
+
+
+def test_the_sparse_interaction_step_quotes_the_pages_own_counts():
+    """The lesson once said 8 × 8 = 64 where the page it opens shows 48."""
+    from cnnviz import connectivity
+
+    step = lesson_steps()[0]
+    counts = connectivity(int(step.params["sparse_n"]), int(step.params["sparse_k"]),
+                          stride=int(step.params["sparse_stride"]), padding=int(step.params["sparse_padding"]))
+    m, n, k = counts.n_outputs, int(step.params["sparse_n"]), int(step.params["sparse_k"])
+    assert f"k·m = {k} × {m} = {counts.conv_connections}" in step.hint
+    assert f"m·n = {m} × {n} = {counts.dense_connections}" in step.hint
+    assert f"{counts.conv_weights} shared weights" in step.hint
+    assert "k·n" not in step.idea + step.hint   # n is the number of inputs everywhere

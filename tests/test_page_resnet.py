@@ -184,3 +184,48 @@ def test_the_snippet_reproduces_the_gradient_norms_at_initialisation(app):
     run_snippet(at, "resnet_init_norms")                               # the defaults: ResNet-20 on digits
     set_network(at, dataset="digits", activation="sigmoid", init="default", seed=5, depth=14)  # shapes: +2 s
     run_snippet(at, "resnet_init_norms")
+
+
+# --- the words follow the paper and the numbers (issue: degradation is not vanishing gradients) --------
+
+def test_the_caption_does_not_blame_degradation_on_vanishing_gradients(app):
+    at = open_page(app, "resnet")
+    caption = at.caption[0].value
+    assert "not vanishing gradients" in caption and "optimisation difficulty" in caption
+    assert "because the gradient" not in caption
+
+
+def test_a_healthy_plain_gradient_with_batch_norm_is_called_healthy(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_preset").set_value("paper").run()
+    at.select_slider(key="resnet_depth").set_value(20).run()
+    ratio = ratios(at)["plain-20"]
+    assert 1e-2 <= ratio <= 1e2                                   # measured 2.9
+    assert "optimisation difficulty, not a vanishing gradient" in text(at)
+    at.select_slider(key="resnet_depth").set_value(56).run()      # now it explodes: the sentence goes
+    assert ratios(at)["plain-56"] > 1e2 and "optimisation difficulty, not a" not in text(at)
+
+
+def test_pre_activation_sigmoid_says_one_sigmoid_is_passed(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_preset").set_value("sigmoid_pre").run()
+    assert "passing only one sigmoid" in text(at) and "single sigmoid" not in text(at)
+
+
+def test_log_axes_label_only_powers_of_ten(app):
+    at = open_page(app, "resnet")
+    at.selectbox(key="resnet_preset").set_value("vanish").run()   # norms over many decades
+    layout = chart_spec(at, "resnet_init_norms")["layout"]
+    assert layout["yaxis"]["type"] == "log" and layout["yaxis"]["dtick"] == 1
+
+
+def test_training_through_the_page_runs_every_step_of_all_four_nets(app):
+    """A page that stopped early passed every other test once: count the steps the user is shown."""
+    at = open_page(app, "resnet")
+    small_run(at, shallow=8, deep=14, steps=40)
+    table = at.dataframe[0].value
+    assert set(table["net"]) == {"plain-8", "plain-14", "ResNet-8", "ResNet-14"}
+    assert list(table["steps"]) == [40, 40, 40, 40]
+    losses = table.iloc[:, 2]
+    assert all(np.isfinite(losses)) and max(losses) < np.log(10)  # every net learnt something in 40 steps
+    assert not any("Stopped" in c.value for c in at.caption)

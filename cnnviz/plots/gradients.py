@@ -33,11 +33,13 @@ def _log_safe(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
-def _log_dtick(values: list[np.ndarray]) -> str | None:
-    """Label only 1, 2 and 5 of each decade when the data span less than two (plotly labels every digit)."""
+def _log_dtick(values: list[np.ndarray]) -> int | None:
+    """Label only the powers of ten when the data span a decade or more (plotly's own choice there
+    writes small "2" and "5" under each power, which read as numbers); narrower spans keep plotly's
+    ticks, which then are plain numbers."""
     finite = np.concatenate([_log_safe(v) for v in values] + [np.empty(0)])
     finite = finite[np.isfinite(finite)]
-    return "D2" if finite.size and np.log10(finite.max() / finite.min()) < 2 else None
+    return 1 if finite.size and np.log10(finite.max() / finite.min()) >= 1 else None
 
 
 def plot_gradient_norms(norms: Mapping[str, GradientNorms],
@@ -72,10 +74,10 @@ def plot_gradient_norms(norms: Mapping[str, GradientNorms],
                 customdata=np.array(stats[label].layers),
                 hovertemplate=f"{label}<br>layer %{{x}}: %{{customdata}}<br>input std = %{{y:.3g}}<extra></extra>"),
                 row=2, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", title_text="gradient norm",
+    fig.update_yaxes(type="log", exponentformat="power", title_text="gradient norm", minor={"ticks": "outside"},
                      dtick=_log_dtick([r.norms for r in norms.values()]), row=1, col=1)
     if rows == 2:
-        fig.update_yaxes(type="log", exponentformat="power", title_text="input std",
+        fig.update_yaxes(type="log", exponentformat="power", title_text="input std", minor={"ticks": "outside"},
                          dtick=_log_dtick([s.std for s in stats.values()]), row=2, col=1)
     fig.update_xaxes(title_text="layer (1 = first conv, last = fully connected)", row=rows, col=1)
     if underflow:
