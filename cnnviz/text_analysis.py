@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 import torch
-from captum.attr import LayerIntegratedGradients, Occlusion
 from torch import nn
 
 from cnnviz.hooks import eval_with_hooks
@@ -339,6 +338,8 @@ def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, voc
                                  f"window); this sentence has {length:,}. Use integrated gradients instead.")
             if not 1 <= window <= length:
                 raise ValueError(f"window must be 1 .. {length} tokens (the padded sentence), not {window}")
+            from captum.attr import Occlusion  # captum takes ~0.7 s to import: not at start-up
+
             scores = Occlusion(model).attribute(
                 ids, sliding_window_shapes=(window,), strides=1, baselines=PAD_ID, target=target,
                 perturbations_per_eval=max(1, min(length, _VALUES_PER_BATCH // length)))
@@ -351,6 +352,8 @@ def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, voc
         baseline = torch.full_like(ids, PAD_ID)
         logits = model(torch.cat([ids, baseline]))[:, target]
         difference = float(logits[0] - logits[1])
+        from captum.attr import LayerIntegratedGradients  # imported when first needed, as above
+
         ig = LayerIntegratedGradients(model, model.embedding)
         with torch.enable_grad():  # eval_with_hooks turned gradients off; IG needs them
             while True:

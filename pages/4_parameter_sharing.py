@@ -114,8 +114,9 @@ reproduce_panel(figure, snippet(model_line, input_code(picked), "x = trained.inf
                 name="equivariance_view")
 st.caption(region_sentence(chosen, mode))
 if chosen.exact:
+    match = "exactly (relative error 0)" if chosen.error == 0 else f"to a relative error of {chosen.error:.1e}"
     st.success(f"At {layer} the shift ({dy}, {dx}) is a whole multiple of the jump {chosen.jump}: the map moves "
-               f"by {view.map_shift} and matches to a relative error of {chosen.error:.1e} "
+               f"by {view.map_shift} and matches {match} "
                f"{'over the whole map' if mode == 'circular' else 'inside the dashed box'}. Equivariant.")
 else:
     st.warning(f"At {layer} the jump is {chosen.jump}, so a shift of ({dy}, {dx}) pixels would move the map by "

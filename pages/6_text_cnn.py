@@ -1,6 +1,5 @@
 """TextCNN: n-gram filters over a sentence, 1-max pooling over time, and token attributions with Captum."""
 
-import re
 import time
 from collections.abc import Callable
 
@@ -35,7 +34,7 @@ from cnnviz.plots import (
     plot_winning_ngrams,
 )
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import index_slider
+from pages.common.inputs import index_slider, plain
 from pages.common.links import linked
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import (
@@ -55,11 +54,6 @@ CORPORA = {"sentiment": "procedural sentiment corpus (offline)", "rotten_tomatoe
            "sst2": "SST-2 (online)", "ag_news": "AG News (online)", "trec": "TREC questions (online)"}
 FOLLOW = "text_target_follow"        # set when the user changes the sentence: the class box follows the prediction
 TARGET_MODEL = "text_target_model"   # the model the class box was last shown for (a new model: follow again)
-
-
-def plain(text: str) -> str:
-    """`text` for a markdown element (st.success, st.caption), shown as typed: every markup character escaped."""
-    return re.sub(r"([\\`*_\[\]<>:$~&|])", r"\\\1", text)  # nothing here starts a line
 
 
 def follow_prediction() -> None:

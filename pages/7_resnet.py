@@ -53,6 +53,7 @@ LESSON_OPTIONS = {"activation": list(ACTIVATIONS), "batch_norm": [False, True], 
 _RESULT = "resnet_result"     # the degradation result this session last saw (complete or stopped)
 _LIVE = "resnet_live"         # steps recorded by a run in progress; left behind when Stop interrupts it
 
+RATIO_HELP = "The gradient norm of the first conv layer divided by that of the last: 1 means no change with depth."
 
 def apply_preset() -> None:
     """Set the network options to the chosen lesson's."""
@@ -95,6 +96,11 @@ def init_code(spec: ResNetSpec, dataset_name: str, seed: int) -> str:
         "fig = cnnviz.plots.plot_gradient_norms(norms, stats)")
 
 
+def ratio_number(ratio: float) -> str:
+    """A ratio as a reader takes it in: 2.9 or 0.63 near 1, 3.1e+05 far from it."""
+    return f"{ratio:.2g}" if 1e-3 <= ratio < 1e4 else f"{ratio:.1e}"
+
+
 def ratio_words(ratio: float) -> str:
     """How a first-conv / last-conv gradient ratio reads."""
     if ratio < 1e-2:
@@ -107,7 +113,8 @@ def ratio_words(ratio: float) -> str:
 def explain(spec: ResNetSpec, plain_ratio: float, residual_ratio: float) -> str:
     """Why the two curves look as they do for these options, and what to try next."""
     lines = [f"In the plain net the gradient **{ratio_words(plain_ratio)}** (first conv / last conv = "
-             f"{plain_ratio:.1e}); in the residual net it **{ratio_words(residual_ratio)}** ({residual_ratio:.1e})."]
+             f"{ratio_number(plain_ratio)}); in the residual net it **{ratio_words(residual_ratio)}** "
+             f"({ratio_number(residual_ratio)})."]
     if spec.activation == "sigmoid":
         lines.append("A sigmoid's slope is at most 1/4, so every layer it follows scales the backward signal down. "
                      + ("In a *post-activation* block even the shortcut's sum passes through a sigmoid after every "
@@ -290,8 +297,8 @@ with left:
     figure = plot_gradient_norms(norms, stats)
     st.plotly_chart(figure, key="resnet_init_norms")
     reproduce_panel(figure, init_code(spec, dataset_name, int(seed)), name="resnet_init_norms")
-right.metric(f"{plain_label}: first conv / last conv", f"{plain_ratio:.1e}")
-right.metric(f"{residual_label}: first conv / last conv", f"{residual_ratio:.1e}")
+right.metric(f"{plain_label}: first / last", ratio_number(plain_ratio), help=RATIO_HELP)
+right.metric(f"{residual_label}: first / last", ratio_number(residual_ratio), help=RATIO_HELP)
 right.caption(f"Same seed, same batch of {BATCH} images; the two nets share every weight and differ only "
               "in the shortcuts.")
 st.markdown(explain(spec, plain_ratio, residual_ratio))

@@ -160,7 +160,8 @@ def test_the_numbers_decide_the_region_sentence(app):
                for c in at.caption)
     spec = chart_spec(at, "eq_view")
     assert not spec["layout"].get("shapes")                           # every unit compared: no box
-    assert any(s.value.endswith("over the whole map. Equivariant.") for s in at.success)
+    assert any(s.value.endswith("matches exactly (relative error 0) over the whole map. Equivariant.")
+               for s in at.success)
 
 
 def test_a_layer_of_the_other_network_is_replaced_in_the_box_not_kept(app):

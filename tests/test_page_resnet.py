@@ -212,11 +212,15 @@ def test_pre_activation_sigmoid_says_one_sigmoid_is_passed(app):
     assert "passing only one sigmoid" in text(at) and "single sigmoid" not in text(at)
 
 
-def test_log_axes_label_only_powers_of_ten(app):
+def test_log_axes_label_powers_of_ten_over_many_decades_and_whole_numbers_inside_one(app):
     at = open_page(app, "resnet")
     at.selectbox(key="resnet_preset").set_value("vanish").run()   # norms over many decades
-    layout = chart_spec(at, "resnet_init_norms")["layout"]
-    assert layout["yaxis"]["type"] == "log" and layout["yaxis"]["dtick"] == 1
+    axis = chart_spec(at, "resnet_init_norms")["layout"]["yaxis"]
+    assert axis["type"] == "log" and all(t.startswith("10<sup>") for t in axis["ticktext"])
+    at.selectbox(key="resnet_preset").set_value("paper").run()
+    at.select_slider(key="resnet_depth").set_value(20).run()      # within about a decade (plain-20: 2.9)
+    axis = chart_spec(at, "resnet_init_norms")["layout"]["yaxis"]
+    assert set(axis["ticktext"]) >= {"1", "2", "5"} and not any("sup" in t for t in axis["ticktext"])
 
 
 def test_training_through_the_page_runs_every_step_of_all_four_nets(app):

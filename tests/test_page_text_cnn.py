@@ -1,10 +1,11 @@
 """AppTests of the TextCNN page: the zoo TextCNN on example sentences, attributions, training both models."""
 
 import json
+import re
 
 import pytest
 
-from cnnviz import load_zoo_model
+from cnnviz import load_zoo_model, tokenize
 from tests.conftest import chart_spec, open_page
 
 
@@ -48,13 +49,83 @@ def test_odd_sentences_get_a_result_or_a_message(app, sentence):
 def test_training_both_models_on_the_offline_corpus(app):
     at = open_page(app, "text_cnn")
     form_slider = next(s for s in at.slider if s.label == "Epochs")
-    form_slider.set_value(3)
+    form_slider.set_value(8)
     at.button(key="FormSubmitter:text_train_form-Train both").click().run()
     assert not at.exception
     rows = at.dataframe[0].value.to_dict("records")
     assert [r["model"] for r in rows] == ["TextCNN", "fastText (unigrams)"]
-    assert any("now the text model" in s.value for s in at.success)
-    assert at.session_state["current_text_model"].info.name == "TextCNN on sentiment"
+    # every epoch of both models ran (a callback that returned a progress bar once stopped both after 1)
+    assert [r["epochs"] for r in rows] == ["8 of 8", "8 of 8"]
+    new = at.session_state["current_text_model"]
+    assert new.info.name == "TextCNN on sentiment" and new.info.test_accuracy >= 0.95
+    assert rows[0]["test accuracy"] == f"{new.info.test_accuracy:.1%}"
+    assert any("now the text model" in s.value and "Switch back" in s.value for s in at.success)
+    # the zoo model it replaced is one click away, and comes back whole
+    at.sidebar.button(key="switch_back_text").click().run()
+    assert at.session_state["current_text_model"].info.test_accuracy == load_zoo_model(
+        "textcnn-sentiment").info.test_accuracy
+
+
+def test_the_class_box_follows_the_prediction_until_the_user_picks_one(app):
+    at = open_page(app, "text_cnn")
+    names = load_zoo_model("textcnn-sentiment").info.class_names
+    assert names[at.selectbox(key="text_target").value] == "negative"    # the default sentence is negative
+    at.text_input(key="text_sentence").input("a truly wonderful and moving film").run()
+    assert names[at.selectbox(key="text_target").value] == "positive"
+    at.selectbox(key="text_target").set_value(names.index("negative")).run()
+    at.radio(key="text_method").set_value("occlusion").run()             # the user's pick stays ...
+    assert names[at.selectbox(key="text_target").value] == "negative"
+    assert "for class 0 (negative)" in chart_spec(at, "text_attributions")["layout"]["title"]["text"]
+    at.selectbox(key="text_example").set_value("not bad").run()          # ... until the sentence changes
+    assert names[at.selectbox(key="text_target").value] == "positive"
+
+
+@pytest.mark.parametrize("unseen", [["xyzzy", "qwerty", "blorf"], ["電影", "😀"], ["<b>bold</b>", "**x**"]])
+def test_unknown_words_are_listed_as_the_user_typed_them(app, unseen):
+    at = open_page(app, "text_cnn")
+    at.text_input(key="text_sentence").input(" ".join([*unseen, "film"])).run()
+    known = set(load_zoo_model("textcnn-sentiment").info.preprocessing.vocabulary.tokens)
+    expected = [w for w in dict.fromkeys(tokenize(" ".join(unseen))) if w not in known]
+    assert expected                                                    # the test's words are unseen
+    assert any(f"{len(expected)} word(s) this model has never seen" in c.value for c in at.caption)
+    assert [t.value for t in at.text] == ["   ".join(expected)]         # st.text: never markdown, never <unk>
+
+
+def test_a_long_sentence_says_what_is_dropped(app):
+    at = open_page(app, "text_cnn")
+    longest = load_zoo_model("textcnn-sentiment").info.preprocessing.max_length
+    at.text_input(key="text_sentence").input(" ".join(["good"] * (longest + 16))).run()
+    (notice,) = [i.value for i in at.info if "dropped" in i.value]
+    assert f"has {longest + 16} tokens" in notice and f"only the first {longest}" in notice
+    assert "the last 16 are dropped" in notice
+    assert len(chart_spec(at, "text_attributions")["data"][0]["customdata"][0]) == longest
+    at.text_input(key="text_sentence").input("good film").run()
+    assert not any("dropped" in i.value for i in at.info)
+
+
+def test_integrated_gradients_says_how_many_steps_it_used_and_judges_delta_by_the_change(app):
+    at = open_page(app, "text_cnn")
+    at.slider(key="text_steps").set_value(10).run()
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Integrated Gradients with")]
+    used = int(re.search(r"with (\d+) steps", caption).group(1))
+    assert used >= 10 and used % 10 == 0
+    assert ("the 10 chosen" in caption) == (used > 10)                 # doubling is said, with the chosen number
+    total, change, share = (float(x) for x in re.search(
+        r"add up to (\S+), while the class score changes by (\S+) .* is \S+, (\S+)% of it", caption).groups())
+    assert abs(total - change) / abs(change) * 100 == pytest.approx(share, abs=0.02)
+    assert share < 1 and "converged: within 1%" in caption and not at.warning
+
+
+def test_occlusion_explains_wide_windows_and_leaves_padding_empty(app):
+    at = open_page(app, "text_cnn")
+    at.selectbox(key="text_example").set_value("not bad").run()
+    at.radio(key="text_method").set_value("occlusion").run()
+    at.slider(key="text_window").set_value(3).run()
+    (caption,) = [c.value for c in at.caption if c.value.startswith("Occlusion, window of 3")]
+    assert "the whole drop" in caption and "not a share" in caption and "mean drop over the runs" in caption
+    assert "2 padding position(s)" in caption                         # "not bad" is padded to 4 (widest filter)
+    cells = chart_spec(at, "text_attributions")["data"][0]
+    assert cells["customdata"][0][:2] == ["not", "bad"] and cells["text"][0] == ["not", "bad", "", ""]
 
 
 def test_training_on_an_uploaded_csv_with_picked_columns(app):

@@ -66,7 +66,38 @@ def test_gradient_norms_one_scatter_per_net_on_a_log_axis():
     assert fig.layout.xaxis.title.text.startswith("layer")
     assert "yaxis2" not in fig.layout.to_plotly_json()  # one row only
     assert texts(fig) == ["‖∂loss/∂W‖ of each layer's weights"]  # only the subplot title: no underflow note
-    assert fig.layout.height == 300
+    assert fig.layout.height == 326
+
+
+def labelled_ticks(axis, values) -> list[str]:
+    """The tick labels a reader sees: those of ticks inside the data's range."""
+    low, high = min(values), max(values)
+    return [text for value, text in zip(axis.tickvals, axis.ticktext, strict=True) if low <= value <= high]
+
+
+@pytest.mark.parametrize(("values", "labels"), [
+    ([0.6, 6.0], ["1", "2", "5"]),                               # one decade: 1-2-5, written whole
+    ([0.2, 1.4], ["0.2", "0.5", "1"]),
+    ([0.02, 50.0], ["0.1", "1", "10"]),                          # three decades: the powers of ten
+    ([1e-9, 1.0], ["10<sup>-8</sup>", "10<sup>-6</sup>", "10<sup>-4</sup>", "10<sup>-2</sup>", "10<sup>0</sup>"]),
+])
+def test_log_axes_label_at_least_three_whole_numbers_and_at_most_eight(values, labels):
+    stats = {"plain-20": stats_of(np.geomspace(values[0], values[1], 4))}
+    fig = plot_gradient_norms({"plain-20": norms_of(np.geomspace(values[0], values[1], 4))}, stats)
+    for axis in (fig.layout.yaxis, fig.layout.yaxis2):
+        assert axis.tickmode == "array" and labelled_ticks(axis, values) == labels
+
+
+def test_legend_and_notes_sit_above_the_first_panels_title():
+    zero = norms_of(np.array([1.0, 0.0, 0.1, 0.01]))
+    figures = (plot_gradient_norms(two_nets()), plot_gradient_norms({"plain-56": zero}))
+    assert [bool(underflow_notes(f)) for f in figures] == [False, True]
+    for fig in figures:
+        top = fig.layout.margin.t
+        legend_top = (1 - fig.layout.legend.y) * fig.layout.height       # pixels from the figure's top
+        assert fig.layout.legend.yref == "container" and legend_top + 24 <= top - 30   # 30 px for the title
+        # the underflow note is the top line, its 16 px above the legend
+        assert legend_top >= (24 if underflow_notes(fig) else 0)
 
 
 def test_gradient_norms_x_follows_each_nets_own_depth():
@@ -98,7 +129,7 @@ def test_gradient_norms_with_stats_add_a_second_log_row():
     assert fig.layout.yaxis2.title.text == "input std"
     assert fig.layout.xaxis2.matches == "x" or fig.layout.xaxis.matches == "x2"  # shared x
     assert texts(fig) == ["‖∂loss/∂W‖ of each layer's weights", "standard deviation of each layer's input"]
-    assert fig.layout.height == 520
+    assert fig.layout.height == 546
 
 
 def test_gradient_norms_empty_stats_mapping_means_one_row():

@@ -158,5 +158,6 @@ def plot_class_probabilities(probabilities: np.ndarray, class_names: Sequence[st
         hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
     fig.update_yaxes(type="category", autorange="reversed")
-    fig.update_layout(height=60 + 26 * len(names), margin=dict(l=80, r=20, t=10, b=40))
+    # "100.0%" is written beyond the bar: the right margin holds it on a narrow column
+    fig.update_layout(height=60 + 26 * len(names), margin=dict(l=80, r=48, t=10, b=40))
     return fig

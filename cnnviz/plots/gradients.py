@@ -33,13 +33,39 @@ def _log_safe(values: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(values) & (values > 0), values, np.nan)
 
 
-def _log_dtick(values: list[np.ndarray]) -> int | None:
-    """Label only the powers of ten when the data span a decade or more (plotly's own choice there
-    writes small "2" and "5" under each power, which read as numbers); narrower spans keep plotly's
-    ticks, which then are plain numbers."""
+def _log_number(value: float, *, powers: bool) -> str:
+    """A tick label that reads as a number: 0.05, 2, 300, or with `powers` 10⁻⁸ and 5·10⁻⁸."""
+    if not powers:
+        return f"{value:g}"
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = round(value / 10.0 ** exponent)
+    return f"{'' if mantissa == 1 else f'{mantissa}·'}10<sup>{exponent}</sup>"
+
+
+def _log_ticks(values: list[np.ndarray]) -> dict:
+    """Tick values and labels for a log axis over `values`: at least three labelled ticks, at most
+    about eight, each written as a whole number (plotly's own labels put small "2" and "5" under
+    each power of ten, which read as numbers of their own)."""
     finite = np.concatenate([_log_safe(v) for v in values] + [np.empty(0)])
     finite = finite[np.isfinite(finite)]
-    return 1 if finite.size and np.log10(finite.max() / finite.min()) >= 1 else None
+    if not finite.size:
+        return {}
+    low, high = finite.min(), finite.max()
+    decades = np.arange(np.floor(np.log10(low)) - 1, np.ceil(np.log10(high)) + 2)
+    chosen = None
+    for mantissas in ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5, 7)):   # sparse to dense
+        ticks = np.array([float(f"{m}e{int(d)}") for d in decades for m in mantissas])
+        chosen = ticks
+        if ((ticks >= low) & (ticks <= high)).sum() >= 3:
+            break
+    inside = ((chosen >= low) & (chosen <= high)).sum()
+    if inside > 8:   # many decades: every second or third power of ten
+        step = int(np.ceil(inside / 8))
+        chosen = chosen[(np.round(np.log10(chosen)).astype(int) % step) == 0]
+    shown = chosen[(chosen >= low) & (chosen <= high)]
+    powers = bool(shown.size) and (shown.min() < 1e-3 or shown.max() >= 1e4)   # one notation per axis
+    return {"tickmode": "array", "tickvals": chosen.tolist(),
+            "ticktext": [_log_number(t, powers=powers) for t in chosen]}
 
 
 def plot_gradient_norms(norms: Mapping[str, GradientNorms],
@@ -74,18 +100,23 @@ def plot_gradient_norms(norms: Mapping[str, GradientNorms],
                 customdata=np.array(stats[label].layers),
                 hovertemplate=f"{label}<br>layer %{{x}}: %{{customdata}}<br>input std = %{{y:.3g}}<extra></extra>"),
                 row=2, col=1)
-    fig.update_yaxes(type="log", exponentformat="power", title_text="gradient norm", minor={"ticks": "outside"},
-                     dtick=_log_dtick([r.norms for r in norms.values()]), row=1, col=1)
+    fig.update_yaxes(type="log", title_text="gradient norm", **_log_ticks([r.norms for r in norms.values()]),
+                     row=1, col=1)
     if rows == 2:
-        fig.update_yaxes(type="log", exponentformat="power", title_text="input std", minor={"ticks": "outside"},
-                         dtick=_log_dtick([s.std for s in stats.values()]), row=2, col=1)
+        fig.update_yaxes(type="log", title_text="input std", **_log_ticks([s.std for s in stats.values()]),
+                         row=2, col=1)
     fig.update_xaxes(title_text="layer (1 = first conv, last = fully connected)", row=rows, col=1)
+    # Top down: the underflow note, the legend, the first panel's title; each on its own line, so
+    # they cannot overlap however narrow the column is.
+    top = 100 if underflow else 76
     if underflow:
         fig.add_annotation(text=f"gaps: the gradient underflowed to exactly 0 in {', '.join(underflow)}",
-                           xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom",
-                           yshift=18, showarrow=False, font=dict(size=11, color="#555"))
-    fig.update_layout(height=300 + 220 * (rows - 1), margin=dict(l=60, r=20, t=50, b=40),
-                      legend=dict(orientation="h", y=1.12 if rows == 1 else 1.08, x=1, xanchor="right"))
+                           xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="top",
+                           yshift=top - 2, showarrow=False, font=dict(size=11, color="#555"))
+    height = 326 + 220 * (rows - 1) + top - 76
+    fig.update_layout(height=height, margin=dict(l=60, r=20, t=top, b=40),
+                      legend=dict(orientation="h", yref="container", y=1.0 - (top - 70) / height,
+                                  yanchor="top", x=1, xanchor="right"))
     return fig
 
 

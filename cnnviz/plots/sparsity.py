@@ -94,7 +94,7 @@ def plot_connectivity(conn: Connectivity) -> go.Figure:
     fig.update_layout(height=390, margin=dict(l=70, r=10, t=120, b=20), plot_bgcolor="white",
                       legend=dict(orientation="h", y=-0.05, title_text="weight "),
                       title=dict(font_size=13, yref="container", y=0.98, yanchor="top", text=(
-                          f"n = {n} inputs, m = {m} outputs, k = {k}, stride {conn.stride}, padding {p}: "
+                          f"n = {n} inputs, m = {m} outputs, k = {k}, stride {conn.stride}, padding {p}:<br>"
                           f"no sharing (locally connected) would need {conn.locally_connected_weights} weights")))
     return fig
 
