@@ -5,6 +5,15 @@ safe model files, the model zoo and plotly figures. Everything the app shows can
 be reproduced in a notebook with the names exported here.
 """
 
+from cnnviz.budget import (
+    APP_BATCH_SIZE,
+    DEFAULT_BUDGET,
+    Budget,
+    ModelCost,
+    ModelTooCostlyError,
+    check_budget,
+    model_cost,
+)
 from cnnviz.data import (
     OFFLINE_DATASETS,
     ONLINE_DATASETS,
@@ -159,5 +168,6 @@ __all__ = [
     "fasttext", "text_cnn", "ResNetCIFAR", "ResNetSpec", "build_resnet", "resnet_cifar", "weighted_layers",
     "ActivationStats", "DegradationConfig", "DegradationResult", "GradientNorms", "GradientTrace", "StepReport",
     "activation_stats", "degradation_experiment", "gradient_norms", "train_with_gradient_norms", "saved_view",
-    "HOSTED",
+    "HOSTED", "APP_BATCH_SIZE", "DEFAULT_BUDGET", "Budget", "ModelCost", "ModelTooCostlyError", "check_budget",
+    "model_cost",
 ]

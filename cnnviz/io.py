@@ -7,7 +7,10 @@ read with `torch.load(weights_only=True)`) for an architecture chosen by the use
 
 Nothing is ever unpickled beyond tensors or executed: pickled modules,
 TorchScript, ONNX and anything unrecognised are refused with a `ModelLoadError`
-whose message is meant for the user.
+whose message is meant for the user. A valid file can still describe a network
+that is ruinous to run: its cost is computed from the spec and checked against a
+`Budget` before anything is built (`cnnviz.budget`), and models the app cannot
+feed (image channels other than 1 or 3) are refused on load too.
 """
 
 from __future__ import annotations
@@ -23,12 +26,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnviz.budget import APP_BATCH_SIZE, DEFAULT_BUDGET, MAX_PARAMETERS, Budget, check_budget
 from cnnviz.errors import ModelLoadError
-from cnnviz.specs import AnySpec, build_from_spec
+from cnnviz.specs import AnySpec, build_from_spec, is_text_spec
 from cnnviz.trained import ModelInfo, TrainedModel
 
 MAX_FILE_BYTES = 100 * 2**20
-MAX_TOTAL_ELEMENTS = 25_000_000  # 100 MB of float32: far above any model cnnviz builds
+MAX_TOTAL_ELEMENTS = MAX_PARAMETERS  # 25,000,000: 100 MB of float32, far above any model cnnviz builds
+_IMAGE_CHANNELS = (1, 3)  # what cnnviz.data.to_model_input prepares: greyscale or RGB
 _METADATA_KEY = "cnnviz"
 _VIEW_KEY = "cnnviz_view"  # optional: a page of the app and its link settings, saved with the model
 _SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
@@ -76,20 +81,28 @@ def save_model(trained: TrainedModel, path: str | Path) -> None:
     Path(path).write_bytes(model_to_bytes(trained))
 
 
-def load_model(path: str | Path, *, info: ModelInfo | None = None) -> TrainedModel:
-    """Rebuild a model from a file written by `save_model` (or a bare state_dict plus `info`)."""
+def load_model(path: str | Path, *, info: ModelInfo | None = None,
+               budget: Budget | None = DEFAULT_BUDGET) -> TrainedModel:
+    """Rebuild a model from a file written by `save_model` (or a bare state_dict plus `info`).
+
+    `budget` as in `load_model_bytes`; None loads a model whatever it costs.
+    """
     path = Path(path)
-    return load_model_bytes(path.read_bytes(), filename=path.name, info=info)
+    return load_model_bytes(path.read_bytes(), filename=path.name, info=info, budget=budget)
 
 
 def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None = None,
-                     max_bytes: int = MAX_FILE_BYTES) -> TrainedModel:
+                     max_bytes: int = MAX_FILE_BYTES, budget: Budget | None = DEFAULT_BUDGET) -> TrainedModel:
     """Rebuild a model from a file's bytes, refusing anything that is not plain weights.
 
     A cnnviz file brings its own `ModelInfo`; a bare state_dict needs `info` (the
     architecture and data set picked by the user). The file's kind is told from
     its content, not its name. Files over `max_bytes` are refused unread.
-    Raises `ModelLoadError` with a message for the user.
+    The model's cost (`cnnviz.budget.model_cost`, at `APP_BATCH_SIZE` examples and the
+    preprocessing's longest text) is checked against `budget` before anything is built;
+    the default is the generous budget of a local app, `budget=None` skips the check (a
+    notebook that means to run a big model). Image models must take 1 or 3 channels.
+    Raises `ModelLoadError` (`ModelTooCostlyError` for the budget) with a message for the user.
     """
     if not data:
         raise ModelLoadError("The file is empty.")
@@ -114,7 +127,19 @@ def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None 
     if chosen is None:
         raise ModelLoadError("This file holds weights only, without cnnviz metadata: pick the "
                              "architecture and data set it was trained for, then load it again.")
+    _check_runnable(chosen, budget)
     return TrainedModel(_build_with_weights(chosen.spec, tensors), chosen)
+
+
+def _check_runnable(info: ModelInfo, budget: Budget | None) -> None:
+    """Refuse, before building it, a model the pages could not feed or that is over `budget`."""
+    spec = info.spec
+    if not is_text_spec(spec) and getattr(spec, "in_channels", None) not in _IMAGE_CHANNELS:
+        raise ModelLoadError(f"This model takes images with {spec.in_channels} channels; cnnviz can only "
+                             "prepare greyscale (1 channel) or colour (3 channels) images.")
+    if budget is not None:
+        length = getattr(info.preprocessing, "max_length", None)
+        check_budget(spec, budget, batch=APP_BATCH_SIZE, text_length=length)
 
 
 def _image_kind(data: bytes) -> str | None:
@@ -214,9 +239,19 @@ def _load_torch_file(data: bytes) -> dict[str, torch.Tensor]:
     if not isinstance(obj, dict) or not obj or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         raise ModelLoadError("The .pt file does not hold a state_dict (a mapping of names to tensors).")
+    for name, tensor in obj.items():
+        if tensor.layout != torch.strided or tensor.is_quantized or tensor.is_complex() or tensor.is_meta \
+                or not (tensor.is_floating_point() or tensor.dtype in _INTEGER_DTYPES):
+            kind = ("sparse" if tensor.layout != torch.strided else "quantised" if tensor.is_quantized
+                    else "empty (meta)" if tensor.is_meta else str(tensor.dtype).removeprefix("torch."))
+            raise ModelLoadError(f"Tensor {name!r} in the .pt file is {kind}; cnnviz reads plain (dense) "
+                                 "float or integer tensors only.")
     if sum(v.numel() for v in obj.values()) > MAX_TOTAL_ELEMENTS:
         raise ModelLoadError(f"The file holds more than {MAX_TOTAL_ELEMENTS:,} values, too many for cnnviz.")
     return obj
+
+
+_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
 
 def _build_with_weights(spec: AnySpec, tensors: dict[str, torch.Tensor]) -> nn.Module:
@@ -237,6 +272,10 @@ def _build_with_weights(spec: AnySpec, tensors: dict[str, torch.Tensor]) -> nn.M
         raise ModelLoadError(f"The file has a tensor {extra[0]!r} that {spec.name} does not have: "
                              "it is for another architecture.")
     model = build_from_spec(spec)
-    model.load_state_dict({k: v.to(model.state_dict()[k].dtype) for k, v in tensors.items()})
+    state = model.state_dict()  # once: a call per tensor made loading quadratic in the number of tensors
+    try:
+        model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ModelLoadError(f"The weights in the file could not be loaded into {spec.name}: {exc}") from exc
     model.eval()
     return model

@@ -8,9 +8,11 @@ pool1, ..., fc1) that the analysis modules use to name what they show.
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from torch import nn
@@ -26,6 +28,7 @@ _PADDING_MODES = ("zeros", "circular", "reflect", "replicate")
 _MAX_CHANNELS = 4096
 _MAX_SIZE = 1024
 _MAX_LAYERS = 64
+_MAX_HIDDEN = 16  # fully connected layers: LeNet-5 has 2; a file with thousands made loading take minutes
 
 
 def _check_range(name: str, value: object, low: int, high: int) -> None:
@@ -77,6 +80,9 @@ class CNNSpec:
         _check_range("in_channels", self.in_channels, 1, _MAX_CHANNELS)
         _check_range("input_size", self.input_size, 1, _MAX_SIZE)
         _check_range("num_classes", self.num_classes, 1, _MAX_CHANNELS)
+        if not isinstance(self.hidden, tuple) or len(self.hidden) > _MAX_HIDDEN:
+            count = len(self.hidden) if isinstance(self.hidden, (tuple, list)) else self.hidden
+            raise ValueError(f"a CNN has a tuple of at most {_MAX_HIDDEN} hidden layers, not {count!r}")
         for width in self.hidden:
             _check_range("hidden layer width", width, 1, _MAX_CHANNELS)
         if not self.convs or len(self.convs) > _MAX_LAYERS:
@@ -98,17 +104,29 @@ class CNNSpec:
     def from_dict(cls, data: dict[str, Any]) -> CNNSpec:
         """Inverse of `to_dict`; raises ValueError or TypeError on a malformed dict."""
         values = {k: v for k, v in data.items() if k != "kind"}
+        hidden = values.get("hidden", ())
+        if isinstance(hidden, (list, tuple)) and len(hidden) > _MAX_HIDDEN:  # before converting thousands
+            raise ValueError(f"a CNN has at most {_MAX_HIDDEN} hidden layers, not {len(hidden)}")
+        if isinstance(values.get("convs"), (list, tuple)) and len(values["convs"]) > _MAX_LAYERS:
+            raise ValueError(f"a CNN needs 1 to {_MAX_LAYERS} convolution blocks, not {len(values['convs'])}")
         values["convs"] = tuple(ConvSpec(**c) for c in values["convs"])
-        values["hidden"] = tuple(int(h) for h in values.get("hidden", ()))
+        values["hidden"] = tuple(int(h) for h in hidden)
         return cls(**values)
 
     def feature_size(self) -> int:
         """Side length of the last convolution block's output, for a square input.
 
-        Raises ValueError when the input is too small for the layers.
+        Raises ValueError when the input is too small for the layers, or too small for
+        their padding: PyTorch's reflect padding must be smaller than the map it pads,
+        circular padding at most as large (it cannot wrap around more than once).
         """
         n = self.input_size
         for i, conv in enumerate(self.convs, start=1):
+            if self.padding_mode == "reflect" and conv.padding >= n or \
+                    self.padding_mode == "circular" and conv.padding > n:
+                limit = f"less than {n}" if self.padding_mode == "reflect" else f"at most {n}"
+                raise ValueError(f"block {i} of {self.name} pads a {n}x{n} map by {conv.padding} with "
+                                 f"{self.padding_mode} padding, which must be {limit}.")
             n = (n + 2 * conv.padding - conv.dilation * (conv.kernel_size - 1) - 1) // conv.stride + 1
             if conv.pool is not None:
                 n = (n - conv.pool_size) // conv.pool_size + 1
@@ -153,12 +171,94 @@ def _layers(spec: CNNSpec) -> OrderedDict[str, nn.Module]:
 
 
 def build_model(spec: CNNSpec, *, seed: int | None = None) -> CNN:
-    """Build the CNN a spec describes; with `seed`, its initial weights are reproducible."""
+    """Build the CNN a spec describes; with `seed`, its initial weights are reproducible.
+
+    A seeded build draws from its own `torch.Generator` (see `build_seeded`), so models
+    built or trained at the same time in other threads cannot change its weights.
+    """
     if seed is None:
         return CNN(spec)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return CNN(spec)
+    return build_seeded(lambda: CNN(spec), seed)
+
+
+_M = TypeVar("_M", bound=nn.Module)
+
+
+def build_seeded(make: Callable[[], _M], seed: int,
+                 init: Callable[[nn.Module, torch.Generator], None] | None = None) -> _M:
+    """`make()` with its weights drawn from a `torch.Generator` seeded with `seed`.
+
+    torch's global random state is shared by every thread of the process (every session of
+    the app): a model built with `torch.manual_seed` gets other weights when another thread
+    draws from it meanwhile (dropout in a training run), and changes that thread's draws.
+    So the layers are made on the meta device (no memory, no random numbers), moved to the
+    CPU uninitialised and then initialised by `init` (default: `default_init`) from a
+    private generator: the global state is neither read nor changed.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    with torch.device("meta"):  # thread-local: other threads keep making CPU tensors
+        model = make()
+    model.to_empty(device="cpu")
+    (init or default_init)(model, generator)
+    return model
+
+
+def default_init(model: nn.Module, generator: torch.Generator) -> None:
+    """PyTorch's own initialisation of every layer, drawn from `generator`.
+
+    Convolutions and linear layers: Kaiming uniform weights with a = sqrt(5), i.e.
+    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and biases U(-1/sqrt(fan_in), 1/sqrt(fan_in))
+    (torch.nn's `reset_parameters`); embeddings N(0, 1) with the padding row zero; batch
+    norm ones, zeros and fresh running statistics. A layer with other parameters or
+    buffers is refused (TypeError), so no weight is ever left uninitialised.
+    """
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.modules.conv._ConvNd, nn.Linear)):
+                nn.init.kaiming_uniform_(module.weight, a=math.sqrt(5), generator=generator)
+                if module.bias is not None:
+                    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
+                    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+                    nn.init.uniform_(module.bias, -bound, bound, generator=generator)
+            elif isinstance(module, nn.Embedding):
+                nn.init.normal_(module.weight, generator=generator)
+                if module.padding_idx is not None:
+                    module.weight[module.padding_idx].zero_()
+            else:
+                init_deterministic(module)
+
+
+def init_deterministic(module: nn.Module) -> None:
+    """Initialise a layer whose initialisation draws no random numbers (batch norm), as torch does.
+
+    Layers without parameters or buffers of their own need nothing; any other layer is
+    refused with a TypeError, since `build_seeded` leaves unhandled weights uninitialised.
+    """
+    if isinstance(module, nn.modules.batchnorm._NormBase):
+        module.reset_parameters()  # weight 1, bias 0, running mean 0 and variance 1: nothing random
+    elif any(True for _ in module.parameters(recurse=False)) or any(True for _ in module.buffers(recurse=False)):
+        raise TypeError(f"no seeded initialisation for {type(module).__name__}")
+
+
+class Dropout(nn.Dropout):
+    """torch's `nn.Dropout` that can draw its mask from a `torch.Generator` instead of the global state.
+
+    `cnnviz.train` sets `generator` for the run (and removes it after), so a training run is
+    reproducible without seeding the process-wide random state, which other sessions use.
+    Without a generator it is `nn.Dropout` exactly. Same repr and (empty) state dict as
+    `nn.Dropout`, so checkpoints and receptive fields do not see a difference.
+    """
+
+    generator: torch.Generator | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.generator is None or not self.training or self.p == 0:
+            return super().forward(x)
+        if self.p == 1:
+            return x.mul_(0) if self.inplace else torch.zeros_like(x)
+        # Inverted dropout, as F.dropout: keep each value with probability 1 - p and scale by 1 / (1 - p).
+        mask = torch.empty_like(x).bernoulli_(1 - self.p, generator=self.generator).div_(1 - self.p)
+        return x.mul_(mask) if self.inplace else x * mask
 
 
 def lenet5_spec(*, in_channels: int = 1, input_size: int = 28, num_classes: int = 10,

@@ -18,10 +18,12 @@ window holds most of that gradient.
 
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import operator
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
+from torch.fx import _symbolic_trace as _fx_symbolic_trace
 
 from cnnviz.features import model_dtype
 
@@ -225,14 +228,30 @@ class _Recorder(fx.Interpreter):
         super().__init__(module)
         self.shapes: dict[fx.Node, tuple[int, ...]] = {}
         self.values: dict[fx.Node, Any] = {}
+        self.deadline = math.inf
 
     def run_node(self, n: fx.Node) -> Any:
+        if time.monotonic() > self.deadline:
+            raise _TraceTimeout
         result = super().run_node(n)
         if isinstance(result, torch.Tensor):
             self.shapes[n] = tuple(result.shape)
         elif not _holds_tensor(result):
             self.values[n] = result  # sizes and other plain values, needed to read kernel sizes, slices, ...
         return result
+
+
+def _record(graph_module: fx.GraphModule, x: torch.Tensor, deadline: float) -> _Recorder:
+    recorder = _Recorder(graph_module)
+    recorder.deadline = deadline
+    with torch.no_grad():
+        recorder.run(x)
+    return recorder
+
+
+def _timeout(model: nn.Module) -> ValueError:
+    return ValueError(f"tracing {type(model).__name__} took more than {TRACE_SECONDS:g} s, "
+                      "so its receptive fields are not computed")
 
 
 def _holds_tensor(value: Any) -> bool:
@@ -571,21 +590,149 @@ class _Walker:
         return _Geo(geo.size, (geo.jump[0] * steps[0], geo.jump[1] * steps[1]), moved.start), ""
 
 
-def _trace(model: nn.Module) -> fx.GraphModule:
+# --- tracing without touching other threads ----------------------------------------------------
+#
+# fx.symbolic_trace patches the class attributes torch.nn.Module.__call__ and __getattr__ (and the
+# functions registered with fx.wrap, and `math` in the forward's globals) for the whole process
+# while it traces: a forward pass in another thread (another session of the app) then runs
+# through the tracer and fails with "NameError: module is not installed as a submodule" (measured:
+# 73,321 of 73,926 forward passes of a LeNet-5 failed while another thread traced 457 fresh
+# architectures). `_IsolatedTracer` records the same graph without patching anything shared: it
+# traces a copy of the model whose modules, and only those, get a subclass whose __call__ and
+# __getattr__ call the tracer. The copy's parameters are "meta" tensors (shape only, no memory),
+# so recording the output shapes costs no computation either.
+
+_orig_module_call = _fx_symbolic_trace._orig_module_call  # nn.Module.__call__ as torch defined it
+_orig_module_getattr = _fx_symbolic_trace._orig_module_getattr
+# A trace (and the shape recording) that takes longer than this is stopped with a ValueError.
+TRACE_SECONDS = 20.0
+
+
+class _TraceTimeout(Exception):
+    """Raised inside the tracer or the recorder when the time budget is spent."""
+
+
+class _IsolatedTracer(fx.Tracer):
+    """fx.Tracer's graph, without fx's process-wide patches (see above); nn.Module roots only.
+
+    Leaf modules are the same as fx's default (torch.nn's own layers, not Sequential).
+    Differences from `fx.symbolic_trace`: functions registered with `torch.fx.wrap` and
+    `math` functions are not auto-wrapped (cnnviz's models use neither), and a module
+    created inside forward (not a submodule) is traced through instead of refused.
+    """
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__(autowrap_modules=(), autowrap_functions=())
+        self.deadline = deadline
+
+    def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:
+        if time.monotonic() > self.deadline:
+            raise _TraceTimeout
+        return super().create_node(*args, **kwargs)
+
+    def trace(self, root: nn.Module, concrete_args: dict[str, Any] | None = None) -> fx.Graph:  # type: ignore[override]
+        if not isinstance(root, nn.Module):
+            raise TypeError("only modules are traced here")
+        self.root = root
+        fn = getattr(type(root), self.traced_func_name)
+        self.root_module_name = root._get_name()
+        self.submodule_paths = {mod: name for name, mod in root.named_modules()}
+        self.graph = fx.Graph(tracer_cls=type(self))
+        code = getattr(fn, "__code__", None)
+        if code is not None:
+            self.graph._co_fields = {"co_name": code.co_name, "co_filename": code.co_filename,
+                                     "co_firstlineno": code.co_firstlineno}
+        self.tensor_attrs = {}
+
+        def collect_tensor_attrs(m: nn.Module, prefix: list[str]) -> None:
+            for k, v in m.__dict__.items():
+                if isinstance(v, _fx_symbolic_trace._constant_attribute_types):
+                    self.tensor_attrs[v] = ".".join(prefix + [k])
+            for k, v in m.named_children():
+                collect_tensor_attrs(v, prefix + [k])
+
+        collect_tensor_attrs(root, [])
+        fn, args = self.create_args_for_root(fn, True, concrete_args)
+        cache: dict[str, Any] = {}
+        tracer = self
+
+        def call(mod: nn.Module, *call_args: Any, **call_kwargs: Any) -> Any:
+            def forward(*a: Any, **k: Any) -> Any:
+                return _orig_module_call(mod, *a, **k)
+            return tracer.call_module(mod, forward, call_args, call_kwargs)
+
+        def get(mod: nn.Module, attr: str) -> Any:
+            return tracer.getattr(attr, _orig_module_getattr(mod, attr), cache)
+
+        swapped = _swap_classes(root, call, get)
+        try:
+            self.create_node("output", "output", (self.create_arg(fn(*args)),), {})
+        finally:
+            for module, cls in swapped:
+                module.__class__ = cls
+            self.submodule_paths = None
+        return self.graph
+
+
+def _swap_classes(root: nn.Module, call: Callable[..., Any], get: Callable[..., Any]
+                  ) -> list[tuple[nn.Module, type]]:
+    """Give each module of `root` (a private copy) a subclass of its class that calls the tracer."""
+    made: dict[type, type] = {}
+    swapped = []
+    for module in root.modules():
+        cls = type(module)
+        if cls not in made:
+            # Same name and module, so fx's leaf test (the class's __module__) and type names are unchanged.
+            made[cls] = type(cls.__name__, (cls,), {"__call__": call, "__getattr__": get,
+                                                    "__module__": cls.__module__, "__qualname__": cls.__qualname__})
+        swapped.append((module, cls))
+        module.__class__ = made[cls]
+    return swapped
+
+
+def _copy_for_tracing(model: nn.Module, *, meta: bool) -> nn.Module:
+    """A deep copy of `model` whose parameters and buffers are meta tensors (`meta`) or the model's own."""
+    memo: dict[int, Any] = {}
+    for tensor in (*model.parameters(), *model.buffers()):
+        if not meta:
+            memo[id(tensor)] = tensor
+        elif isinstance(tensor, nn.Parameter):
+            memo[id(tensor)] = nn.Parameter(torch.empty_like(tensor, device="meta"), tensor.requires_grad)
+        else:
+            memo[id(tensor)] = torch.empty_like(tensor, device="meta")
     try:
-        # The default tracer keeps torch.nn's own layers as leaves and traces through
-        # everything else (Sequential, residual blocks, lambdas), so paths become a graph.
-        return fx.symbolic_trace(model)
+        return copy.deepcopy(model, memo)
+    except Exception as error:  # noqa: BLE001 - a module attribute that cannot be copied
+        raise ValueError(f"{type(model).__name__} cannot be copied to be traced: {error}") from error
+
+
+def _trace(model: nn.Module, *, meta: bool = False, deadline: float | None = None) -> fx.GraphModule:
+    """The model traced by torch.fx without affecting other threads, over a private copy in eval mode.
+
+    With `meta` the copy holds no weights (shapes only); otherwise it shares the model's
+    parameters and buffers, so the graph computes what the model computes.
+    """
+    shadow = _copy_for_tracing(model, meta=meta)
+    # Eval mode before tracing: fx bakes Python values such as `self.training` into the graph.
+    shadow.eval()
+    deadline = time.monotonic() + TRACE_SECONDS if deadline is None else deadline
+    try:
+        # The default leaves: torch.nn's own layers; everything else (Sequential, residual blocks,
+        # lambdas) is traced through, so paths become a graph.
+        graph = _IsolatedTracer(deadline).trace(shadow)
+        return fx.GraphModule(shadow, graph, type(model).__name__)
+    except _TraceTimeout:
+        raise _timeout(model) from None
     except Exception as error:  # fx raises many kinds of errors for untraceable code
         raise ValueError(
             f"torch.fx cannot trace {type(model).__name__}, so its receptive fields cannot be computed "
             f"(forward code that branches on tensor values is the usual cause): {error}") from error
 
 
-# torch.fx patches nn.Module.__call__ for every thread while it traces, so a forward pass in another
-# thread (another session of the app) can fail during a trace. Receptive fields depend on the layers
-# alone, not on the weights: trace each architecture once, one trace at a time, and keep the result.
-_TRACE_LOCK = threading.Lock()
+# Receptive fields depend on the layers alone, not on the weights: each architecture is traced once
+# per process and the result kept. A cache hit takes no lock; the lock guards only the insertion
+# (microseconds), and no trace or forward pass ever runs while it is held.
+_CACHE_LOCK = threading.Lock()
 _KNOWN: dict[tuple[str, tuple[int, int, int]], tuple[ReceptiveField, ...]] = {}
 _MAX_KNOWN = 256
 
@@ -602,22 +749,31 @@ def receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> lis
     channels) with the same jump and start, the window is the largest of theirs;
     otherwise, and after any layer the analysis does not know, size is None and the
     note says why. After flattening or global pooling every unit sees the whole input:
-    size None with a note starting "global". Output shapes come from one forward pass
-    of zeros (in the model's own dtype, float64 too) in eval mode. Raises ValueError if
-    torch.fx cannot trace the model or the input does not run through it.
+    size None with a note starting "global". Output shapes come from one pass of zeros
+    (in the model's own dtype, float64 too) in eval mode through a private copy of the
+    model on the meta device (shapes only: no memory, no arithmetic; on the CPU only for an
+    operation without a meta kernel). The model itself is not touched, and other threads'
+    forward passes are not affected (see `_IsolatedTracer`). Raises ValueError if torch.fx
+    cannot trace the model, the input does not run through it, or tracing takes more than
+    `TRACE_SECONDS`.
     """
     if len(input_shape) != 3 or not all(isinstance(n, numbers.Integral) and n > 0 for n in input_shape):
         raise ValueError(f"input_shape must be (channels, height, width), not {tuple(input_shape)!r}")
     input_shape = (int(input_shape[0]), int(input_shape[1]), int(input_shape[2]))
+    if not _described_by_repr(model):  # custom forward code: its repr does not say what it computes
+        return _receptive_fields(model, input_shape)
     key = (f"{type(model).__module__}.{type(model).__qualname__}\n{model!r}", input_shape)
-    with _TRACE_LOCK:
-        if not _described_by_repr(model):  # custom forward code: its repr does not say what it computes
-            return _receptive_fields(model, input_shape)
-        if key not in _KNOWN:
-            if len(_KNOWN) >= _MAX_KNOWN:
-                _KNOWN.pop(next(iter(_KNOWN)))
-            _KNOWN[key] = tuple(_receptive_fields(model, input_shape))
-        return list(_KNOWN[key])
+    known = _KNOWN.get(key)  # no lock: one dict read is atomic, and entries are never changed
+    if known is None:
+        known = tuple(_receptive_fields(model, input_shape))  # two sessions may both trace: both get the same
+        if _CACHE_LOCK.acquire(timeout=1.0):  # not caching is better than waiting
+            try:
+                if key not in _KNOWN and len(_KNOWN) >= _MAX_KNOWN:
+                    _KNOWN.pop(next(iter(_KNOWN)))
+                _KNOWN[key] = known
+            finally:
+                _CACHE_LOCK.release()
+    return list(known)
 
 
 def _described_by_repr(model: nn.Module) -> bool:
@@ -627,24 +783,28 @@ def _described_by_repr(model: nn.Module) -> bool:
 
 
 def _receptive_fields(model: nn.Module, input_shape: tuple[int, int, int]) -> list[ReceptiveField]:
-    flags = {m: m.training for m in model.modules()}
+    # The model itself is only copied, never traced, run or switched to eval mode: another
+    # session may be using it (zoo models are shared).
+    deadline = time.monotonic() + TRACE_SECONDS
+    graph_module = _trace(model, meta=True, deadline=deadline)
+    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
+    if not placeholders:
+        raise ValueError(f"{type(model).__name__} takes no input")
+    dtype = model_dtype(model)
     try:
-        # Eval mode before tracing too: fx bakes Python values such as `self.training` into the graph.
-        model.eval()
-        graph_module = _trace(model)
-        placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
-        if not placeholders:
-            raise ValueError(f"{type(model).__name__} takes no input")
-        recorder = _Recorder(graph_module)
+        # Shapes on the meta device: no memory and no arithmetic, whatever the layers' sizes.
+        recorder = _record(graph_module, torch.zeros(1, *input_shape, dtype=dtype, device="meta"), deadline)
+    except _TraceTimeout:
+        raise _timeout(model) from None
+    except Exception:  # noqa: BLE001 - an operation without a meta kernel, or a real error: run it for real
+        graph_module = _trace(model, meta=False, deadline=deadline)
         try:
-            with torch.no_grad():
-                recorder.run(torch.zeros(1, *input_shape, dtype=model_dtype(model)))
+            recorder = _record(graph_module, torch.zeros(1, *input_shape, dtype=dtype), deadline)
+        except _TraceTimeout:
+            raise _timeout(model) from None
         except Exception as error:
             raise ValueError(f"an input of shape {input_shape} does not run through "
                              f"{type(model).__name__}: {error}") from error
-    finally:
-        for module, training in flags.items():
-            module.training = training
 
     walker = _Walker(graph_module, recorder)
     first = placeholders[0]
@@ -710,8 +870,8 @@ def _layer_output(model: nn.Module, layer: str, batch: torch.Tensor) -> Any:
 def _cut_after(model: nn.Module, node_name: str) -> fx.GraphModule | None:
     """The traced model with its output moved to the node `node_name`, or None if there is no such node."""
     try:
-        graph_module = fx.symbolic_trace(model)
-    except Exception:  # noqa: BLE001 - untraceable: the name cannot be a node name then
+        graph_module = _trace(model)  # a copy sharing the weights; fx's own tracer would break other threads
+    except ValueError:  # untraceable: the name cannot be a node name then
         return None
     nodes = list(graph_module.graph.nodes)
     at = next((i for i, n in enumerate(nodes) if n.name == node_name and n.op not in ("placeholder", "output")),

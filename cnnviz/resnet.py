@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnviz.models import build_seeded, default_init, init_deterministic
+
 __all__ = ["ResNetCIFAR", "ResNetSpec", "build_resnet", "resnet_cifar", "weighted_layers"]
 
 Activation = Literal["relu", "tanh", "sigmoid"]
@@ -183,17 +185,28 @@ class ResNetCIFAR(nn.Module):
         return self.fc(x.mean(dim=(2, 3)))
 
 
-def _initialise(model: nn.Module, init: Init) -> None:
+def _initialise(model: nn.Module, init: Init, generator: torch.Generator | None = None) -> None:
+    """He or Xavier weights and zero biases for every convolution and linear layer ("default": torch's own).
+
+    With `generator`, every random number comes from it, and every layer is initialised here
+    (the layers were made uninitialised by `build_seeded`).
+    """
     if init == "default":
-        return  # PyTorch's own: Kaiming uniform with a = sqrt(5), i.e. variance 1 / (3 fan_in)
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            if init == "he":  # He et al. 2015, keeps a ReLU net's variance constant in the forward pass
-                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            else:  # Glorot & Bengio 2010, variance 2 / (fan_in + fan_out)
-                nn.init.xavier_normal_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        # PyTorch's own: Kaiming uniform with a = sqrt(5), i.e. variance 1 / (3 fan_in)
+        if generator is not None:
+            default_init(model, generator)
+        return
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Conv2d, nn.Linear)):
+                if init == "he":  # He et al. 2015, keeps a ReLU net's variance constant in the forward pass
+                    nn.init.kaiming_normal_(module.weight, nonlinearity="relu", generator=generator)
+                else:  # Glorot & Bengio 2010, variance 2 / (fan_in + fan_out)
+                    nn.init.xavier_normal_(module.weight, generator=generator)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif generator is not None:
+                init_deterministic(module)  # batch norm; TypeError for a layer not handled here
 
 
 def resnet_cifar(depth: int = 20, *, residual: bool = True, width: float = 1.0, activation: Activation = "relu",
@@ -214,11 +227,9 @@ def build_resnet(spec: ResNetSpec, *, seed: int | None = None) -> ResNetCIFAR:
         model = ResNetCIFAR(spec)
         _initialise(model, spec.init)
         return model
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = ResNetCIFAR(spec)
-        _initialise(model, spec.init)
-    return model
+    # A private generator, not torch's global state (which other sessions draw from): see build_seeded.
+    return build_seeded(lambda: ResNetCIFAR(spec), seed,
+                        lambda model, generator: _initialise(model, spec.init, generator))
 
 
 def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

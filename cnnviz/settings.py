@@ -2,8 +2,10 @@
 
 `CNNVIZ_HOSTED=1` (or true/yes/on) switches to the limits of a hosted demo, where
 one small machine serves a class or the public: fewer epochs and steps, smaller
-uploads and data sets and at most two trainings at once. Each limit can still be set on its own (CNNVIZ_MAX_EPOCHS=20, ...). Bad
-values fall back to the defaults, so a typo in a deployment never stops the app.
+uploads and data sets, at most two trainings at once, and a tight cost budget for every
+model (multiply-adds per image, activation memory: see `cnnviz.budget`). Each limit can
+still be set on its own (CNNVIZ_MAX_EPOCHS=20, ...). Bad values fall back to the
+defaults, so a typo in a deployment never stops the app.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+
+from cnnviz.budget import LOCAL_MAX_ACTIVATION_MB, LOCAL_MAX_MULTIPLY_ADDS, MAX_PARAMETERS, Budget
 
 
 @dataclass(frozen=True)
@@ -29,10 +33,19 @@ class Settings:
     max_attribution_steps: int = 200  # most Integrated Gradients steps (CNNVIZ_MAX_ATTRIBUTION_STEPS)
     max_samples: int = 12000     # most examples of an online data set or a CSV upload (CNNVIZ_MAX_SAMPLES)
     max_trainings: int = 4       # trainings that run at once in the process; the others wait (CNNVIZ_MAX_TRAININGS)
+    # The cost budget of a model (cnnviz.budget), checked from its spec before it is built or run:
+    max_multiply_adds: int = LOCAL_MAX_MULTIPLY_ADDS  # per image (or text) of one forward pass (CNNVIZ_MAX_MULTIPLY_ADDS)
+    max_activation_mb: int = LOCAL_MAX_ACTIVATION_MB  # activations of one forward pass at the app's batch (CNNVIZ_MAX_ACTIVATION_MB)
+
+    def budget(self) -> Budget:
+        """The cost budget these settings allow a model (see `cnnviz.budget.check_budget`)."""
+        return Budget(max_multiply_adds=self.max_multiply_adds, max_activation_bytes=self.max_activation_mb * 2**20,
+                      max_parameters=MAX_PARAMETERS)
 
 
 HOSTED = Settings(hosted=True, threads=1, max_epochs=10, max_upload_mb=5, max_steps=300, max_depth=56,
-                  max_attribution_steps=50, max_samples=5000, max_trainings=2)
+                  max_attribution_steps=50, max_samples=5000, max_trainings=2,
+                  max_multiply_adds=50_000_000, max_activation_mb=200)
 _TRUE = ("1", "true", "yes", "on")
 
 

@@ -22,6 +22,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from cnnviz.models import Dropout, build_seeded
+
 _MAX_VOCABULARY = 200_000
 _MAX_DIM = 512
 _MAX_WIDTH = 10
@@ -120,7 +122,7 @@ class TextCNN(nn.Module):
         self.spec = spec
         self.embedding = nn.Embedding(spec.vocab_size, spec.embedding_dim, padding_idx=0)
         self.convs = nn.ModuleList(nn.Conv1d(spec.embedding_dim, spec.filters, width) for width in spec.widths)
-        self.dropout = nn.Dropout(spec.dropout)
+        self.dropout = Dropout(spec.dropout)  # nn.Dropout that `train` can give its own generator
         self.fc = nn.Linear(spec.filters * len(spec.widths), spec.num_classes)
 
     def pad_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -234,7 +236,8 @@ TextSpec = TextCNNSpec | FastTextSpec
 def build_text_model(spec: TextSpec, *, seed: int | None = None) -> nn.Module:
     """Build the TextCNN or fastText model a spec describes; with `seed`, its initial weights are reproducible.
 
-    The global random state is left as it was (like `cnnviz.models.build_model`).
+    A seeded build draws from its own `torch.Generator`, never from torch's global random
+    state (like `cnnviz.models.build_model`), so concurrent sessions cannot change it.
     """
     if isinstance(spec, TextCNNSpec):
         make: type[nn.Module] = TextCNN
@@ -244,9 +247,7 @@ def build_text_model(spec: TextSpec, *, seed: int | None = None) -> nn.Module:
         raise TypeError(f"not a text model spec: {type(spec).__name__}")
     if seed is None:
         return make(spec)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return make(spec)
+    return build_seeded(lambda: make(spec), seed)  # a private generator: see cnnviz.models.build_seeded
 
 
 def text_cnn(**kwargs: Any) -> TextCNN:

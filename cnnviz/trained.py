@@ -67,15 +67,22 @@ class ModelInfo:
             raise ModelLoadError(f"The model file was written by a newer cnnviz (format {data['format']}); "
                                  "update cnnviz to load it.")
         try:
-            accuracy = data.get("test_accuracy")
             spec = spec_from_dict(data["spec"])
+        except ValueError as exc:  # a well-formed spec with values cnnviz refuses (sizes, layers, padding)
+            raise ModelLoadError(f"The model file describes a network cnnviz does not build: "
+                                 f"{str(exc).rstrip('.')}.") from exc
+        except (KeyError, TypeError, AttributeError) as exc:
+            detail = f"it has no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise ModelLoadError(f"The model file's cnnviz metadata is damaged: {detail}.") from exc
+        try:
+            accuracy = data.get("test_accuracy")
             reader = TextPreprocessing if is_text_spec(spec) else Preprocessing
             return cls(name=str(data["name"]), spec=spec, preprocessing=reader.from_dict(data["preprocessing"]),
                        class_names=tuple(str(c) for c in data["class_names"]),
                        dataset=str(data["dataset"]),
                        test_accuracy=None if accuracy is None else float(accuracy))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            detail = f"it has no {exc}" if isinstance(exc, KeyError) else str(exc)
+            detail = f"it has no {exc}" if isinstance(exc, KeyError) else str(exc).rstrip(".")
             raise ModelLoadError(f"The model file's cnnviz metadata is damaged: {detail}.") from exc
 
 

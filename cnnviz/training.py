@@ -3,7 +3,8 @@
 `train` runs mini-batch Adam on in-memory tensors, reports every epoch (and,
 optionally, every batch) to callbacks that can stop it by returning `STOP`, and protects the model
 from a diverging run: a NaN or infinite loss restores the weights of the last
-finished epoch. The same seed gives the same weights.
+finished epoch. The same seed gives the same weights, whatever other threads do: batch order
+and dropout draw from generators of their own, never from torch's global random state.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Literal
 import numpy as np
 import torch
 from torch import nn
+
+from cnnviz.models import Dropout
 
 
 class _Stop:
@@ -105,8 +108,11 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
     x_train, y_train = train_set
     n = len(x_train)
     batches = max(math.ceil(n / config.batch_size), 1)
+    # Private generators, never torch's global random state: other sessions of the process draw from
+    # that one, so seeding it would change their results and their draws would change ours.
     generator = torch.Generator().manual_seed(config.seed)
-    torch.manual_seed(config.seed)  # dropout and other random layers
+    # Dropout gets a stream of its own, so the batch order does not depend on whether the model has dropout.
+    dropout_generator = torch.Generator().manual_seed(config.seed + 1)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate,
                                  weight_decay=config.weight_decay)
     # One-cycle (Smith & Topin 2019): warm up, then anneal; converges in fewer epochs than a constant rate.
@@ -116,6 +122,7 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
     loss_fn = nn.CrossEntropyLoss()
     result = TrainResult()
     last_good = copy.deepcopy(model.state_dict())
+    restore_dropout = _private_dropout(model, dropout_generator)
     try:
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
@@ -155,7 +162,33 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
                 return result
     finally:
         model.eval()  # however the run ends, the model is left ready for inference
+        restore_dropout()
     return result
+
+
+def _private_dropout(model: nn.Module, generator: torch.Generator) -> Callable[[], None]:
+    """Make every dropout layer of `model` draw its masks from `generator`; return the function that undoes it.
+
+    cnnviz's `Dropout` takes the generator; a plain `nn.Dropout` (a notebook's own model)
+    becomes a cnnviz `Dropout` for the run, which computes the same thing. Other random
+    layers (Dropout2d, AlphaDropout, RReLU, ...) still draw from torch's global state, so a
+    run through them is not reproducible.
+    """
+    undo: list[Callable[[], None]] = []
+    for module in model.modules():
+        if type(module) is nn.Dropout:
+            module.__class__ = Dropout
+            undo.append(lambda m=module: setattr(m, "__class__", nn.Dropout))
+        if isinstance(module, Dropout):
+            previous = module.__dict__.get("generator")
+            module.generator = generator
+            undo.append(lambda m=module, g=previous: (
+                m.__dict__.pop("generator", None) if g is None else setattr(m, "generator", g)))
+
+    def restore() -> None:
+        for step in reversed(undo):
+            step()
+    return restore
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,8 +213,12 @@ class Evaluation:
         return wrong[np.argsort(-confidence, kind="stable")]
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 512) -> Evaluation:
-    """Predict every example of (x, y) in eval mode, without gradients."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, batch_size: int = 128) -> Evaluation:
+    """Predict every example of (x, y) in eval mode, without gradients, `batch_size` examples at a time.
+
+    Bounded batches bound the memory of a pass (a loaded model is checked at
+    `cnnviz.budget.APP_BATCH_SIZE` examples, 256): the results do not depend on `batch_size`.
+    """
     probabilities = predict_proba(model, x, batch_size=batch_size)
     labels = np.asarray(y, dtype=np.int64)
     predictions = probabilities.argmax(axis=1) if len(labels) else labels.copy()

@@ -19,6 +19,7 @@ from cnnviz import (
     untrained_model,
 )
 from cnnviz.plots import plot_confusion_matrix, plot_image_grid, plot_training_curves
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_for_path, page_frame
 from pages.common.links import linked
 from pages.common.reproduce import reproduce_panel, snippet
@@ -114,7 +115,7 @@ def show_result() -> None:
         note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. {now}")
     else:
         note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. The current model is unchanged "
-             f"({current_model().info.name}): a run that did not finish does not replace it unless you ask.")
+             f"({as_markdown_text(current_model().info.name)}): a run that did not finish does not replace it unless you ask.")
         st.button("Use the model of this run anyway", on_click=adopt_candidate, icon=":material/swap_horiz:",
                   key="adopt_run")
     if result["history"]:
@@ -179,7 +180,7 @@ def zoo_tab() -> None:
     key = st.selectbox("Zoo model", list(labels), format_func=labels.get)
     if st.button("Use this model", type="primary"):
         set_current_model(zoo_copy(key), zoo_key=key, reason="picked from the model zoo")
-        st.success(f"{current_model().info.name} is now the current model.")
+        st.success(f"{as_markdown_text(current_model().info.name)} is now the current model.")
 
 
 def file_tab() -> None:
@@ -209,7 +210,7 @@ def file_tab() -> None:
     if upload is not None and view is not None and view[0] == upload.file_id:
         page = page_for_path(view[1]["page"])
         if page is not None:
-            st.page_link(page, label=f"Open the view saved in {upload.name}: {page.title}",
+            st.page_link(page, label=f"Open the view saved in {as_markdown_text(upload.name)}: {page.title}",
                          icon=":material/arrow_forward:", query_params=view[1]["params"])
 
 
@@ -219,27 +220,30 @@ def load_upload(upload, architecture: str, dataset_name: str) -> None:
         data = dataset(dataset_name)
         picked = untrained_model(architecture, data).info
         picked = replace(picked, name=f"{picked.spec.name} ({upload.name})")
+        # The budget is checked from the file's spec before anything is built or run (cnnviz.budget).
         loaded = load_model_bytes(upload.getvalue(), filename=upload.name, info=picked,
-                                  max_bytes=app_settings().max_upload_mb * 2**20)
+                                  max_bytes=app_settings().max_upload_mb * 2**20, budget=app_settings().budget())
     except (CnnvizError, ValueError) as exc:
-        st.error(f"{upload.name} was not loaded: {exc}  \nThe current model is unchanged: "
-                 f"{current_model().info.name}.")
+        st.error(f"{as_markdown_text(upload.name)} was not loaded: {as_markdown_text(exc, limit=400)}  \n"
+                 f"The current model is unchanged: {as_markdown_text(current_model().info.name)}.")
         return
     if loaded.reads_text and loaded.info.spec.kind != "text_cnn":
-        st.error(f"{upload.name} holds a {loaded.info.spec.name} model; only TextCNN text models can be explored "
+        st.error(f"{as_markdown_text(upload.name)} holds a {as_markdown_text(loaded.info.spec.name)} model; only TextCNN text models can be explored "
                  "here (on the TextCNN page). Nothing was changed.")
         return
     view = saved_view(upload.getvalue())  # a teacher's file may carry a view to open with the model
     st.session_state[_VIEW] = (upload.file_id, view) if view is not None else None
     if loaded.reads_text:  # the image pages keep their model; the TextCNN page takes this one
         set_current_text_model(loaded, reason=f"loaded from the file {upload.name}")
-        st.success(f"Loaded {upload.name}: {loaded.info.name} is now the model of the TextCNN page.")
+        st.success(f"Loaded {as_markdown_text(upload.name)}: {as_markdown_text(loaded.info.name)} is now the model "
+                   "of the TextCNN page.")
         return
     own = own_test_data(loaded)
     if loaded.info.test_accuracy is None and own is not None:
         loaded = loaded.with_accuracy(evaluate(loaded.model, *own.test_tensors()).accuracy)
     set_current_model(loaded, reason=f"loaded from the file {upload.name}")
-    st.success(f"Loaded {upload.name}: {loaded.info.name} is now the current model.")
+    st.success(f"Loaded {as_markdown_text(upload.name)}: {as_markdown_text(loaded.info.name)} is now the current "
+               "model.")
 
 
 frame = page_frame()

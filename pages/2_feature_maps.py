@@ -15,8 +15,9 @@ from cnnviz.plots import (
     plot_filters,
     plot_image_grid,
 )
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import index_slider, pick_input, plain
+from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked, refresh_link
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, current_zoo_key, own_test_data
@@ -36,15 +37,15 @@ x = prep.apply(picked.image[None])[0]
 with right:
     probabilities = trained.predict_proba(picked.image[None])[0]
     top = int(probabilities.argmax())
-    truth = f" (true class: {plain(picked.true_class)})" if picked.true_class is not None else ""
-    top_class = plain(info.class_names[top])  # names and labels may come from files: text, not markup
+    truth = f" (true class: {as_markdown_text(picked.true_class)})" if picked.true_class is not None else ""
+    top_class = as_markdown_text(info.class_names[top])  # names and labels may come from files: text, not markup
     if picked.blank:
         # A confident-looking number for an empty canvas ("4, 71%") is no prediction: say so first.
-        st.markdown(f"**No prediction for {plain(picked.label)}:** it is blank. (The model still puts "
+        st.markdown(f"**No prediction for {as_markdown_text(picked.label)}:** it is blank. (The model still puts "
                     f"{probabilities[top]:.0%} on {top_class}: a high probability does not mean the input "
                     "shows anything.)")
     else:
-        st.markdown(f"**Prediction for {plain(picked.label)}:** {top_class} "
+        st.markdown(f"**Prediction for {as_markdown_text(picked.label)}:** {top_class} "
                     f"({probabilities[top]:.0%}){truth}")
     image_col, bars_col = st.columns([1, 2])
     image_col.plotly_chart(plot_image_grid(picked.image[None], ["input"], columns=1), key="input_image")
@@ -61,6 +62,9 @@ def layer_view() -> None:
     refresh_link(current_zoo_key())  # a fragment's rerun skips close_page_frame: keep the URL in step
 
 
+MAPS_SHOWN = 64  # feature maps drawn for one layer, at most
+
+
 def layer_details() -> None:
     """Maps, filters and top activations of one layer."""
     a, b = st.columns([2, 1])
@@ -71,12 +75,16 @@ def layer_details() -> None:
                                 "channel stretched to its own range, so weak patterns show.")
     scale = "channel" if per_channel else "layer"
     maps = feature_maps(trained.model, x, layers=[layer])[layer]
-    figure = plot_feature_maps(maps, scale=scale)
+    figure = plot_feature_maps(maps, scale=scale, max_channels=MAPS_SHOWN)
     st.plotly_chart(figure, key="maps")
+    if maps.shape[0] > MAPS_SHOWN:  # a model file may give a layer thousands of channels
+        st.caption(f"Only the first {MAPS_SHOWN} of the {maps.shape[0]} channels of {as_markdown_text(layer)} are "
+                   "drawn, so the figure stays quick to build and to send.")
     reproduce_panel(figure, snippet(model_code(), input_code(picked),
                                     "x = trained.info.preprocessing.apply(image[None])[0]",
                                     f"maps = cnnviz.feature_maps(trained.model, x, layers=[{layer!r}])[{layer!r}]",
-                                    f"fig = cnnviz.plots.plot_feature_maps(maps, scale={scale!r})"),
+                                    f"fig = cnnviz.plots.plot_feature_maps(maps, scale={scale!r}, "
+                                    f"max_channels={MAPS_SHOWN})"),
                     name="feature_maps")
     module = dict(trained.model.named_modules())[layer]
     if hasattr(module, "weight") and getattr(module.weight, "ndim", 0) == 4:

@@ -1,6 +1,5 @@
 """Receptive fields: what part of the input one unit sees, in theory and in its gradient; sparse interaction."""
 
-import html
 
 import numpy as np
 import streamlit as st
@@ -22,6 +21,7 @@ from cnnviz.plots import (
     plot_receptive_field_sizes,
     plot_unit_picker,
 )
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
@@ -138,7 +138,7 @@ box = record.box(unit, (prep.size, prep.size))
 with box_col:
     st.markdown(f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
                 f"columns {box[1]}–{box[3]}**")
-    st.plotly_chart(plot_receptive_field_box(picked.image, box, title=html.escape(picked.label)), key="rf_box")
+    st.plotly_chart(plot_receptive_field_box(picked.image, box, title=picked.label), key="rf_box")
 erf_col, words_col = st.columns(2)
 with words_col:
     test_data = own_test_data(trained)
@@ -202,7 +202,7 @@ else:
         st.caption(f"{conn.padding_connections} of the {conn.conv_connections} connections fall on padding "
                    f"(open circles, a constant 0), so {conn.input_connections} lines reach the inputs.")
 
-st.markdown(f"**Parameters of the convolutions of {info.name}** beside a dense layer between the same shapes")
+st.markdown(f"**Parameters of the convolutions of {as_markdown_text(info.name)}** beside a dense layer between the same shapes")
 counts = layer_parameter_counts(trained.model, prep.input_shape)
 st.plotly_chart(plot_parameter_counts(counts), key="param_counts")
 st.dataframe([{"layer": c.name, "input": "×".join(map(str, c.input_shape)),

@@ -13,6 +13,7 @@ from cnnviz import (
     toy_model,
 )
 from cnnviz.plots import plot_equivariance_errors, plot_equivariance_view, plot_parameter_counts
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
@@ -56,7 +57,7 @@ st.caption("A convolution uses the same kernel at every position. So if the inpu
            "buys a little of that, see the Pooling page.)")
 
 trained = current_model()
-networks = {CURRENT: f"{CURRENT} ({trained.info.name})", TOY: TOY}
+networks = {CURRENT: f"{CURRENT} ({as_markdown_text(trained.info.name)})", TOY: TOY}
 network = st.radio("Network", list(networks), format_func=networks.get, horizontal=True,
                    key=linked("eq_network", choices=list(networks)))
 mode = "zeros"

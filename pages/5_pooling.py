@@ -12,6 +12,7 @@ from cnnviz import (
     spatial_layers,
 )
 from cnnviz.plots import plot_invariance_curves, plot_layer_change, plot_pooling
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
@@ -133,6 +134,6 @@ if stages:
     st.dataframe([{"pooling layer": s.name, "kind": s.kind, "input": "×".join(map(str, s.input_shape)),
                    "output": "×".join(map(str, s.output_shape))} for s in stages], hide_index=True)
 else:
-    st.info(f"{info.name} has no pooling layer.")
+    st.info(f"{as_markdown_text(info.name)} has no pooling layer.")
 
 close_page_frame(frame)

@@ -33,8 +33,9 @@ from cnnviz.plots import (
     plot_training_curves,
     plot_winning_ngrams,
 )
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
-from pages.common.inputs import index_slider, plain
+from pages.common.inputs import index_slider
 from pages.common.links import linked
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import (
@@ -84,9 +85,10 @@ prep = info.preprocessing
 try:
     corpus = text_corpus(info.dataset) if info.dataset in CORPORA else None
 except CnnvizError as exc:  # a model of an online corpus, opened without a network
-    st.info(f"The corpus of this model is not available ({exc}); its top n-grams are not shown.")
+    st.info(f"The corpus of this model is not available ({as_markdown_text(exc, limit=300)}); its top n-grams "
+            "are not shown.")
     corpus = None
-st.caption(f"Text model: **{info.name}** — test accuracy "
+st.caption(f"Text model: **{as_markdown_text(info.name)}** — test accuracy "
            f"{'not measured' if info.test_accuracy is None else f'{info.test_accuracy:.1%}'}, "
            f"{trained.parameters:,} parameters, vocabulary of {len(prep.vocabulary):,} words.")
 
@@ -237,7 +239,7 @@ if source == "a CSV file":
                                                      label_column=label_column, max_bytes=limit,
                                                      max_rows=app_settings().max_samples))
         except CnnvizError as exc:
-            st.error(f"{upload.name} cannot be used: {exc}")
+            st.error(f"{as_markdown_text(upload.name)} cannot be used: {as_markdown_text(exc, limit=300)}")
 with st.form("text_train_form"):
     t1, t2, t3 = st.columns(3)
     corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, disabled=source != "a corpus",
@@ -256,7 +258,7 @@ if go:
         else:
             data = text_dataset_from_rows(*csv_rows)
     except (CnnvizError, ValueError) as exc:
-        st.error(f"{exc} The text model is unchanged.")
+        st.error(f"{as_markdown_text(exc, limit=400)} The text model is unchanged.")   # may quote the CSV
     else:
         config = TrainConfig(epochs=epochs, batch_size=64, learning_rate=0.01)
         data_label = CORPORA[corpus_name] if source == "a corpus" else csv_rows[0]
@@ -285,17 +287,17 @@ if go:
         # Only a run that finished every epoch replaces the text model (a rerun that interrupts the
         # training never gets here); the replaced one stays a click away in the sidebar.
         old = current_text_model()
-        old_label = (f"{'the zoo model ' if current_zoo_key(text=True) else ''}{old.info.name} ("
+        old_label = (f"{'the zoo model ' if current_zoo_key(text=True) else ''}{as_markdown_text(old.info.name)} ("
                      + ("accuracy not measured" if old.info.test_accuracy is None
                         else f"{old.info.test_accuracy:.1%} test accuracy") + ")")
         if outcome.status == "completed" and len(outcome.history) == epochs:
             set_current_text_model(candidate, reason=f"trained on the TextCNN page ({epochs} epochs on {data_label})")
-            st.success(plain(f"The new TextCNN ({candidate.info.test_accuracy:.1%} test accuracy) is now the text "
-                             f"model of this page. It replaced {old_label}; the sidebar's “Switch back to "
-                             f"{old.info.name}” button brings that one back."))
+            st.success(f"The new TextCNN ({candidate.info.test_accuracy:.1%} test accuracy) is now the text "
+                       f"model of this page. It replaced {old_label}; the sidebar's “Switch back to "
+                       f"{as_markdown_text(old.info.name)}” button brings that one back.")
         else:
-            st.warning(plain(f"The TextCNN {outcome.status} after {len(outcome.history)} of {epochs} epochs "
-                             f"({outcome.message}), so it did not replace the text model: {old_label} is still "
-                             "the one in use."))
+            st.warning(f"The TextCNN {outcome.status} after {len(outcome.history)} of {epochs} epochs "
+                       f"({outcome.message}), so it did not replace the text model: {old_label} is still "
+                       "the one in use.")
 
 close_page_frame(frame)

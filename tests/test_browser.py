@@ -497,3 +497,49 @@ def test_the_unit_picker_is_readable_on_a_1024_px_projector(server, page):
                 assert inner["y"] + inner["height"] <= outer["y"] + outer["height"] + 1, (key, inner, outer)
     finally:
         small.close()
+
+
+NAV_LABELS = {"": "Home", "train": "Train / load", "feature_maps": "Feature maps",
+              "receptive_fields": "Receptive fields", "parameter_sharing": "Parameter sharing", "pooling": "Pooling",
+              "text_cnn": "TextCNN", "resnet": "ResNet vs plain", "lesson": "Guided lesson"}
+
+
+def test_markup_in_an_uploaded_model_file_renders_as_text_on_every_page(server, page, tmp_path):
+    """Issue 13: a file's names once became live links, images from another host and a KaTeX block."""
+    from cnnviz.safe_text import WORD_JOINER, shorten
+    from tests.test_hostile_names import CLASSES, NAME, hostile_file
+
+    url, _ = server
+    shown = shorten(NAME)              # one line of at most 80 characters, as typed
+
+    def name_in_sidebar() -> None:
+        panel = sidebar.get_by_test_id("stMarkdownContainer").filter(has_text="Session expired").first
+        expect(panel).to_be_visible(timeout=30_000)
+        assert panel.inner_text().replace(WORD_JOINER, "") == shown   # the joiners are invisible
+    model_file = tmp_path / "model.safetensors"
+    model_file.write_bytes(hostile_file("lenet5-digits", CLASSES))
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
+    open_page(page, url, "train")
+    page.get_by_role("tab", name="Save / load a file").click()
+    page.get_by_test_id("stFileUploader").filter(has_text="Load a model file").locator(
+        "input[type=file]").set_input_files(model_file)
+    sidebar = page.get_by_test_id("stSidebar")
+    name_in_sidebar()
+    for path, label in NAV_LABELS.items():
+        page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True).click()
+        expect(page.get_by_role("heading", name=HEADINGS[path], exact=True)).to_be_visible(timeout=60_000)
+        settled(page)
+        for selector in ("a[href*='evil.example']", "img[src*='evil.example']", ".katex", "span[style*='90px']"):
+            found = page.locator(selector)
+            assert found.count() == 0, (path, [found.nth(i).evaluate("e => e.parentElement.outerHTML")
+                                               for i in range(found.count())])
+        if path != "text_cnn":         # that page's sidebar shows the text model
+            name_in_sidebar()
+    page.get_by_test_id("stSidebarNav").get_by_text("Feature maps", exact=True).click()
+    settled(page)
+    prediction = page.get_by_test_id("stMarkdownContainer").filter(has_text="Prediction for test image 0").first
+    expect(prediction).to_be_visible()
+    text = prediction.inner_text().replace(WORD_JOINER, "")
+    assert any(shorten(name) in text for name in CLASSES), text   # as typed, cut to one short line
+    assert not [r for r in requests if "evil.example" in r]    # nothing was fetched from the file's hosts

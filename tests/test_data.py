@@ -357,6 +357,112 @@ def test_damaged_images_decode_or_raise_image_load_error(sample, cut, edits):
     assert out.dtype == np.uint8 and out.ndim in (2, 3)
 
 
+# --- decode_image: huge images are shrunk first ------------------------------------------------
+
+def big_png(width: int, height: int, mode: str = "L") -> bytes:
+    """A white image with a black square in its top-left quarter (a few tens of KB as PNG)."""
+    img = Image.new(mode, (width, height), "white")
+    img.paste("black", (width // 8, height // 8, width // 4, height // 4))
+    return encode(img, "PNG")
+
+
+def test_an_image_over_max_side_is_reduced_by_a_whole_factor_to_box_means():
+    png = encode(Image.fromarray(RGB), "PNG")                  # 30 wide, 20 high
+    out = decode_image(png, max_side=10)                       # factor 3: 10 x 7 (the last row of boxes is short)
+    assert out.shape == (7, 10, 3) and out.dtype == np.uint8
+    means = RGB[:18].reshape(6, 3, 10, 3, 3).astype(float).mean(axis=(1, 3))
+    assert np.abs(out[:6].astype(float) - means).max() <= 1   # whole boxes: their mean, rounded
+    assert decode_image(png, max_side=15).shape == (10, 15, 3)  # factor 2
+    assert np.array_equal(decode_image(png, max_side=30), RGB)  # not over: untouched
+    with pytest.raises(ValueError, match="max_side"):
+        decode_image(png, max_side=0)
+
+
+def test_a_5000x5000_png_becomes_a_small_array_with_the_same_picture():
+    png = big_png(5000, 5000)
+    assert len(png) < 200_000                                  # a small file for a huge picture
+    out = decode_image(png)                                    # default: long side at most 1024
+    assert out.shape == (1000, 1000)
+    small = decode_image(png, max_side=256)                    # factor 20
+    assert small.shape == (250, 250)
+    assert (small[32:62, 32:62] == 0).all() and (small[63:, 63:] == 255).all()  # the square: 625..1250 / 20
+    # What a model sees is the same picture as from the full-size pixels (resized by to_model_input).
+    prep = Preprocessing(1, 28, (0.0,), (1.0,))
+    full = to_model_input(decode_image(big_png(1200, 1200), max_side=1200), prep)
+    shrunk = to_model_input(decode_image(big_png(1200, 1200), max_side=112), prep)
+    assert np.abs(full - shrunk).max() < 0.1
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "P", "LA", "1", "CMYK"])
+def test_other_modes_are_shrunk_too(mode):
+    fmt = "JPEG" if mode == "CMYK" else "PNG"
+    img = Image.new("RGB", (900, 300), (255, 0, 0)).convert(mode)
+    out = decode_image(encode(img, fmt), max_side=100)
+    # PNG: reduced 9 times, 100 x 34; JPEG: decoded at 1/8 (113 x 38), then halved.
+    assert out.shape[:2] == ((19, 57) if fmt == "JPEG" else (34, 100))
+    assert out.ndim == (2 if mode in ("LA", "1") else 3)
+
+
+def test_a_16_bit_image_is_shrunk_then_stretched():
+    values = np.zeros((1000, 2000), dtype=np.uint16)
+    values[:, 1000:] = 4000                                    # right half 4000, left half 0
+    img = Image.fromarray(values)
+    assert img.mode == "I;16"
+    out = decode_image(encode(img, "PNG"), max_side=500)       # factor 4
+    assert out.shape == (250, 500) and out.dtype == np.uint8
+    assert (out[:, :250] == 0).all() and (out[:, 250:] == 255).all()
+
+
+def test_a_large_jpeg_is_decoded_at_reduced_scale(monkeypatch):
+    from PIL import JpegImagePlugin
+
+    drafted = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def draft(self, mode, size):
+        result = original(self, mode, size)
+        drafted.append((size, self.size))                      # what was asked, what the decoder will make
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", draft)
+    jpeg = encode(Image.new("RGB", (4000, 3000), (10, 200, 30)), "JPEG")
+    out = decode_image(jpeg, max_side=500)
+    assert drafted == [((500, 375), (500, 375))]               # decoded at 1/8 scale, never at 4000x3000
+    assert out.shape == (375, 500, 3)
+    assert np.abs(out.astype(int) - (10, 200, 30)).max() <= 6
+    drafted.clear()
+    assert decode_image(jpeg, max_side=1000).shape == (750, 1000, 3)  # 1/4 scale
+    assert drafted == [((1000, 750), (1000, 750))]
+    drafted.clear()
+    decode_image(encode(Image.new("RGB", (400, 300)), "JPEG"), max_side=500)
+    assert drafted == []                                       # small enough: decoded as it is
+
+
+def test_a_5000x5000_png_becomes_a_model_input_in_bounded_memory(tmp_path):
+    """The whole upload path (decode, then to_model_input) in a fresh process: its peak RSS over what it
+    used before. It was 1.4 GB when the float conversions ran at full size; the limit is 300 MB."""
+    import subprocess
+
+    path = tmp_path / "big.png"
+    path.write_bytes(big_png(5000, 5000, "RGB"))
+    script = f"""
+import numpy as np
+from cnnviz import Preprocessing, decode_image, to_model_input
+prep = Preprocessing(1, 28, (0.0,), (1.0,))
+to_model_input(np.zeros((64, 64, 3), np.uint8), prep)          # lazy imports first
+data = open({str(path)!r}, "rb").read()
+def status(field):  # kB
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field + ":"))
+open("/proc/self/clear_refs", "w").write("5")                  # the peak (VmHWM) starts again from here
+before = status("VmRSS")
+image = to_model_input(decode_image(data), prep)
+assert image.shape == (1, 28, 28), image.shape
+print(max(0, status("VmHWM") - before) / 1024)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+    assert float(done.stdout) < 300
+
+
 # --- offline behaviour -------------------------------------------------------------------------
 
 def test_network_available_is_false_at_once_offline(monkeypatch):

@@ -344,10 +344,10 @@ def test_metadata_for_another_architecture_is_refused(lib_tiny_trained):
 def test_metadata_with_an_unbuildable_spec_is_refused(lib_tiny_trained):
     info = lib_tiny_trained.info.to_dict()
     info["spec"]["padding_mode"] = "mirror"
-    refused(with_metadata(lib_tiny_trained, info), "metadata is damaged: padding_mode must be one of")
+    refused(with_metadata(lib_tiny_trained, info), "describes a network cnnviz does not build: padding_mode must be one of")
     info["spec"]["padding_mode"] = "zeros"
     info["spec"]["input_size"] = 2  # too small for a 3x3 convolution and a 2x2 pool
-    refused(with_metadata(lib_tiny_trained, info), "metadata is damaged: .*too small")
+    refused(with_metadata(lib_tiny_trained, info), "describes a network cnnviz does not build: .*too small")
 
 
 def test_file_over_the_size_limit(lib_tiny_trained):
@@ -512,3 +512,90 @@ def test_a_malformed_view_is_refused_when_saving(lib_tiny_trained):
     for view in ({"page": 3, "params": {}}, {"page": "x", "params": {"k": 1}}, {"params": {}}, "pooling"):
         with pytest.raises(ValueError):
             model_to_bytes(lib_tiny_trained, view=view)
+
+
+# --- files that would load but crash the pages, or cost too much (issue 13) --------------------
+
+def _pt_with(lib_tiny_trained, key: str, tensor: torch.Tensor) -> bytes:
+    state = dict(lib_tiny_trained.model.state_dict())
+    state[key] = tensor
+    return torch_bytes(state)
+
+
+@pytest.mark.parametrize("kind", ["sparse", "quantised", "complex", "sparse_csr"])
+def test_pt_tensors_that_are_not_plain_dense_numbers_are_refused(lib_tiny_trained, kind):
+    weight = lib_tiny_trained.model.state_dict()["conv1.weight"]
+    tensor = {"sparse": lambda: weight.to_sparse(),
+              "sparse_csr": lambda: weight.reshape(2, 9).to_sparse_csr(),
+              "quantised": lambda: torch.quantize_per_tensor(weight, 0.1, 0, torch.qint8),
+              "complex": lambda: weight.to(torch.complex64)}[kind]()
+    data = _pt_with(lib_tiny_trained, "conv1.weight", tensor)
+    error = refused(data, "cnnviz reads plain", info=lib_tiny_trained.info)
+    assert "conv1.weight" in str(error)
+
+
+def test_errors_of_load_state_dict_become_model_load_errors(lib_tiny_trained, monkeypatch):
+    def broken(self, state, *args, **kwargs):
+        raise RuntimeError("Error(s) in loading state_dict")
+    monkeypatch.setattr(torch.nn.Module, "load_state_dict", broken)
+    refused(model_to_bytes(lib_tiny_trained), "could not be loaded into tiny")
+
+
+@pytest.mark.parametrize("channels", [2, 4])
+def test_image_models_for_other_than_1_or_3_channels_are_refused_on_load(channels):
+    spec = CNNSpec("odd", channels, 8, (ConvSpec(2, 3),), num_classes=2)
+    info = ModelInfo("odd", spec, Preprocessing(channels, 8, (0.5,) * channels, (0.25,) * channels), ("a", "b"), "x")
+    data = model_to_bytes(TrainedModel(build_model(spec, seed=0), info))
+    refused(data, f"images with {channels} channels; cnnviz can only prepare greyscale")
+    refused(data, "greyscale", budget=None)   # not a cost: the opt-out does not skip it
+
+
+def test_reflect_padding_larger_than_the_map_is_refused_on_load(lib_tiny_trained):
+    info = _spec_dict(lib_tiny_trained, padding=8, padding_mode="reflect")
+    refused(with_metadata(lib_tiny_trained, info), "reflect padding, which must be less than 8")
+
+
+def test_loading_is_linear_in_the_number_of_tensors(lib_tiny_trained, monkeypatch):
+    calls = []
+    original = torch.nn.Module.state_dict
+
+    def counting(self, *args, **kwargs):
+        calls.append(self)
+        return original(self, *args, **kwargs)
+    monkeypatch.setattr(torch.nn.Module, "state_dict", counting)
+    spec = CNNSpec("deep", 1, 8, (ConvSpec(2, 1),) * 6, hidden=(4,) * 16, num_classes=3)
+    info = dataclasses.replace(lib_tiny_trained.info, spec=spec, name="deep")
+    data = st_save({k: v.clone() for k, v in build_model(spec, seed=0).state_dict().items()},
+                   metadata={"cnnviz": json.dumps(info.to_dict())})
+    calls.clear()
+    load_model_bytes(data)
+    top_level = [m for m in calls if m.__class__.__name__ == "CNN"]
+    assert len(top_level) == 2   # the meta build's and the real model's, not one per tensor (46 here)
+
+
+def test_the_budget_is_checked_on_load_with_an_opt_out(tmp_path, lib_tiny_trained):
+    from cnnviz import Budget, ModelTooCostlyError
+
+    tight = Budget(max_multiply_adds=10, max_activation_bytes=10**9)
+    with pytest.raises(ModelTooCostlyError, match=r"multiply-adds per image \(this server allows 10\)"):
+        load_model_bytes(model_to_bytes(lib_tiny_trained), budget=tight)
+    path = tmp_path / "tiny.safetensors"
+    save_model(lib_tiny_trained, path)
+    with pytest.raises(ModelTooCostlyError):
+        load_model(path, budget=tight)
+    assert load_model(path, budget=None).info == lib_tiny_trained.info
+
+
+def test_a_text_model_is_checked_at_its_longest_text():
+    from cnnviz import HOSTED, ModelTooCostlyError, TextCNNSpec, TextPreprocessing, Vocabulary, build_from_spec
+
+    vocabulary = Vocabulary.build(["a b c d"])
+    spec = TextCNNSpec(vocab_size=len(vocabulary), embedding_dim=64, widths=(3, 4, 5), filters=64)
+    for max_length, refused_here in [(64, False), (100_000, True)]:
+        info = ModelInfo("long", spec, TextPreprocessing(vocabulary, max_length), ("a", "b"), "x")
+        data = model_to_bytes(TrainedModel(build_from_spec(spec, seed=0), info))
+        if refused_here:  # per token 64*64*(3 + 4 + 5) = 49,152 multiply-adds: 3.1 M for 64 tokens, 4.9 G for 100,000
+            with pytest.raises(ModelTooCostlyError, match="multiply-adds per text"):
+                load_model_bytes(data, budget=HOSTED.budget())
+        else:
+            load_model_bytes(data, budget=HOSTED.budget())

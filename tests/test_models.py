@@ -294,3 +294,44 @@ def test_count_parameters_counts_only_trainable():
     model = lenet5()
     model.fc3.requires_grad_(False)
     assert count_parameters(model) == 61706 - 850
+
+
+# --- bounds on what a spec from a file may ask for (issue 13) ------------------------------------
+
+def test_hidden_layers_are_capped_like_conv_blocks():
+    CNNSpec("ok", 1, 4, (ConvSpec(1, 1),), hidden=(2,) * 16, num_classes=2)
+    with pytest.raises(ValueError, match="at most 16 hidden layers"):
+        CNNSpec("deep", 1, 4, (ConvSpec(1, 1),), hidden=(2,) * 17, num_classes=2)
+    with pytest.raises(ValueError, match="tuple of at most 16 hidden layers"):
+        CNNSpec("list", 1, 4, (ConvSpec(1, 1),), hidden=[2, 2], num_classes=2)  # a list is not hashable
+
+
+def test_from_dict_refuses_thousands_of_layers_before_reading_them():
+    data = CNNSpec("x", 1, 4, (ConvSpec(1, 1),), num_classes=2).to_dict()
+    with pytest.raises(ValueError, match="at most 16 hidden layers, not 30000"):
+        CNNSpec.from_dict({**data, "hidden": [2] * 30_000})
+    with pytest.raises(ValueError, match="1 to 64 convolution blocks, not 5000"):
+        CNNSpec.from_dict({**data, "convs": [{"out_channels": 1, "kernel_size": 1}] * 5000})
+
+
+@pytest.mark.parametrize("mode, padding, ok", [
+    ("reflect", 8, False), ("reflect", 7, True), ("circular", 9, False), ("circular", 8, True),
+    ("replicate", 20, True), ("zeros", 20, True),
+])
+def test_padding_that_pytorch_refuses_at_run_time_is_refused_by_the_spec(mode, padding, ok):
+    """PyTorch: reflect padding must be smaller than the map, circular at most as large."""
+    make = lambda: CNNSpec("p", 1, 8, (ConvSpec(2, 3, padding=padding),), num_classes=2, padding_mode=mode)
+    if not ok:
+        with pytest.raises(ValueError, match=f"pads a 8x8 map by {padding} with {mode} padding"):
+            make()
+        return
+    spec = make()
+    assert build_model(spec)(torch.zeros(1, 1, 8, 8)).shape == (1, 2)
+
+
+def test_padding_is_checked_against_the_map_each_block_sees():
+    # 16 -> conv 3x3 -> 14 -> pool 2 -> 7: a second block may reflect-pad by 6, not by 7.
+    first = ConvSpec(2, 3, pool="max")
+    CNNSpec("r", 1, 16, (first, ConvSpec(2, 3, padding=6)), num_classes=2, padding_mode="reflect")
+    with pytest.raises(ValueError, match="block 2 of r pads a 7x7 map by 7"):
+        CNNSpec("r", 1, 16, (first, ConvSpec(2, 3, padding=7)), num_classes=2, padding_mode="reflect")

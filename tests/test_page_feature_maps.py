@@ -205,4 +205,5 @@ def test_an_uploaded_file_name_is_shown_as_text(app):
     bar[4:24, 12:16] = 255
     at.file_uploader(key="features_upload").upload("**big** [x](http://e.x) <b>.png", png_of(bar),
                                                    "image/png").run()
-    assert r"upload '\*\*big\*\* \[x\](http\://e.x) \<b\>.png'" in prediction_line(at)
+    # markup escaped; a word joiner after ":" (Streamlit links http:// even when the colon is escaped)
+    assert "upload '\\*\\*big\\*\\* \\[x\\](http\\:\u2060//e.x) \\<b\\>.png'" in prediction_line(at)

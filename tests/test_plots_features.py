@@ -209,3 +209,35 @@ def test_parameter_counts_without_convolutions_say_so():
     fig = plot_parameter_counts([])
     assert len(fig.data) == 3 and all(len(t.y) == 0 for t in fig.data)
     assert "no convolution layers" in fig.layout.annotations[0].text
+
+
+# --- many channels: capped, and built in one pass ------------------------------------------------
+
+def test_many_channels_show_the_first_max_channels_with_a_note():
+    from cnnviz.plots.features import MAX_FEATURE_MAPS, feature_maps_shown
+
+    maps = np.arange(512 * 9, dtype=np.float32).reshape(512, 3, 3)
+    fig = plot_feature_maps(maps)
+    assert MAX_FEATURE_MAPS == 64 and feature_maps_shown(512) == 64 and feature_maps_shown(10) == 10
+    assert [a.text for a in fig.layout.annotations] == [f"ch {i}" for i in range(64)]
+    assert "first 64 of 512 channels" in fig.layout.title.text
+    channels = np.asarray(only_heatmap(fig).customdata, dtype=float)[..., 0]
+    assert set(np.unique(channels[np.isfinite(channels)]).astype(int)) == set(range(64))
+    assert only_heatmap(fig).zmax == float(maps[:64].max())     # the layer's scale: of the channels drawn
+    fig = plot_feature_maps(maps, max_channels=5, names=[f"n{i}" for i in range(512)])
+    assert [a.text for a in fig.layout.annotations] == ["n0", "n1", "n2", "n3", "n4"]
+    assert "first 5 of 512 channels" in fig.layout.title.text
+    fig = plot_feature_maps(maps[:64])
+    assert len(fig.layout.annotations) == 64 and "first" not in fig.layout.title.text  # all shown: no note
+    with pytest.raises(ValueError, match="max_channels"):
+        plot_feature_maps(maps, max_channels=0)
+    with pytest.raises(ValueError, match="2 entries for 512 channels"):
+        plot_feature_maps(maps, names=["a", "b"])
+
+
+def test_tile_titles_are_set_in_one_layout_update_not_one_add_annotation_each(monkeypatch):
+    # add_annotation re-validates the whole list on every call (quadratic in the channels drawn).
+    calls = []
+    monkeypatch.setattr(go.Figure, "add_annotation", lambda self, *a, **k: calls.append(k) or self)
+    fig = plot_feature_maps(np.zeros((300, 2, 2), np.float32), max_channels=300)
+    assert calls == [] and len(fig.layout.annotations) == 300

@@ -58,7 +58,7 @@ def test_hosted_switches_every_limit_down(raw):
     hosted = settings_from_env({"CNNVIZ_HOSTED": raw})
     assert hosted == HOSTED and hosted.hosted
     for name in ("max_epochs", "max_upload_mb", "max_steps", "max_depth", "max_attribution_steps",
-                 "max_samples", "max_trainings"):
+                 "max_samples", "max_trainings", "max_multiply_adds", "max_activation_mb"):
         assert getattr(hosted, name) < getattr(DEFAULT, name), name   # every cap is tighter than locally
     assert hosted.threads == DEFAULT.threads == 1                     # one thread is faster on shared cores
 
@@ -71,3 +71,23 @@ def test_anything_else_is_not_hosted(raw):
 def test_a_hosted_limit_can_be_set_on_its_own():
     hosted = settings_from_env({"CNNVIZ_HOSTED": "1", "CNNVIZ_MAX_EPOCHS": "20", "CNNVIZ_MAX_TRAININGS": "x"})
     assert hosted.max_epochs == 20 and hosted.max_trainings == 2 and hosted.max_steps == 300
+
+
+# --- the cost budget of models (cnnviz.budget) --------------------------------------------------
+
+def test_budget_defaults_local_and_hosted():
+    from cnnviz import DEFAULT_BUDGET, HOSTED, Budget
+
+    assert (DEFAULT.max_multiply_adds, DEFAULT.max_activation_mb) == (500_000_000, 1000)
+    assert (HOSTED.max_multiply_adds, HOSTED.max_activation_mb) == (50_000_000, 200)
+    assert DEFAULT.budget() == DEFAULT_BUDGET                       # the library's default is the local app's
+    assert HOSTED.budget() == Budget(max_multiply_adds=50_000_000, max_activation_bytes=200 * 2**20,
+                                     max_parameters=25_000_000)
+
+
+def test_budget_limits_are_set_like_the_others():
+    env = {"CNNVIZ_HOSTED": "1", "CNNVIZ_MAX_MULTIPLY_ADDS": "1000000", "CNNVIZ_MAX_ACTIVATION_MB": "64"}
+    budget = settings_from_env(env).budget()
+    assert (budget.max_multiply_adds, budget.max_activation_bytes) == (1_000_000, 64 * 2**20)
+    bad = settings_from_env({"CNNVIZ_MAX_MULTIPLY_ADDS": "-5", "CNNVIZ_MAX_ACTIVATION_MB": "2.5"})
+    assert bad.budget() == DEFAULT.budget()

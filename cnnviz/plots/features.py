@@ -15,6 +15,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnnviz.plots._common import montage as _montage
+from cnnviz.plots._common import unique_labels
+from cnnviz.safe_text import as_plotly_text
 
 _FONT = 11
 
@@ -37,8 +39,18 @@ def _square_pixels(fig: go.Figure) -> None:
     fig.update_yaxes(autorange="reversed", scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
 
 
+MAX_FEATURE_MAPS = 64  # tiles `plot_feature_maps` draws by default; a layer may have thousands of channels
+
+
+def feature_maps_shown(channels: int, max_channels: int = MAX_FEATURE_MAPS) -> int:
+    """How many of a layer's `channels` maps `plot_feature_maps(..., max_channels=max_channels)` draws."""
+    if max_channels < 1:
+        raise ValueError(f"max_channels must be at least 1, not {max_channels}")
+    return min(int(channels), int(max_channels))
+
+
 def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = "layer", columns: int = 8,
-                      names: Sequence[str] | None = None) -> go.Figure:
+                      names: Sequence[str] | None = None, max_channels: int = MAX_FEATURE_MAPS) -> go.Figure:
     """Feature maps (C, H, W) of one input as one montage heatmap, a tile per channel titled "ch i".
 
     scale="layer": one colour scale for all channels (with a colour bar), so channels can
@@ -47,16 +59,23 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
     Hover shows channel, row, column and the raw value either way (customdata[..., 0:4],
     NaN in the gaps). At most `columns` tiles go in a row, spread evenly over the rows.
     `names` replaces the tile titles (one per channel).
+
+    Only the first `max_channels` channels are drawn (`feature_maps_shown` says how many),
+    and the title then says "first 64 of 512 channels"; the layer-wide colour range is
+    that of the channels drawn. The figure's cost is linear in the channels drawn.
     """
-    maps = np.asarray(maps, dtype=np.float32)
+    maps = np.asarray(maps)
     if maps.ndim != 3 or 0 in maps.shape:
         raise ValueError(f"maps must have shape (C, H, W) with no empty axis, not {maps.shape}")
     if scale not in ("layer", "channel"):
         raise ValueError(f"scale must be 'layer' or 'channel', not {scale!r}")
-    n, height, width = maps.shape
-    titles = [f"ch {i}" for i in range(n)] if names is None else [str(name) for name in names]
-    if len(titles) != n:
-        raise ValueError(f"names has {len(titles)} entries for {n} channels")
+    total = maps.shape[0]
+    if names is not None and len(names) != total:
+        raise ValueError(f"names has {len(names)} entries for {total} channels")
+    n = feature_maps_shown(total, max_channels)
+    maps = maps[:n].astype(np.float32)  # only the channels drawn are converted
+    _, height, width = maps.shape
+    titles = [f"ch {i}" for i in range(n)] if names is None else [str(name) for name in list(names)[:n]]
     # At most `columns` tiles a row, spread evenly over the rows (10 maps: 2 rows of 5, not 8 and 2),
     # which leaves no empty tiles to send to the browser.
     rows = -(-n // max(1, min(int(columns), n)))
@@ -85,15 +104,18 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
         z=colours, customdata=customdata, colorscale="Viridis", hoverongaps=False,
         hovertemplate="channel %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
                       "<br>value %{customdata[3]:.4g}<extra></extra>", **colour))
-    for title, (top, left) in zip(titles, origins, strict=True):
-        fig.add_annotation(x=left + (width - 1) / 2, y=top - 0.5, text=title, showarrow=False,
-                           yanchor="bottom", font_size=_FONT)
+    # One list, not add_annotation per tile: plotly re-validates the whole list on each add (quadratic).
+    fig.update_layout(annotations=[
+        dict(x=left + (width - 1) / 2, y=top - 0.5, text=title, showarrow=False, yanchor="bottom", font_size=_FONT)
+        for title, (top, left) in zip(titles, origins.tolist(), strict=True)])
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     _square_pixels(fig)
     # Up to 30 screen pixels per map pixel, and the whole montage about 800 pixels wide.
     unit = min(30.0, 800 / raw.shape[1])
     subtitle = "one colour scale for the layer" if scale == "layer" else "each channel coloured from its min to max"
+    if n < total:
+        subtitle = f"first {n} of {total} channels; {subtitle}"
     fig.update_layout(height=int(70 + unit * (raw.shape[0] + gap_y)), plot_bgcolor="white",
                       margin=dict(l=5, r=5, t=45, b=5),
                       title=dict(text=f"{n} feature maps of {height}×{width} ({subtitle})", font_size=13))
@@ -144,20 +166,37 @@ def plot_filters(weights: np.ndarray, *, max_inputs: int = 8) -> go.Figure:
     return fig
 
 
+MAX_CLASS_BARS = 20
+
+
 def plot_class_probabilities(probabilities: np.ndarray, class_names: Sequence[str]) -> go.Figure:
-    """Horizontal bars of the probability of each class (in the given order), the top class highlighted."""
+    """Horizontal bars of the probability of each class (in the given order), the top class highlighted.
+
+    With more than `MAX_CLASS_BARS` classes (a model file may declare thousands) only the
+    most probable ones are drawn, still in the given order, and the title says so.
+    """
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
-    names = [str(name) for name in class_names]
-    if len(names) != len(probabilities):
-        raise ValueError(f"{len(probabilities)} probabilities for {len(names)} class names")
-    top = int(np.argmax(probabilities)) if len(probabilities) else -1
+    if len(class_names) != len(probabilities):
+        raise ValueError(f"{len(probabilities)} probabilities for {len(class_names)} class names")
+    shown = np.arange(len(probabilities))
+    if len(shown) > MAX_CLASS_BARS:
+        shown = np.sort(np.argsort(-probabilities, kind="stable")[:MAX_CLASS_BARS])
+    # Names may come from a file: text, never plotly's HTML; equal names stay separate bars.
+    names = unique_labels([as_plotly_text(class_names[i], limit=30) for i in shown])
+    values = probabilities[shown]
+    top = int(np.argmax(values)) if len(values) else -1
     colours = ["#d62728" if i == top else "#9ecae1" for i in range(len(names))]
     fig = go.Figure(go.Bar(
-        x=probabilities, y=names, orientation="h", marker_color=colours,
-        text=[f"{p:.1%}" for p in probabilities], textposition="outside", cliponaxis=False,
+        x=values, y=names, orientation="h", marker_color=colours,
+        text=[f"{p:.1%}" for p in values], textposition="outside", cliponaxis=False,
         hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_xaxes(range=[0, 1.15], tickformat=".0%", title_text="probability")
     fig.update_yaxes(type="category", autorange="reversed")
+    cut = len(shown) < len(probabilities)
+    if cut:
+        fig.update_layout(title=dict(text=f"the {len(shown)} most probable of {len(probabilities):,} classes",
+                                     font_size=12))
     # "100.0%" is written beyond the bar: the right margin holds it on a narrow column
-    fig.update_layout(height=60 + 26 * len(names), margin=dict(l=80, r=48, t=10, b=40))
+    fig.update_layout(height=60 + 26 * len(names) + (30 if cut else 0),
+                      margin=dict(l=80, r=48, t=40 if cut else 10, b=40))
     return fig

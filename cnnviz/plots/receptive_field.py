@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.plots._common import unique_labels
+from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
     from cnnviz.receptive_field import ReceptiveField
@@ -126,7 +127,7 @@ def plot_receptive_field_box(image: np.ndarray, box: Box | None, *, title: str =
 
     One channel is drawn grey, three in colour, any other number as the channel mean.
     The box is given in pixels, inclusive (as `ReceptiveField.box` returns it); None
-    draws no box.
+    draws no box. `title` is shown as plain text.
     """
     pixels = np.asarray(image, dtype=np.float64)
     if pixels.ndim == 2:
@@ -145,7 +146,7 @@ def plot_receptive_field_box(image: np.ndarray, box: Box | None, *, title: str =
     fig = go.Figure(trace)
     _add_box(fig, box)
     _pixel_axes(fig, height, width)
-    full_title = title or _box_text(box)
+    full_title = as_plotly_text(title) if title else _box_text(box)   # a title may name an uploaded file
     fig.update_layout(height=420, margin=dict(l=50, r=10, t=40 if full_title else 10, b=40),
                       title=dict(text=full_title, font_size=13), plot_bgcolor="white")
     return fig

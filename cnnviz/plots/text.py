@@ -11,12 +11,13 @@ sequential one starting at 0.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
+
+from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # the dataclasses only: plots never import torch
     from cnnviz.text_analysis import NgramActivations, TokenAttribution, TopNgram
@@ -26,6 +27,12 @@ _PLOT_WIDTH = 620  # pixels of plotting area in a ~700 px wide column
 _WIDTH_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 _SENTENCE_MARGIN = dict(l=90, r=10)  # the same plot area in every sentence figure, so columns line up
 _METHOD_NAMES = {"integrated_gradients": "Integrated gradients", "occlusion": "Occlusion"}
+_TOKEN_CHARS = 40   # a "word" of a typed sentence may be thousands of characters long
+
+
+def _shown(texts: Sequence[str]) -> list[str]:
+    """Tokens and n-grams as plotly shows them: the user's text, never plotly's HTML ("<pad>" stays visible)."""
+    return [as_plotly_text(t, limit=_TOKEN_CHARS) for t in texts]
 
 
 def _cell(columns: int, *, smallest: float = 6.0, largest: float = 56.0) -> float:
@@ -116,7 +123,7 @@ def plot_embedding_matrix(tokens: Sequence[str], embeddings: np.ndarray) -> go.F
     hover shows token, position, dimension and value.
     """
     embeddings = np.asarray(embeddings, dtype=np.float32)
-    tokens = [str(t) for t in tokens]
+    tokens = _shown(tokens)
     if embeddings.ndim != 2 or embeddings.shape[0] != len(tokens) or 0 in embeddings.shape:
         raise ValueError(f"embeddings must have shape (N, K) with N = {len(tokens)} tokens and K >= 1, "
                          f"not {embeddings.shape}")
@@ -152,7 +159,7 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
     """
     maps = np.asarray(acts.activations[width_index], dtype=np.float32)
     width = acts.widths[width_index]
-    texts = acts.ngram_texts(width_index)
+    texts = _shown(acts.ngram_texts(width_index))
     filters, positions = maps.shape
     top = float(maps.max()) if maps.size and maps.max() > 0 else 1.0
     cell_text = np.repeat(np.array(texts, dtype=object)[None, :], filters, axis=0)
@@ -212,7 +219,7 @@ def plot_pooled_vector(acts: NgramActivations) -> go.Figure:
     vector = np.asarray(acts.pooled_vector, dtype=np.float32)
     for i, width in enumerate(acts.widths):
         filters = len(acts.pooled[i])
-        ngrams = [acts.winning_ngram(i, f)[2] for f in range(filters)]
+        ngrams = _shown([acts.winning_ngram(i, f)[2] for f in range(filters)])
         fig.add_trace(go.Bar(
             x=np.arange(offset, offset + filters), y=vector[offset:offset + filters], name=f"width {width}",
             marker_color=_WIDTH_COLOURS[i % len(_WIDTH_COLOURS)],
@@ -240,7 +247,7 @@ def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters
     """
     if max_filters < 1:
         raise ValueError(f"max_filters must be at least 1, not {max_filters}")
-    tokens = list(acts.tokens)
+    tokens = _shown(acts.tokens)
     length = len(tokens)
     width = acts.widths[width_index]
     pooled = np.asarray(acts.pooled[width_index], dtype=np.float64)
@@ -252,7 +259,7 @@ def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters
         start, end, text = acts.winning_ngram(width_index, int(f))
         if pooled[f] > 0:
             z[row, start:end] = 1.0
-        ngrams.append(text if pooled[f] > 0 else "(silent: all n-grams give 0)")
+        ngrams.append(as_plotly_text(text, limit=_TOKEN_CHARS) if pooled[f] > 0 else "(silent: all n-grams give 0)")
     labels = [f"f{f} · {pooled[f]:.2g}" for f in chosen]
     cell_text = np.array([_cell_texts(tokens)] * len(chosen), dtype=object).reshape(len(chosen), length)
     hover_tokens = np.array([tokens] * len(chosen), dtype=object).reshape(len(chosen), length)
@@ -310,7 +317,7 @@ def plot_token_attributions(attr: TokenAttribution, *, class_name: str | None = 
     the words next to them). Integrated gradients gives them exactly 0, so Σ is the same.
     """
     values = np.asarray(attr.attributions, dtype=np.float32).reshape(-1)
-    tokens = list(attr.tokens)
+    tokens = _shown(attr.tokens)
     if len(tokens) != len(values):
         raise ValueError(f"{len(values)} attributions for {len(tokens)} tokens")
     length = len(tokens)
@@ -320,7 +327,7 @@ def plot_token_attributions(attr: TokenAttribution, *, class_name: str | None = 
     shown = np.where(padding, np.nan, values)  # NaN: plotly leaves the cell empty
     words = values[~padding]
     bound = _bound(words)
-    target = f"class {attr.target}" + (f" ({html.escape(class_name)})" if class_name else "")
+    target = f"class {attr.target}" + (f" ({as_plotly_text(class_name)})" if class_name else "")
     method = _METHOD_NAMES.get(attr.method, attr.method)
     title = f"{method} for {target}: Σ{' over the words' if padding.any() else ''} = {words.sum():.3g}"
     if attr.prediction_difference is not None:
@@ -369,13 +376,14 @@ def plot_top_ngrams(items: Sequence[TopNgram]) -> go.Figure:
     """
     items = list(items)
     n = len(items)
+    texts = _shown([item.text for item in items])
     fig = go.Figure(go.Bar(
         x=[item.activation for item in items], y=np.arange(n), orientation="h", marker_color="#4a90c2",
-        customdata=[[item.text, item.example, item.start] for item in items],
+        customdata=[[text, item.example, item.start] for text, item in zip(texts, items, strict=True)],
         text=[f"{item.activation:.3g}" for item in items], textposition="outside", cliponaxis=False,
         hovertemplate="“%{customdata[0]}”<br>activation %{x:.4g}<br>example %{customdata[1]}, "
                       "from token %{customdata[2]}<extra></extra>"))
-    fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=[item.text for item in items],
+    fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=texts,
                      autorange="reversed", showgrid=False)
     fig.update_xaxes(title_text="relu(conv): the filter's activation", rangemode="tozero")
     if not items:

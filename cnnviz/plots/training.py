@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnviz.plots._common import montage as tile_montage
+from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # figures need no torch at run time
     from cnnviz.training import EpochReport
@@ -36,7 +37,7 @@ def plot_training_curves(history: Sequence[EpochReport], *, total_epochs: int | 
 
 def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str]) -> go.Figure:
     """Counts of (true class, predicted class), with the counts written in the cells."""
-    names = [str(c) for c in class_names]
+    names = [as_plotly_text(c, limit=30) for c in class_names]   # class names may come from a file
     fig = go.Figure(go.Heatmap(
         z=confusion, x=names, y=names, colorscale="Blues", text=confusion, texttemplate="%{text}",
         hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
@@ -66,9 +67,11 @@ def plot_image_grid(images: np.ndarray, titles: Sequence[str], *, columns: int =
     else:
         fig = go.Figure(go.Heatmap(z=montage[:, :, 0], colorscale="gray", zmin=0, zmax=1, showscale=False,
                                    hoverinfo="skip"))
-    for i, title in enumerate(titles):
-        fig.add_annotation(x=(i % columns) * step_x + (width - 1) / 2, y=(i // columns) * step_y - 0.5,
-                           text=str(title), showarrow=False, yanchor="bottom", font_size=11)
+    # One list, not add_annotation per tile (plotly re-validates the whole list on each add).
+    fig.update_layout(annotations=[
+        dict(x=(i % columns) * step_x + (width - 1) / 2, y=(i // columns) * step_y - 0.5,
+             text=as_plotly_text(title, limit=30), showarrow=False, yanchor="bottom", font_size=11)
+        for i, title in enumerate(titles)])
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, autorange="reversed", scaleanchor="x", constrain="domain")
     fig.update_layout(height=40 + 120 * rows, margin=dict(l=5, r=5, t=25, b=5), plot_bgcolor="white")

@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from cnnviz import ZOO, is_text_spec, model_to_bytes
+from cnnviz.safe_text import shorten
 from pages.common.links import MODEL_PARAM, link_notice, open_share_box, start_link, write_link
 from pages.common.session import (
     app_settings,
@@ -110,7 +111,7 @@ def page_frame(*, text: bool = False) -> PageFrame:
 def _model_from_link(key: str) -> None:
     """A link's zoo model becomes the session's model (image models for the image pages, text for TextCNN)."""
     if key not in ZOO:
-        link_notice(f"{MODEL_PARAM}={key[:40]} (not a zoo model: {', '.join(ZOO)})")
+        link_notice(f"{MODEL_PARAM}={shorten(key, 40)} (not a zoo model: {', '.join(ZOO)})")
         return
     trained = zoo_copy(key)
     if is_text_spec(trained.info.spec):

@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnnviz import model_summary
 from cnnviz.plots import plot_architecture, plot_image_grid
+from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
@@ -54,7 +55,7 @@ def home() -> None:
     info = trained.info
     left, right = st.columns([3, 2])
     with left:
-        st.subheader(f"The current model: {info.name}")
+        st.subheader(f"The current model: {as_markdown_text(info.name)}")
         summary = model_summary(trained.model, info.preprocessing.input_shape)
         figure = plot_architecture(summary, info.preprocessing.input_shape)
         st.plotly_chart(figure, key="architecture")
@@ -65,7 +66,7 @@ def home() -> None:
                                         "fig = cnnviz.plots.plot_architecture(summary, shape)"),
                         name="architecture")
     with right:
-        st.subheader(f"Examples from {info.dataset}")
+        st.subheader(f"Examples from {as_markdown_text(info.dataset)}")
         data = own_test_data(trained)
         if data is not None:
             images = data.x_test[:12]

@@ -10,13 +10,15 @@ training images (black on white for digits) is offered inverted, and inverted by
 
 from __future__ import annotations
 
-import re
+import hashlib
 from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
 
 from cnnviz import PHOTOS, CnnvizError, TrainedModel, check_input, decode_image, load_photo, to_model_input
+from cnnviz.data import DECODE_MAX_SIDE
+from cnnviz.safe_text import as_markdown_text
 from pages.common.links import linked
 from pages.common.session import app_settings, own_test_data
 
@@ -31,7 +33,7 @@ class PickedInput:
     (it may use `trained`, the model), for "reproduce this figure"; None for an
     upload or a drawing, which no code can fetch. `blank`: the image holds nothing to
     recognise (one shade everywhere), so a prediction for it must not be shown as one.
-    `label` may hold an uploaded file's name: show it as text (`plain`), never as markup.
+    `label` may hold an uploaded file's name: show it as text (`as_markdown_text`), never as markup.
     """
 
     image: np.ndarray  # (C, H, W) in [0, 1]
@@ -39,11 +41,6 @@ class PickedInput:
     true_class: str | None = None
     code: str | None = None
     blank: bool = False
-
-
-def plain(text: str) -> str:
-    """`text` for a markdown element, shown as typed: every markup character escaped (a file's name)."""
-    return re.sub(r"([\\`*_\[\]<>:$~&|#!])", r"\\\1", text)
 
 
 def index_slider(label: str, count: int, *, key: str, container=st) -> int:
@@ -91,7 +88,7 @@ def _checked(picked: PickedInput, trained: TrainedModel, key: str) -> PickedInpu
         return picked
     ours, theirs = ("dark on a light", "light on a dark") if check.background > 0.5 else (
         "light on a dark", "dark on a light")
-    name = plain(trained.info.name)  # from a model file: text, not markup
+    name = as_markdown_text(trained.info.name)  # from a model file: text, not markup
     invert = st.toggle("Invert the image (swap light and dark)", value=True, key=f"{key}_invert",
                        help=f"This image is {ours} background; the model's training images are {theirs} one.")
     if not invert:
@@ -127,17 +124,46 @@ def _from_dataset(trained: TrainedModel, key: str) -> PickedInput:
                        code=f"cnnviz.load_image_dataset({data.name!r}).x_test[{index}]")
 
 
+# Uploads are shrunk to 4x the model's input size on their long side, but never below this, so that an
+# oblong image still keeps enough pixels across its centre square (to_model_input crops to it).
+_MIN_DECODE_SIDE = 256
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def _decoded_upload(digest: str, max_bytes: int, max_side: int, _data: bytes) -> np.ndarray | str:
+    """The pixels of the upload whose bytes `_data` have the sha256 `digest`, or why it cannot be used.
+
+    Cached by the digest (with the limits), so a rerun that keeps the file does not decode it
+    again, and many sessions uploading the same file cost one decode; a bad file's message
+    is cached too, so it is not retried on every rerun. At most 32 entries, each at most
+    `max_side` pixels on its long side (3 MB at 1024).
+    """
+    try:
+        return decode_image(_data, max_bytes=max_bytes, max_side=max_side)
+    except CnnvizError as exc:
+        return str(exc)
+
+
 def _from_upload(trained: TrainedModel, key: str) -> PickedInput:
     upload = st.file_uploader("Image (PNG or JPEG)", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
                               key=f"{key}_upload")
     kept = f"{key}_last_upload"
     if upload is not None:
-        try:
-            pixels = decode_image(upload.getvalue(), max_bytes=app_settings().max_upload_mb * 2**20)
-            st.session_state[kept] = PickedInput(to_model_input(pixels, trained.info.preprocessing),
-                                                 f"upload '{upload.name}'")
-        except CnnvizError as exc:
-            st.error(f"{plain(upload.name)} was not used: {plain(str(exc))}")
+        data = upload.getvalue()
+        size = trained.info.preprocessing.size
+        # 4x the model's input is all to_model_input needs; never over decode_image's own cap.
+        max_side = min(DECODE_MAX_SIDE, max(_MIN_DECODE_SIDE, 4 * size))
+        pixels = _decoded_upload(hashlib.sha256(data).hexdigest(), app_settings().max_upload_mb * 2**20, max_side,
+                                 data)
+        problem = pixels if isinstance(pixels, str) else None
+        if problem is None:
+            try:
+                st.session_state[kept] = PickedInput(to_model_input(pixels, trained.info.preprocessing),
+                                                     f"upload '{upload.name}'")
+            except CnnvizError as exc:
+                problem = str(exc)
+        if problem is not None:
+            st.error(f"{as_markdown_text(upload.name)} was not used: {as_markdown_text(problem, limit=300)}")
     if kept in st.session_state and st.session_state[kept].image.shape == trained.info.preprocessing.input_shape:
         return st.session_state[kept]
     st.info("No image uploaded yet: showing the photo 'chelsea' meanwhile.")

@@ -16,6 +16,8 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from cnnviz.safe_text import as_markdown_text, shorten
+
 _LINKED = "link_keys"          # widget keys linked in this run of the page, in order
 _NOTICES = "link_notices"      # settings from the URL that could not be used, for the notice
 _WRITTEN = "link_written"      # the URL parameters this session wrote last
@@ -98,7 +100,7 @@ def linked(key: str, *, choices: Sequence | None = None, low: float | None = Non
         if ok:
             st.session_state[key] = value
         else:
-            st.session_state.setdefault(_NOTICES, []).append(f"{key}={raw[:40]} ({why})")
+            st.session_state.setdefault(_NOTICES, []).append(f"{key}={shorten(raw, 40)} ({why})")
     return key
 
 
@@ -170,7 +172,7 @@ def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], 
     incoming = st.session_state.get(_INCOMING) or {}
     unused = [key for key in incoming if key != MODEL_PARAM and key not in st.session_state.get(_LINKED, [])]
     for key in unused:
-        link_notice(f"{key[:40]} (not used in this view)")
+        link_notice(f"{shorten(key, 40)} (not used in this view)")
     params = _store_view(model_key)
     # A fragment that drew the link in this run must stay its only writer: Streamlit lets a
     # fragment redraw an outside container on its reruns only if it wrote to it in the full run.
@@ -180,7 +182,9 @@ def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], 
     notices = st.session_state.get(_NOTICES, [])
     if notices:
         notice_slot.warning("Some settings in the link did not fit this view, so defaults are shown for them: "
-                            + "; ".join(notices) + ".", icon=":material/link_off:")
+                            # what a link carries is anyone's text: shown as text, never as markup
+                            + "; ".join(as_markdown_text(n, limit=300) for n in notices) + ".",
+                            icon=":material/link_off:")
     view = st.session_state[_SHARED_VIEW]
     with st.session_state[_SHARE_BOX]:
         if not model_key:

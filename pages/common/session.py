@@ -33,6 +33,7 @@ from cnnviz import (
     set_torch_threads,
     settings_from_env,
 )
+from cnnviz.safe_text import as_markdown_text
 
 _CURRENT = "current_model"
 _TEXT = "current_text_model"  # the TextCNN page's model: text models leave the image pages their model
@@ -192,23 +193,23 @@ def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> Non
     info = trained.info
     with slot.container(border=True):
         st.markdown("**Current text model**" if text else "**Current model**")
-        st.markdown(f"{info.name}")
+        st.markdown(as_markdown_text(info.name))   # names come from model files: text, not markup
         accuracy = "not measured" if info.test_accuracy is None else f"{info.test_accuracy:.1%}"
         if text:
             shape = f"up to {info.preprocessing.max_length} words, {len(info.preprocessing.vocabulary):,} known"
         else:
             shape = "×".join(map(str, info.preprocessing.input_shape))
         st.caption(
-            f"Data set: {info.dataset}  \n"
+            f"Data set: {as_markdown_text(info.dataset)}  \n"
             f"Test accuracy: {accuracy}  \n"
             f"Parameters: {trained.parameters:,}  \n"
             f"Input: {shape}")
         reason = current_reason(text=text)
         if reason:
-            st.caption(f"Why this model: {reason}.")
+            st.caption(f"Why this model: {as_markdown_text(reason, limit=200)}.")   # may name an uploaded file
         previous = previous_model(text=text)
         if previous is not None:
-            st.button(f"Switch back to {previous.info.name}", key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
+            st.button(f"Switch back to {as_markdown_text(previous.info.name)}", key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
                       on_click=switch_back, kwargs={"text": text}, icon=":material/undo:",
                       help="The model this one replaced; switching again returns to this one.")
         waiting = None if text else last_result()
