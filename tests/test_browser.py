@@ -543,3 +543,24 @@ def test_markup_in_an_uploaded_model_file_renders_as_text_on_every_page(server, 
     text = prediction.inner_text().replace(WORD_JOINER, "")
     assert any(shorten(name) in text for name in CLASSES), text   # as typed, cut to one short line
     assert not [r for r in requests if "evil.example" in r]    # nothing was fetched from the file's hosts
+
+
+def test_a_costly_model_file_uploaded_in_the_browser_is_refused_and_the_app_keeps_working(server, page, tmp_path):
+    """Issue 13: a 25 KB file describing a 512-channel 1x1 conv on 1024x1024 took 3.5 GB when it ran."""
+    from tests.test_hostile_inputs import case_file
+
+    url, _ = server
+    costly = tmp_path / "wide.safetensors"
+    costly.write_bytes(case_file("512 channels of 1024x1024"))
+    open_page(page, url, "train")
+    page.get_by_role("tab", name="Save / load a file").click()
+    page.get_by_test_id("stFileUploader").filter(has_text="Load a model file").locator(
+        "input[type=file]").set_input_files(costly)
+    # the message is shown as text: a word joiner follows each ":" of it (see cnnviz.safe_text)
+    expect(page.get_by_text(re.compile(r"wide\.safetensors was not loaded: This model is too costly to run here:"
+                                       "\u2060? it needs 537 M multiply-adds per image"))).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("The current model is unchanged: LeNet-5 on digits.")).to_be_visible()
+    settled(page)
+    page.get_by_test_id("stSidebarNav").get_by_text("Feature maps", exact=True).click()
+    expect(page.get_by_text("Prediction for test image 0 of digits")).to_be_visible(timeout=30_000)
+    settled(page)
