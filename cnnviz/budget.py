@@ -142,14 +142,14 @@ def _cnn(spec: CNNSpec, t: _Tally) -> None:
     # nn.Sequential of conv, [bn], activation, [pool] blocks, then flatten and linear layers (cnnviz.models).
     channels, n = spec.in_channels, spec.input_size
     for conv in spec.convs:
-        n = (n + 2 * conv.padding - conv.dilation * (conv.kernel_size - 1) - 1) // conv.stride + 1
+        n = conv.conv_side(n)
         t.conv(channels, conv.out_channels, conv.kernel_size ** 2, n * n, bias=not conv.batch_norm)
         channels = conv.out_channels
         if conv.batch_norm:
             t.batch_norm(channels, n * n)
         t.output(channels, n, n)  # activation
         if conv.pool is not None:
-            n = (n - conv.pool_size) // conv.pool_size + 1
+            n = conv.pooled_side(n)
             t.output(channels, n, n)
     width = channels * n * n
     t.output(width)  # flatten (a view, but a layer output like the others)
@@ -276,7 +276,8 @@ def check_budget(spec: Any, budget: Budget, *, batch: int = APP_BATCH_SIZE, inpu
                     f"(this server allows {_amount(budget.max_multiply_adds)})")
     if activation_bytes > budget.max_activation_bytes:
         over.append(f"{_bytes(activation_bytes)} of memory for the activations of {batch:,} "
-                    f"{what}{'s' if batch > 1 else ''} at once (this server allows {_bytes(budget.max_activation_bytes)})")
+                    f"{what}{'s' if batch > 1 else ''} at once "
+                    f"(this server allows {_bytes(budget.max_activation_bytes)})")
     if per_image.parameters > budget.max_parameters:
         over.append(f"{per_image.parameters:,} parameters (this server allows {budget.max_parameters:,})")
     if over:

@@ -36,6 +36,7 @@ MAX_TOTAL_ELEMENTS = MAX_PARAMETERS  # 25,000,000: 100 MB of float32, far above 
 _IMAGE_CHANNELS = (1, 3)  # what cnnviz.data.to_model_input prepares: greyscale or RGB
 _METADATA_KEY = "cnnviz"
 _VIEW_KEY = "cnnviz_view"  # optional: a page of the app and its link settings, saved with the model
+_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)  # besides floats
 _SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
                        "I8": 1, "U8": 1, "BOOL": 1}
 
@@ -250,8 +251,6 @@ def _load_torch_file(data: bytes) -> dict[str, torch.Tensor]:
         raise ModelLoadError(f"The file holds more than {MAX_TOTAL_ELEMENTS:,} values, too many for cnnviz.")
     return obj
 
-
-_INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)
 
 
 def _build_with_weights(spec: AnySpec, tensors: dict[str, torch.Tensor]) -> nn.Module:

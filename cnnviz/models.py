@@ -61,6 +61,14 @@ class ConvSpec:
         if self.pool not in (None, "max", "avg"):
             raise ValueError(f"pool must be 'max', 'avg' or none, not {self.pool!r}")
 
+    def conv_side(self, n: int) -> int:
+        """Side of the convolution's output for an n x n input (before pooling; < 1: no output)."""
+        return (n + 2 * self.padding - self.dilation * (self.kernel_size - 1) - 1) // self.stride + 1
+
+    def pooled_side(self, n: int) -> int:
+        """Side of the block's output for a convolution output of side n (n without pooling)."""
+        return n if self.pool is None else (n - self.pool_size) // self.pool_size + 1
+
 
 @dataclass(frozen=True)
 class CNNSpec:
@@ -127,9 +135,7 @@ class CNNSpec:
                 limit = f"less than {n}" if self.padding_mode == "reflect" else f"at most {n}"
                 raise ValueError(f"block {i} of {self.name} pads a {n}x{n} map by {conv.padding} with "
                                  f"{self.padding_mode} padding, which must be {limit}.")
-            n = (n + 2 * conv.padding - conv.dilation * (conv.kernel_size - 1) - 1) // conv.stride + 1
-            if conv.pool is not None:
-                n = (n - conv.pool_size) // conv.pool_size + 1
+            n = conv.pooled_side(conv.conv_side(n))
             if n < 1:
                 raise ValueError(f"A {self.input_size}x{self.input_size} input is too small: "
                                  f"block {i} of {self.name} would have no output.")

@@ -34,8 +34,10 @@ class Settings:
     max_samples: int = 12000     # most examples of an online data set or a CSV upload (CNNVIZ_MAX_SAMPLES)
     max_trainings: int = 4       # trainings that run at once in the process; the others wait (CNNVIZ_MAX_TRAININGS)
     # The cost budget of a model (cnnviz.budget), checked from its spec before it is built or run:
-    max_multiply_adds: int = LOCAL_MAX_MULTIPLY_ADDS  # per image (or text) of one forward pass (CNNVIZ_MAX_MULTIPLY_ADDS)
-    max_activation_mb: int = LOCAL_MAX_ACTIVATION_MB  # activations of one forward pass at the app's batch (CNNVIZ_MAX_ACTIVATION_MB)
+    # multiply-adds of one forward pass per image or text (CNNVIZ_MAX_MULTIPLY_ADDS)
+    max_multiply_adds: int = LOCAL_MAX_MULTIPLY_ADDS
+    # MB of activations of one forward pass at the app's batch (CNNVIZ_MAX_ACTIVATION_MB)
+    max_activation_mb: int = LOCAL_MAX_ACTIVATION_MB
 
     def budget(self) -> Budget:
         """The cost budget these settings allow a model (see `cnnviz.budget.check_budget`)."""

@@ -115,7 +115,8 @@ def show_result() -> None:
         note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. {now}")
     else:
         note(f"{result['message']} Test accuracy {evaluation.accuracy:.1%}. The current model is unchanged "
-             f"({as_markdown_text(current_model().info.name)}): a run that did not finish does not replace it unless you ask.")
+             f"({as_markdown_text(current_model().info.name)}): a run that did not finish does not replace it "
+             "unless you ask.")
         st.button("Use the model of this run anyway", on_click=adopt_candidate, icon=":material/swap_horiz:",
                   key="adopt_run")
     if result["history"]:
@@ -228,8 +229,8 @@ def load_upload(upload, architecture: str, dataset_name: str) -> None:
                  f"The current model is unchanged: {as_markdown_text(current_model().info.name)}.")
         return
     if loaded.reads_text and loaded.info.spec.kind != "text_cnn":
-        st.error(f"{as_markdown_text(upload.name)} holds a {as_markdown_text(loaded.info.spec.name)} model; only TextCNN text models can be explored "
-                 "here (on the TextCNN page). Nothing was changed.")
+        st.error(f"{as_markdown_text(upload.name)} holds a {as_markdown_text(loaded.info.spec.name)} model; only "
+                 "TextCNN text models can be explored here (on the TextCNN page). Nothing was changed.")
         return
     view = saved_view(upload.getvalue())  # a teacher's file may carry a view to open with the model
     st.session_state[_VIEW] = (upload.file_id, view) if view is not None else None

@@ -15,6 +15,7 @@ from cnnviz.plots import (
     plot_filters,
     plot_image_grid,
 )
+from cnnviz.plots.features import MAX_FEATURE_MAPS
 from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
@@ -62,9 +63,6 @@ def layer_view() -> None:
     refresh_link(current_zoo_key())  # a fragment's rerun skips close_page_frame: keep the URL in step
 
 
-MAPS_SHOWN = 64  # feature maps drawn for one layer, at most
-
-
 def layer_details() -> None:
     """Maps, filters and top activations of one layer."""
     a, b = st.columns([2, 1])
@@ -75,16 +73,15 @@ def layer_details() -> None:
                                 "channel stretched to its own range, so weak patterns show.")
     scale = "channel" if per_channel else "layer"
     maps = feature_maps(trained.model, x, layers=[layer])[layer]
-    figure = plot_feature_maps(maps, scale=scale, max_channels=MAPS_SHOWN)
+    figure = plot_feature_maps(maps, scale=scale)   # at most MAX_FEATURE_MAPS tiles
     st.plotly_chart(figure, key="maps")
-    if maps.shape[0] > MAPS_SHOWN:  # a model file may give a layer thousands of channels
-        st.caption(f"Only the first {MAPS_SHOWN} of the {maps.shape[0]} channels of {as_markdown_text(layer)} are "
-                   "drawn, so the figure stays quick to build and to send.")
+    if maps.shape[0] > MAX_FEATURE_MAPS:  # a model file may give a layer thousands of channels
+        st.caption(f"Only the first {MAX_FEATURE_MAPS} of the {maps.shape[0]} channels of "
+                   f"{as_markdown_text(layer)} are drawn, so the figure stays quick to build and to send.")
     reproduce_panel(figure, snippet(model_code(), input_code(picked),
                                     "x = trained.info.preprocessing.apply(image[None])[0]",
                                     f"maps = cnnviz.feature_maps(trained.model, x, layers=[{layer!r}])[{layer!r}]",
-                                    f"fig = cnnviz.plots.plot_feature_maps(maps, scale={scale!r}, "
-                                    f"max_channels={MAPS_SHOWN})"),
+                                    f"fig = cnnviz.plots.plot_feature_maps(maps, scale={scale!r})"),
                     name="feature_maps")
     module = dict(trained.model.named_modules())[layer]
     if hasattr(module, "weight") and getattr(module.weight, "ndim", 0) == 4:

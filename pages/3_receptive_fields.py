@@ -1,6 +1,5 @@
 """Receptive fields: what part of the input one unit sees, in theory and in its gradient; sparse interaction."""
 
-
 import numpy as np
 import streamlit as st
 
@@ -202,7 +201,8 @@ else:
         st.caption(f"{conn.padding_connections} of the {conn.conv_connections} connections fall on padding "
                    f"(open circles, a constant 0), so {conn.input_connections} lines reach the inputs.")
 
-st.markdown(f"**Parameters of the convolutions of {as_markdown_text(info.name)}** beside a dense layer between the same shapes")
+st.markdown(f"**Parameters of the convolutions of {as_markdown_text(info.name)}** beside a dense layer between "
+            "the same shapes")
 counts = layer_parameter_counts(trained.model, prep.input_shape)
 st.plotly_chart(plot_parameter_counts(counts), key="param_counts")
 st.dataframe([{"layer": c.name, "input": "×".join(map(str, c.input_shape)),

@@ -55,6 +55,7 @@ _LIVE = "resnet_live"         # steps recorded by a run in progress; left behind
 
 RATIO_HELP = "The gradient norm of the first conv layer divided by that of the last: 1 means no change with depth."
 
+
 def apply_preset() -> None:
     """Set the network options to the chosen lesson's."""
     preset = st.session_state.get("resnet_preset")

@@ -209,7 +209,8 @@ def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> Non
             st.caption(f"Why this model: {as_markdown_text(reason, limit=200)}.")   # may name an uploaded file
         previous = previous_model(text=text)
         if previous is not None:
-            st.button(f"Switch back to {as_markdown_text(previous.info.name)}", key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
+            st.button(f"Switch back to {as_markdown_text(previous.info.name)}",
+                      key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
                       on_click=switch_back, kwargs={"text": text}, icon=":material/undo:",
                       help="The model this one replaced; switching again returns to this one.")
         waiting = None if text else last_result()
