@@ -325,6 +325,24 @@ def test_a_link_restores_the_training_settings_and_a_garbled_one_falls_back(app)
     assert all(key in notice for key in bad)
 
 
+def test_a_stale_copy_of_an_older_url_on_the_same_page_changes_nothing(app):
+    # The browser can send a rerun before it has applied the URL the last run wrote: that older
+    # URL (here the first one, with the zoo model and 10 epochs) must not undo what the user did.
+    at = train_page(app)
+    first_url = dict(at.query_params)
+    assert first_url["model"] == "lenet5-digits" and first_url["train_epochs"] == "10"
+    at = submit_training(at, architecture="lenet5", epochs=1)
+    trained = at.session_state["current_model"]
+    assert "model" not in at.query_params                           # a trained model is not a zoo model
+    for key, value in first_url.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception
+    assert at.session_state["current_model"] is trained
+    assert at.number_input(key="train_epochs").value == 1
+    assert not at.warning
+
+
 def python_code(at: AppTest) -> list[str]:
     return [c.value for c in at.code if c.language == "python"]
 

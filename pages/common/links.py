@@ -4,9 +4,12 @@ A page wraps each widget key that belongs in the link with `linked(key, ...)`,
 saying which values are valid (the options, a range, on/off, free text).
 `close_page_frame` writes every linked widget's current value into the URL
 (`write_link`), with the model when it is a zoo model. When a run starts with a
-URL that differs from the one the session last wrote, the URL came from outside
-(a copied link, the lesson, the browser's back button): its valid values then
-become the widgets' values, and invalid or stale ones are skipped with a notice.
+URL that differs from the one the session last wrote, on a page other than the
+last run's, the URL came from outside (a copied link, the lesson): its valid
+values then become the widgets' values, and invalid or stale ones are skipped
+with a notice. On the page the last run showed, a differing URL is the browser's
+stale copy of an older one (the browser can send a rerun before it has applied
+the URL the last run wrote), and applying it would undo what the user just did.
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ from collections.abc import Callable, Sequence
 from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnviz.safe_text import as_markdown_text, shorten
 
 _LINKED = "link_keys"          # widget keys linked in this run of the page, in order
 _NOTICES = "link_notices"      # settings from the URL that could not be used, for the notice
 _WRITTEN = "link_written"      # the URL parameters this session wrote last
+_WRITTEN_ON = "link_written_on"  # the page they were written on
 _INCOMING = "link_incoming"    # parameters of a URL that came from outside, to apply in this run
 _KEPT = "link_kept"            # every linked widget's last value, so a page left and reopened keeps its view
 _SHARE_SLOT = "link_share_slot"  # the share box's link element, which a fragment's rerun redraws
@@ -38,9 +43,16 @@ def start_link() -> dict[str, str] | None:
     st.session_state[_SHARE_SLOT] = None  # the last run's share box belongs to that run
     st.session_state[_DRAWN] = None
     params = {key: st.query_params[key] for key in st.query_params}
-    incoming = params if params and params != st.session_state.get(_WRITTEN) else None
+    from_outside = params != st.session_state.get(_WRITTEN) and _page() != st.session_state.get(_WRITTEN_ON)
+    incoming = params if params and from_outside else None
     st.session_state[_INCOMING] = incoming
     return incoming
+
+
+def _page() -> str | None:
+    """The page this run shows (its script's hash)."""
+    ctx = get_script_run_ctx()
+    return ctx.page_script_hash if ctx is not None else None
 
 
 def _encode(value: object) -> str:
@@ -138,6 +150,7 @@ def _store_view(model_key: str | None) -> dict[str, str]:
     if {key: st.query_params[key] for key in st.query_params} != params:
         st.query_params.from_dict(params)
     st.session_state[_WRITTEN] = params
+    st.session_state[_WRITTEN_ON] = _page()
     view = st.session_state.get(_SHARED_VIEW)
     if view is not None:
         view["params"] = params  # in place: the share box's download reads this dict
