@@ -2,7 +2,7 @@
 
     python -m benchmarks.bench_agents [--sessions 30] [--hosted] [--steps open:feature_maps,change:image,...]
                                       [--extra-every 3] [--train-epochs 1] [--cold] [--timeout 300]
-                                      [--wait-timeout 30] [--json out.json]
+                                      [--wait-timeout 30] [--replicas K [--replica-threads 1]] [--json out.json]
 
 Starts two servers in the same run, each with `--server.enableAgentApi true` on its
 command line only (the API stays off in every shipped configuration: it lets any client
@@ -16,7 +16,25 @@ N sessions start together and each makes a tour through POST `/_stcore/agent/int
     -> open:pooling -> change:kernel -> open:receptive_fields
     and for every --extra-every'th session (0, 3, 6, ... by default) also
     -> open:text_cnn -> change:attribution (another example: a new Integrated Gradients
-       attribution) -> open:train -> train (1 epoch, default settings and seed)
+       attribution) -> open:train -> train (1 epoch, default settings, seed 1000 + n)
+
+Session n sets values of its own: test image (10 + 2n) % 360, a layer and an example that
+depend on n, pooling window KERNELS[n % 4], training seed 1000 + n. After every step the
+isolation checks (benchmarks/agent_isolation.py) compare the snapshot with what this session
+set: its session id, the widgets and the link of the page, what the page draws from them, and
+the sidebar's model (the zoo model until this session trains, then its own run's accuracy).
+Each violation is an error named "isolation" ("isolation: X checks, Y violations").
+
+--replicas K (K >= 2) runs the app as K replicas behind nginx, started by
+deploy/run_local.py's `running()` (CNNVIZ_THREADS=--replica-threads each, 1 by default): it
+has no hook for extra command-line arguments, so the agent API is switched on there through
+the same options' environment variables (STREAMLIT_SERVER_ENABLE_AGENT_API=true, ...), given
+to the replica processes only. Each session keeps its own cookie jar, so the `cnnviz_replica`
+cookie nginx sets on its first answer takes all its requests to one replica; "stickiness"
+counts a check per step (the cookie is there and never changes) and one per session from
+nginx's access log (its agent requests reached exactly one replica), each violation an error
+named "sticky". The warm-up tour goes to each replica directly; server CPU and RSS are summed
+over the replicas (nginx is reported apart). The floor stays one process.
 
 One step is one request and the snapshot it returns: the time is from sending the
 request to the finished run's snapshot. A run that outlasts `server.agentWaitTimeout`
@@ -37,6 +55,7 @@ Exit status 1 if there were errors. Linux only (/proc).
 from __future__ import annotations
 
 import argparse
+import http.cookiejar
 import json
 import math
 import os
@@ -55,13 +74,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from deploy.run_local import wait_healthy
+from benchmarks.agent_isolation import Checker, Own
+from deploy.run_local import COOKIE, running, wait_healthy
 from tests.serve import ROOT, free_port
 
 INTERACT = "/_stcore/agent/interact"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 TRAIN_EPOCHS = 1  # --train-epochs
+KERNELS = [1, 3, 4, 5]  # the pooling window of session n: KERNELS[n % 4] (the app's default, 2, is none of them)
+SEED_BASE = 1000  # session n trains with seed SEED_BASE + n (where the form has a seed: not the bare app)
 
 
 # --- the tour ---------------------------------------------------------------------------------------------
@@ -107,13 +129,14 @@ STEPS = [
     Step("change:image", state=lambda s, n: {"features_index": (10 + 2 * n) % 360}),
     Step("change:layer", state=lambda s, n: {"features_layer": other_option(s, "features_layer", n)}),
     Step("open:pooling", page="pooling"),
-    Step("change:kernel", state=lambda s, n: {"pool_kernel": 3}),
+    Step("change:kernel", state=lambda s, n: {"pool_kernel": KERNELS[n % len(KERNELS)]}),
     Step("open:receptive_fields", page="receptive_fields"),
     Step("open:text_cnn", page="text_cnn", extra=True),
     Step("change:attribution", state=lambda s, n: {"text_example": other_option(s, "text_example", n)}, extra=True),
     Step("open:train", page="train", extra=True),
-    Step("train", state=lambda s, n: {"train_epochs": TRAIN_EPOCHS}, trigger_label="Train", extra=True,
-         expect="Trained for"),
+    Step("train", state=lambda s, n: {"train_epochs": TRAIN_EPOCHS,
+                                      **({"train_seed": SEED_BASE + n} if find_node(s["tree"], "train_seed") else {})},
+         trigger_label="Train", extra=True, expect="Trained for"),
 ]
 BY_NAME = {step.name: step for step in STEPS}
 
@@ -126,21 +149,36 @@ class Record:
     seconds: float | None  # None: skipped
     error: str | None = None
     polls: int = 0
+    checks: int = 0  # isolation checks made on this step's snapshot
+    violations: list[str] = field(default_factory=list)  # "isolation: ..." and "sticky: ..." (also in `error`)
 
 
 class Client:
-    """One agent session: a session id and the last snapshot."""
+    """One agent session: a session id, the last snapshot and its own cookies.
 
-    def __init__(self, url: str, timeout: float) -> None:
+    Behind nginx (--replicas) the cookie jar keeps the `cnnviz_replica` cookie nginx sets on the
+    first answer, so every later request of the session reaches the replica that holds it."""
+
+    def __init__(self, url: str, timeout: float, session: int = 0, checker: Checker | None = None,
+                 sticky: bool = False) -> None:
         self.url, self.timeout = url + INTERACT, timeout
         self.session_id: str | None = None
         self.snapshot: dict | None = None
+        self.jar = http.cookiejar.CookieJar()
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
+        self.own = Own(session)
+        self.checker = checker or Checker()
+        self.sticky = sticky  # expect the replica cookie (behind nginx)
+        self.first_cookie: str | None = None
+
+    def replica_cookie(self) -> str | None:
+        return next((c.value for c in self.jar if c.name == COOKIE), None)
 
     def post(self, body: dict, deadline: float) -> tuple[int, dict]:
         request = urllib.request.Request(self.url, data=json.dumps(body).encode(), method="POST",
                                          headers={"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=max(1.0, deadline - time.monotonic())) as response:
+            with self.opener.open(request, timeout=max(1.0, deadline - time.monotonic())) as response:
                 return response.status, json.loads(response.read() or b"{}")
         except urllib.error.HTTPError as exc:
             try:
@@ -174,6 +212,16 @@ class Client:
             return reply, None, polls
 
 
+def sticky_check(client: Client) -> list[str]:
+    """Behind nginx: the session has the replica cookie from its first answer on, and it never changes."""
+    cookie = client.replica_cookie()
+    if client.first_cookie is None:
+        client.first_cookie = cookie
+        return [] if cookie else [f"sticky: no {COOKIE} cookie after the first answer"]
+    return [] if cookie == client.first_cookie else \
+        [f"sticky: {COOKIE} cookie changed from {client.first_cookie!r} to {cookie!r}"]
+
+
 def run_step(client: Client, step: Step, session: int, target: str) -> Record:
     body: dict = {}
     if client.session_id:
@@ -201,7 +249,15 @@ def run_step(client: Client, step: Step, session: int, target: str) -> Record:
     started = time.perf_counter()
     snapshot, error, polls = client.interact(body)
     seconds = time.perf_counter() - started
+    checks, violations = 0, []
+    if client.sticky:
+        checks, violations = 1, sticky_check(client)
     if snapshot is not None:
+        client.checker.record_sent(client.own, snapshot["page"]["url_path"], sent)
+        made, isolation = client.checker.check(snapshot, client.own, trained_now=bool(step.trigger_label),
+                                               seed=sent.get("train_seed"))
+        checks += made
+        violations += [f"isolation: {v}" for v in isolation]
         problems = []
         if snapshot.get("status") != "ready":
             problems.append(f"status {snapshot.get('status')!r}")
@@ -221,12 +277,17 @@ def run_step(client: Client, step: Step, session: int, target: str) -> Record:
             if node is None or node.get("value") != value:
                 problems.append(f"{key} holds {None if node is None else node.get('value')!r}, sent {value!r}")
         error = "; ".join(problems) or None
-    return Record(target, session, step.name, seconds, error, polls)
+    if violations:
+        error = "; ".join(([error] if error else []) + violations)
+    return Record(target, session, step.name, seconds, error, polls, checks, violations)
 
 
 def tour(url: str, session: int, steps: list[Step], extra_every: int, timeout: float, target: str,
-         start: threading.Barrier | None = None) -> list[Record]:
-    client = Client(url, timeout)
+         start: threading.Barrier | None = None, checker: Checker | None = None, sticky: bool = False,
+         clients: dict[int, Client] | None = None) -> list[Record]:
+    client = Client(url, timeout, session, checker, sticky)
+    if clients is not None:
+        clients[session] = client
     if start is not None:
         start.wait()
     records = []
@@ -287,9 +348,17 @@ def rss_bytes(pid: int) -> int:
 @dataclass
 class Server:
     name: str
-    url: str
-    proc: subprocess.Popen
+    url: str  # what the sessions call: the server, or nginx in front of the replicas
+    pids: list[int]  # the server processes (each replica's), summed for CPU and RSS
     log: Path
+    warm_urls: list[str] = field(default_factory=list)  # each replica's own URL: the warm-up tours go there
+    proxy_pid: int | None = None  # nginx (its workers are its children): measured apart from the servers
+    access_log: Path | None = None  # nginx's: which replica served which replica cookie
+    replicas: list[str] = field(default_factory=list)  # "127.0.0.1:<port>" of each replica
+
+    @property
+    def sticky(self) -> bool:
+        return self.proxy_pid is not None
 
 
 @contextmanager
@@ -307,7 +376,7 @@ def serve(name: str, script: str, *, env: dict[str, str], max_sessions: int, wai
              *(["--server.agentWaitTimeout", str(wait_timeout)] if wait_timeout else [])],
             cwd=ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", **env),
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    server = Server(name, f"http://127.0.0.1:{port}", proc, log)
+    server = Server(name, f"http://127.0.0.1:{port}", [proc.pid], log, warm_urls=[f"http://127.0.0.1:{port}"])
     try:
         try:
             wait_healthy(server.url, [proc], timeout)
@@ -322,6 +391,49 @@ def serve(name: str, script: str, *, env: dict[str, str], max_sessions: int, wai
             proc.kill()
 
 
+@contextmanager
+def serve_replicas(name: str, replicas: int, *, env: dict[str, str], max_sessions: int,
+                   wait_timeout: int | None = None, threads: int = 1, timeout: float = 180) -> Iterator[Server]:
+    """The app as `replicas` processes behind nginx, started by deploy.run_local.running (sticky by cookie).
+
+    running() has no hook for extra command-line arguments, so the agent API is switched on through
+    the same options' environment variables, given to these replica processes only (running() passes
+    `env` to the replicas, not to nginx; this process's own environment is untouched)."""
+    agent_env = {
+        # Only here, for these processes: never in a shipped configuration.
+        "STREAMLIT_SERVER_ENABLE_AGENT_API": "true",
+        "STREAMLIT_SERVER_AGENT_MAX_SESSIONS": str(max_sessions),
+        **({"STREAMLIT_SERVER_AGENT_WAIT_TIMEOUT": str(wait_timeout)} if wait_timeout else {}),
+        "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+        "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", **env}
+    with running(replicas, threads=threads, env=agent_env, timeout=timeout) as deployment:
+        nginx, *procs = deployment.procs  # running() puts nginx first
+        yield Server(name, deployment.url, [p.pid for p in procs], deployment.runtime / "replica-0.log",
+                     warm_urls=list(deployment.replicas), proxy_pid=nginx.pid, access_log=deployment.access_log,
+                     replicas=[u.removeprefix("http://") for u in deployment.replicas])
+
+
+def stickiness(server: Server, clients: dict[int, Client]) -> tuple[dict[str, int], list[str]]:
+    """From nginx's access log: sessions per replica, and the sessions whose agent requests reached more
+    than one replica (or none)."""
+    served: dict[str, set[str]] = {}
+    for line in server.access_log.read_text(errors="replace").splitlines():
+        fields = line.split()
+        if len(fields) >= 6 and fields[3] == INTERACT and fields[4].startswith("replica_cookie="):
+            served.setdefault(fields[4].split("=", 1)[1], set()).add(fields[5].split("=", 1)[1])
+    per_replica = {replica: 0 for replica in server.replicas}
+    problems = []
+    for n, client in sorted(clients.items()):
+        upstreams = served.get(client.first_cookie or "", set())
+        if len(upstreams) == 1:
+            upstream = next(iter(upstreams))
+            per_replica[upstream] = per_replica.get(upstream, 0) + 1
+        else:
+            problems.append(f"sticky: session {n} (cookie {client.first_cookie}) reached "
+                            f"{', '.join(sorted(upstreams)) or 'no replica'} per nginx's access log")
+    return per_replica, problems
+
+
 # --- one measured phase -----------------------------------------------------------------------------------
 
 @dataclass
@@ -334,32 +446,63 @@ class Phase:
     rss_before: int = 0
     rss_after: int = 0
     rss_peak: int = 0
+    replicas: int = 1
+    proxy_cpu: float | None = None  # nginx (--replicas), not in `cpu`
+    proxy_rss: int | None = None
+    per_replica: dict[str, int] = field(default_factory=dict)  # sessions each replica served
+    sticky_problems: list[str] = field(default_factory=list)  # from nginx's access log
+    isolation_checks: int = 0
+    isolation_violations: int = 0
+    sticky_checks: int = 0
+    sticky_violations: int = 0
 
 
 def measure(server: Server, sessions: int, steps: list[Step], extra_every: int, timeout: float,
             cold: bool) -> Phase:
-    phase = Phase(server.name)
-    pid = server.proc.pid
-    if not cold:  # one session alone, so the baseline holds what every session shares
-        warm = tour(server.url, 0, steps, 1, timeout, server.name)
-        phase.warmup_errors = [f"{r.step}: {r.error}" for r in warm if r.error]
+    phase = Phase(server.name, replicas=len(server.pids))
+    checker = Checker()
+
+    def rss() -> int:
+        return sum(rss_bytes(pid) for pid in server.pids)
+
+    def cpu() -> float:
+        return sum(cpu_seconds(pid) for pid in server.pids)
+
+    if not cold:  # one session alone on each replica (straight to it), so the baseline holds what sessions share
+        warm_checker = Checker()
+        warm: list[list[Record]] = [[] for _ in server.warm_urls]
+
+        def warm_up(i: int) -> None:
+            warm[i] = tour(server.warm_urls[i], 0, steps, 1, timeout, server.name, checker=warm_checker)
+
+        threads = [threading.Thread(target=warm_up, args=(i,), daemon=True) for i in range(len(server.warm_urls))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        phase.warmup_errors = [f"{'' if len(warm) == 1 else f'replica {i} '}{r.step}: {r.error}"
+                               for i, records in enumerate(warm) for r in records if r.error]
+        checker.zoo = dict(warm_checker.zoo)  # the zoo model as an untrained session saw it
     time.sleep(1.0)
-    phase.rss_before = phase.rss_peak = rss_bytes(pid)
-    cpu_before = cpu_seconds(pid)
+    phase.rss_before = phase.rss_peak = rss()
+    cpu_before = cpu()
+    proxy_cpu_before = cpu_seconds(server.proxy_pid) if server.proxy_pid else None
     done = threading.Event()
 
     def sample() -> None:
         while not done.wait(0.5):
-            phase.rss_peak = max(phase.rss_peak, rss_bytes(pid))
+            phase.rss_peak = max(phase.rss_peak, rss())
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     start = threading.Barrier(sessions + 1)
     results: list[list[Record]] = [[] for _ in range(sessions)]
+    clients: dict[int, Client] = {}
 
     def worker(n: int) -> None:
         try:
-            results[n] = tour(server.url, n, steps, extra_every, timeout, server.name, start)
+            results[n] = tour(server.url, n, steps, extra_every, timeout, server.name, start, checker,
+                              server.sticky, clients)
         except Exception as exc:  # noqa: BLE001 - a broken session is an error, not a crash
             results[n] = [Record(server.name, n, "tour", None, f"crashed: {exc!r}")]
 
@@ -371,12 +514,21 @@ def measure(server: Server, sessions: int, steps: list[Step], extra_every: int, 
     for thread in threads:
         thread.join()
     phase.wall = time.perf_counter() - began
-    phase.cpu = cpu_seconds(pid) - cpu_before
+    phase.cpu = cpu() - cpu_before
+    if server.proxy_pid:
+        phase.proxy_cpu = cpu_seconds(server.proxy_pid) - proxy_cpu_before
+        phase.proxy_rss = rss_bytes(server.proxy_pid)
     done.set()
     sampler.join()
-    phase.rss_after = rss_bytes(pid)
+    phase.rss_after = rss()
     phase.rss_peak = max(phase.rss_peak, phase.rss_after)
     phase.records = [record for session in results for record in session]
+    phase.isolation_checks, phase.isolation_violations = checker.checks, checker.violations
+    if server.sticky:
+        phase.sticky_checks = sum(1 for r in phase.records if r.seconds is not None) + len(clients)
+        phase.sticky_violations = sum(1 for r in phase.records for v in r.violations if v.startswith("sticky"))
+        phase.per_replica, phase.sticky_problems = stickiness(server, clients)
+        phase.sticky_violations += len(phase.sticky_problems)
     return phase
 
 
@@ -408,12 +560,16 @@ def machine() -> str:
 
 def report(app: Phase, bare: Phase, sessions: int, args: argparse.Namespace, before: str) -> dict:
     names = [step for step in dict.fromkeys(r.step for r in app.records + bare.records)]
-    lines = [f"# bench_agents: {sessions} sessions, {'hosted' if args.hosted else 'not hosted'}, "
-             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+    where = (f"app as {args.replicas} replicas behind nginx (CNNVIZ_THREADS={args.replica_threads} each)"
+             if args.replicas else "app as one process")
+    lines = [f"# bench_agents: {sessions} sessions, {'hosted' if args.hosted else 'not hosted'}, {where}, "
+             f"bare floor as one process, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
              f"# before the run: {before}", f"# after the run:  {machine()}", "",
              "| step | n | app median | app p95 | bare median | bare p95 | p95 app/bare |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
-    summary: dict = {"sessions": sessions, "hosted": args.hosted, "steps": {}, "machine_before": before,
+    summary: dict = {"sessions": sessions, "hosted": args.hosted, "replicas": args.replicas or 1,
+                     "replica_threads": args.replica_threads if args.replicas else None,
+                     "steps": {}, "machine_before": before,
                      "machine_after": machine(),
                      "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for name in names + [None]:
@@ -441,14 +597,31 @@ def report(app: Phase, bare: Phase, sessions: int, args: argparse.Namespace, bef
             "rss_peak_mb": phase.rss_peak / 2**20, "mb_per_session": per_session, "polls": polls,
             "error_samples": [f"s{r.session} {r.step}: {r.error}" for r in errors[:10]],
             "skipped_samples": sorted({f"{r.step}: {r.error}" for r in skipped}),
-            "warmup_errors": phase.warmup_errors}
-        lines += [f"{phase.target}: errors {len(errors)} of {len(phase.records)} steps"
+            "warmup_errors": phase.warmup_errors, "replicas": phase.replicas,
+            "isolation_checks": phase.isolation_checks, "isolation_violations": phase.isolation_violations,
+            "isolation_errors": sum(1 for r in errors if any(v.startswith("isolation") for v in r.violations))}
+        if phase.proxy_cpu is not None:
+            summary[phase.target].update(
+                proxy_cpu_s=phase.proxy_cpu, proxy_rss_mb=phase.proxy_rss / 2**20,
+                sessions_per_replica=phase.per_replica,
+                sticky_checks=phase.sticky_checks, sticky_violations=phase.sticky_violations,
+                sticky_log_problems=phase.sticky_problems)
+            summary[phase.target]["errors"] += len(phase.sticky_problems)
+        label = phase.target + (f" ({phase.replicas} replicas, CPU and RSS summed over them)"
+                                if phase.replicas > 1 else "")
+        lines += [f"{label}: errors {len(errors)} of {len(phase.records)} steps"
                   f"{f', {len(skipped)} skipped' if skipped else ''}; wall {phase.wall:.1f} s; "
                   f"server CPU {phase.cpu:.1f} s ({phase.cpu / phase.wall if phase.wall else 0:.2f} cores, "
                   f"{fmt(phase.cpu / steps_timed if steps_timed else None)} s per step); "
                   f"RSS {phase.rss_before / 2**20:.0f} -> {phase.rss_after / 2**20:.0f} MB "
                   f"(peak {phase.rss_peak / 2**20:.0f}), {per_session:.1f} MB per session; "
                   f"wait_timed_out polls {polls}"]
+        lines.append(f"  isolation: {phase.isolation_checks} checks, {phase.isolation_violations} violations")
+        if phase.proxy_cpu is not None:
+            lines.append(f"  stickiness: {phase.sticky_checks} checks, {phase.sticky_violations} violations; "
+                         f"sessions per replica {phase.per_replica}; nginx CPU {phase.proxy_cpu:.1f} s, "
+                         f"RSS {phase.proxy_rss / 2**20:.0f} MB (not in the server figures)")
+            lines += [f"  error: {problem}" for problem in phase.sticky_problems[:10]]
         lines += [f"  error: {sample}" for sample in summary[phase.target]["error_samples"]]
         lines += [f"  skipped: {sample}" for sample in summary[phase.target]["skipped_samples"]]
         lines += [f"  warm-up error: {sample}" for sample in phase.warmup_errors]
@@ -471,8 +644,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wait-timeout", type=int,
                         help="server.agentWaitTimeout in seconds (Streamlit's default: 30); a run that outlasts "
                              "it answers wait_timed_out and is collected by polling")
+    parser.add_argument("--replicas", type=int, default=0, metavar="K",
+                        help="run the app as K >= 2 replicas behind nginx (deploy.run_local, sticky by the "
+                             f"{COOKIE} cookie); the bare floor stays one process")
+    parser.add_argument("--replica-threads", type=int, default=1,
+                        help="with --replicas: CNNVIZ_THREADS of each replica (default 1, as deploy.run_local)")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
     args = parser.parse_args(argv)
+    if args.replicas == 1 or args.replicas < 0:
+        parser.error("--replicas must be at least 2 (leave it out for one process)")
     global TRAIN_EPOCHS
     TRAIN_EPOCHS = args.train_epochs
     unknown = [name for name in args.steps.split(",") if name and name not in BY_NAME]
@@ -483,10 +663,13 @@ def main(argv: list[str] | None = None) -> int:
     max_sessions = max(100, 2 * args.sessions + 10)
     app_env = {"CNNVIZ_HOSTED": "1"} if args.hosted else {}
     before = machine()
+    if args.replicas:
+        app_serving = serve_replicas("app", args.replicas, env=app_env, max_sessions=max_sessions,
+                                     wait_timeout=args.wait_timeout, threads=args.replica_threads)
+    else:
+        app_serving = serve("app", "app.py", env=app_env, max_sessions=max_sessions, wait_timeout=args.wait_timeout)
     with serve("bare", "benchmarks/bare_app.py", env={}, max_sessions=max_sessions,
-               wait_timeout=args.wait_timeout) as bare_server, \
-            serve("app", "app.py", env=app_env, max_sessions=max_sessions,
-               wait_timeout=args.wait_timeout) as app_server:
+               wait_timeout=args.wait_timeout) as bare_server, app_serving as app_server:
         bare = measure(bare_server, args.sessions, steps, args.extra_every, args.timeout, args.cold)
         app = measure(app_server, args.sessions, steps, args.extra_every, args.timeout, args.cold)
     summary = report(app, bare, args.sessions, args, before)

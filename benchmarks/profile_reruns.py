@@ -399,6 +399,8 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "versions": f"streamlit {streamlit.__version__}, plotly {plotly.__version__}, torch {torch.__version__}",
         "torch_threads": str(torch.get_num_threads()),
+        "commit": subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
+                                 cwd=Path(__file__).resolve().parents[1]).stdout.strip() or "?",
     }
 
 
@@ -408,10 +410,10 @@ def fmt(x: float) -> str:
 
 def report(results: list[Result], repeats: int, top: int, info_before: dict, info_after: dict, seconds: float) -> str:
     lines = [
-        "# Server CPU per rerun, by page and by function (before any optimisation)",
+        "# Server CPU per rerun, by page and by function",
         "",
         f"Measured {dt.date.today().isoformat()} with `python -m benchmarks.profile_reruns --repeats {repeats}` "
-        f"(issue 14, part 2: the BEFORE table). Hosted mode (`CNNVIZ_HOSTED=1`), one process, the zoo models.",
+        f"at commit {info_before.get('commit', '?')}. Hosted mode (`CNNVIZ_HOSTED=1`), one process, the zoo models.",
         "",
         f"- Machine: {info_before['nproc']} cores (nproc), {info_before['cpu']}; Python {info_before['python']}; "
         f"{info_before['versions']}; `torch.get_num_threads()` after the run: {info_after['torch_threads']}.",

@@ -6,6 +6,8 @@ holds; `ModelInfo` is its JSON-serialisable description.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -107,6 +109,16 @@ class TrainedModel:
     def reads_text(self) -> bool:
         """Whether the model takes sentences (TextCNN, fastText) rather than images."""
         return is_text_spec(self.info.spec)
+
+    def fingerprint(self) -> str:
+        """A digest of everything that decides what the model computes and shows: its description and every
+        weight. Two models with the same fingerprint give the same results, so results can be shared
+        between copies (every session's copy of a zoo model). Taken anew on each call: training changes it."""
+        digest = hashlib.sha256(json.dumps(self.info.to_dict(), sort_keys=True, default=str).encode())
+        for name, tensor in self.model.state_dict().items():
+            digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return digest.hexdigest()
 
     def predict_proba(self, inputs: np.ndarray | list[str]) -> np.ndarray:
         """Class probabilities (N, classes) for images (N, C, H, W) in [0, 1], or for a list of sentences."""

@@ -38,7 +38,7 @@ from pages.common.session import (
     start_run,
     zoo_copy,
 )
-from pages.common.shared_runs import training_slot
+from pages.common.shared_runs import FinishedTraining, shared_trainings, shared_view, training_slot
 
 ARCHITECTURE_LABELS = {"lenet5": "LeNet-5 (LeCun 1998)", "tiny_vgg": "TinyVGG (CNN Explainer)"}
 BATCH_SIZES = [16, 32, 64, 128, 256]
@@ -49,14 +49,14 @@ _TRAINED_WITH = "trained_with"  # (result, architecture, data set, config) of th
 
 
 def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> None:
-    """Train a new model with a progress bar, live curves and a Stop button."""
+    """Train a new model with a progress bar, live curves and a Stop button; a training another session
+    already ran (or is running) with the same request is followed and then reused, not run again."""
     try:
         data = dataset(dataset_name)
         trained = untrained_model(architecture, data, seed=config.seed)
     except (CnnvizError, ValueError) as exc:
         st.error(f"{exc} The current model is unchanged.")
         return
-    run = start_run(TrainingRun(trained, config))
     # Any click reruns the app, which interrupts the loop below; the rerun then keeps the
     # model trained so far (`settle_interrupted_run`, called by every page's frame).
     stop = st.empty()
@@ -64,6 +64,38 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
     progress = st.progress(0.0, text="Starting ...")
     chart = st.empty()
 
+    def draw_curves(history: list) -> None:
+        # Static while it changes: interactive plotly charts cost the browser far more to redraw.
+        chart.plotly_chart(plot_training_curves(history, total_epochs=config.epochs), config={"staticPlot": True})
+
+    drawn = [-1]
+
+    def follow_identical(history: list) -> None:
+        if len(history) == drawn[0]:
+            return
+        drawn[0] = len(history)
+        progress.progress(len(history) / config.epochs,
+                          text=f"The same training (this model, data set, settings and seed) is running for "
+                               f"another session on this server: epoch {len(history)} of {config.epochs} done. "
+                               "Its result will be shown here too: a seeded training gives the same numbers.")
+        if history:
+            draw_curves(history)
+
+    request = (architecture, dataset_name, config)
+    trainings = shared_trainings()
+    finished = trainings.follow(request, follow_identical)
+    if finished is not None:
+        # The same request already ran to the end in this process: its weights are what this run would give.
+        trained.model.load_state_dict(finished.state)
+        for placeholder in (stop, progress, chart):
+            placeholder.empty()
+        finish_run(start_run(TrainingRun(trained, config, list(finished.history))), "completed",
+                   f"{finished.message} This exact training (same model, data set, settings and seed) already "
+                   "ran on this server, so its result is shown at once: a seeded training gives the same "
+                   "numbers every time.")
+        st.session_state[_TRAINED_WITH] = (last_result(), architecture, dataset_name, config)
+        return
+    run = start_run(TrainingRun(trained, config))
     last_update = [0.0]
 
     def on_batch(report):
@@ -77,16 +109,25 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
 
     def on_epoch(report):
         run.history.append(report)
-        # Static while it changes: interactive plotly charts cost the browser far more to redraw.
-        chart.plotly_chart(plot_training_curves(run.history, total_epochs=config.epochs),
-                           config={"staticPlot": True})
+        draw_curves(run.history)
 
-    with training_slot():
-        result = train(trained.model, data.train_tensors(), config, test_set=data.test_tensors(),
-                       on_epoch=on_epoch, on_batch=on_batch)
+    # The claim tells identical requests to follow this run; one that lost the race trains all the same.
+    with trainings.claim(request) as mine, training_slot():
+        if mine:
+            trainings.live[request] = run.history
+        try:
+            result = train(trained.model, data.train_tensors(), config, test_set=data.test_tensors(),
+                           on_epoch=on_epoch, on_batch=on_batch)
+        finally:
+            if mine:
+                trainings.live.pop(request, None)
+        message = result.message or f"Trained for {len(run.history)} epochs."
+        if mine and result.status == "completed":
+            state = {name: tensor.detach().clone() for name, tensor in trained.model.state_dict().items()}
+            trainings.publish(request, FinishedTraining(state, tuple(run.history), message))
     for placeholder in (stop, progress, chart):
         placeholder.empty()
-    finish_run(run, result.status, result.message or f"Trained for {len(run.history)} epochs.")
+    finish_run(run, result.status, message)
     st.session_state[_TRAINED_WITH] = (last_result(), architecture, dataset_name, config)
 
 
@@ -119,8 +160,12 @@ def show_result() -> None:
              "unless you ask.")
         st.button("Use the model of this run anyway", on_click=adopt_candidate, icon=":material/swap_horiz:",
                   key="adopt_run")
+    # The result is this session's and never changes: its figures are built on the first rerun that shows it.
+    figures = result.setdefault("figures", {})
     if result["history"]:
-        curves = plot_training_curves(result["history"], total_epochs=result["epochs"])
+        if "curves" not in figures:
+            figures["curves"] = plot_training_curves(result["history"], total_epochs=result["epochs"])
+        curves = figures["curves"]
         st.plotly_chart(curves, key="curves")
         trained_with = st.session_state.get(_TRAINED_WITH)
         # Only for a run that finished here: a stopped or diverged one ends where the snippet would go on.
@@ -129,16 +174,20 @@ def show_result() -> None:
     left, right = st.columns([2, 3])
     with left:
         st.markdown("**Confusion matrix** (test set)")
-        st.plotly_chart(plot_confusion_matrix(evaluation.confusion, data.class_names),
-                        key="confusion", width="content")
+        if "confusion" not in figures:
+            figures["confusion"] = plot_confusion_matrix(evaluation.confusion, data.class_names)
+        st.plotly_chart(figures["confusion"], key="confusion", width="content")
     with right:
         wrong = evaluation.misclassified[:16]
         st.markdown(f"**Misclassified test examples** ({len(evaluation.misclassified)} in all, "
                     "most confident first)")
         if len(wrong):
-            titles = [f"{data.class_names[evaluation.labels[i]]}→{data.class_names[evaluation.predictions[i]]}"
-                      f" {evaluation.probabilities[i].max():.0%}" for i in wrong]
-            st.plotly_chart(plot_image_grid(data.x_test[wrong], titles, columns=8), key="misclassified")
+            if "misclassified" not in figures:
+                titles = [f"{data.class_names[evaluation.labels[i]]}→"
+                          f"{data.class_names[evaluation.predictions[i]]} {evaluation.probabilities[i].max():.0%}"
+                          for i in wrong]
+                figures["misclassified"] = plot_image_grid(data.x_test[wrong], titles, columns=8)
+            st.plotly_chart(figures["misclassified"], key="misclassified")
             st.caption("Each title reads true class → predicted class, with the model's confidence.")
         else:
             st.write("None: every test example is right.")
@@ -260,7 +309,8 @@ with file_section:
 
 with st.expander("Layers of the current model"):
     info = current_model().info
-    rows = model_summary(current_model().model, info.preprocessing.input_shape)
+    rows = shared_view("summary", current_model(), (),
+                       lambda: model_summary(current_model().model, info.preprocessing.input_shape))
     st.dataframe([{"layer": r.name, "type": r.kind, "output shape": "×".join(map(str, r.output_shape)),
                    "parameters": r.params} for r in rows], hide_index=True)
     st.caption(f"{current_model().parameters:,} parameters in all.")

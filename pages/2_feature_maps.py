@@ -22,6 +22,7 @@ from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked, refresh_link
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, current_zoo_key, own_test_data
+from pages.common.shared_runs import shared_view
 
 frame = page_frame()
 st.title("Feature maps")
@@ -35,8 +36,18 @@ left, right = st.columns([1, 2])
 with left:
     picked = pick_input(trained, key="features")
 x = prep.apply(picked.image[None])[0]
-with right:
+
+
+def prediction_figures():
+    """The class probabilities for the input, its picture and their bar chart (shared: see shared_view)."""
     probabilities = trained.predict_proba(picked.image[None])[0]
+    return (probabilities, plot_image_grid(picked.image[None], ["input"], columns=1),
+            plot_class_probabilities(probabilities, info.class_names))
+
+
+with right:
+    probabilities, image_figure, bars_figure = shared_view("prediction", trained, (picked.image,),
+                                                           prediction_figures)
     top = int(probabilities.argmax())
     truth = f" (true class: {as_markdown_text(picked.true_class)})" if picked.true_class is not None else ""
     top_class = as_markdown_text(info.class_names[top])  # names and labels may come from files: text, not markup
@@ -49,11 +60,24 @@ with right:
         st.markdown(f"**Prediction for {as_markdown_text(picked.label)}:** {top_class} "
                     f"({probabilities[top]:.0%}){truth}")
     image_col, bars_col = st.columns([1, 2])
-    image_col.plotly_chart(plot_image_grid(picked.image[None], ["input"], columns=1), key="input_image")
-    bars_col.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="probabilities")
+    image_col.plotly_chart(image_figure, key="input_image")
+    bars_col.plotly_chart(bars_figure, key="probabilities")
 
-layers = spatial_layers(trained.model, prep.input_shape)
-records = {r.name: r for r in receptive_fields(trained.model, prep.input_shape)}
+layers, records = shared_view("layers", trained, (), lambda: (
+    spatial_layers(trained.model, prep.input_shape),
+    {r.name: r for r in receptive_fields(trained.model, prep.input_shape)}))
+
+
+def top_crops(data, layer: str, channel: int, record):
+    """(whole images?, what the crops show, their figure) for the 8 test images that excite `channel` most."""
+    best = top_activations(trained.model, prep.apply(data.x_test), layer, channel, k=8)
+    if record is None or record.size is None:
+        crops, what = data.x_test[best.indices], "whole images"
+    else:
+        crops = receptive_field_crops(data.x_test[best.indices], best.positions, record)
+        what = f"the {record.size[0]}×{record.size[1]} input window its strongest unit sees"
+    titles = [f"#{i} {v:.2f}" for i, v in zip(best.indices, best.values)]
+    return record is None or record.size is None, what, plot_image_grid(crops, titles, columns=8)
 
 
 @st.fragment
@@ -72,11 +96,15 @@ def layer_details() -> None:
                            help="Off: one scale for the whole layer, so channels compare. On: each "
                                 "channel stretched to its own range, so weak patterns show.")
     scale = "channel" if per_channel else "layer"
-    maps = feature_maps(trained.model, x, layers=[layer])[layer]
-    figure = plot_feature_maps(maps, scale=scale)   # at most MAX_FEATURE_MAPS tiles
+
+    def maps_figure():
+        maps = feature_maps(trained.model, x, layers=[layer])[layer]
+        return maps.shape[0], plot_feature_maps(maps, scale=scale)   # at most MAX_FEATURE_MAPS tiles
+
+    channels, figure = shared_view("feature_maps", trained, (picked.image, layer, scale), maps_figure)
     st.plotly_chart(figure, key="maps")
-    if maps.shape[0] > MAX_FEATURE_MAPS:  # a model file may give a layer thousands of channels
-        st.caption(f"Only the first {MAX_FEATURE_MAPS} of the {maps.shape[0]} channels of "
+    if channels > MAX_FEATURE_MAPS:  # a model file may give a layer thousands of channels
+        st.caption(f"Only the first {MAX_FEATURE_MAPS} of the {channels} channels of "
                    f"{as_markdown_text(layer)} are drawn, so the figure stays quick to build and to send.")
     reproduce_panel(figure, snippet(model_code(), input_code(picked),
                                     "x = trained.info.preprocessing.apply(image[None])[0]",
@@ -87,7 +115,8 @@ def layer_details() -> None:
     if hasattr(module, "weight") and getattr(module.weight, "ndim", 0) == 4:
         shape = ", ".join(map(str, module.weight.shape))
         with st.expander(f"Filters of {layer} ({shape})", expanded=False):
-            st.plotly_chart(plot_filters(module.weight.detach().numpy()), key="filters")
+            filters = shared_view("filters", trained, (layer,), lambda: plot_filters(module.weight.detach().numpy()))
+            st.plotly_chart(filters, key="filters")
             st.caption("One row per output channel, one column per input channel: blue weights add, "
                        "red subtract.")
 
@@ -95,18 +124,12 @@ def layer_details() -> None:
     if data is None:
         return
     st.subheader("What excites one channel")
-    channel = index_slider("Channel", maps.shape[0], key="features_channel")
-    test_x = prep.apply(data.x_test)
-    best = top_activations(trained.model, test_x, layer, channel, k=8)
-    record = records.get(layer)
-    if record is None or record.size is None:
+    channel = index_slider("Channel", channels, key="features_channel")
+    whole, what, crops_figure = shared_view("top_crops", trained, (layer, channel),
+                                            lambda: top_crops(data, layer, channel, records.get(layer)))
+    if whole:
         st.info(f"{layer} has no single receptive field, so whole images are shown.")
-        crops, what = data.x_test[best.indices], "whole images"
-    else:
-        crops = receptive_field_crops(data.x_test[best.indices], best.positions, record)
-        what = f"the {record.size[0]}×{record.size[1]} input window its strongest unit sees"
-    titles = [f"#{i} {v:.2f}" for i, v in zip(best.indices, best.values)]
-    st.plotly_chart(plot_image_grid(crops, titles, columns=8), key="top_crops")
+    st.plotly_chart(crops_figure, key="top_crops")
     st.caption(f"The 8 test images that activate channel {channel} of {layer} most, each cropped to {what}. "
                "Titles: test image number and the activation.")
 

@@ -26,6 +26,7 @@ from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
+from pages.common.shared_runs import shared_view, shared_with_figure
 
 ERF_MODES = {"this input": "this input", "test images": "the mean over 32 test images",
              "random inputs": "the mean over 32 random inputs"}
@@ -73,12 +74,13 @@ st.caption("Each unit of a convolutional layer sees only a window of the input: 
 trained = current_model()
 info = trained.info
 prep = info.preprocessing
-records = receptive_fields(trained.model, prep.input_shape)
+records, sizes_figure = shared_with_figure("rf_sizes", trained, (), lambda: receptive_fields(
+    trained.model, prep.input_shape), plot_receptive_field_sizes)
 
 st.subheader("Receptive field of every layer")
 left, right = st.columns([3, 2])
 with left:
-    st.plotly_chart(plot_receptive_field_sizes(records), key="rf_sizes")
+    st.plotly_chart(sizes_figure, key="rf_sizes")
 with right:
     st.dataframe([{"layer": r.name, "type": r.kind,
                    "size": "—" if r.size is None else f"{r.size[0]}×{r.size[1]}",
@@ -120,7 +122,6 @@ def take_click() -> None:
 
 
 x = prep.apply(picked.image[None])[0]
-fmap = feature_maps(trained.model, x, layers=[layer])[layer][channel]
 # Two by two, not three in a row: on a 1024 px projector a third of the page left the map ~60 px wide.
 pick_col, box_col = st.columns(2)
 with pick_col:
@@ -130,14 +131,16 @@ with pick_col:
     unit = (int(r_in.number_input("Row", 0, rows - 1, key=row_key)),
             int(c_in.number_input("Column", 0, cols - 1, key=col_key)))
     st.session_state[unit_key] = unit
-    chart_slot.plotly_chart(plot_unit_picker(fmap, unit), key=picker_key, on_select=take_click,
-                            selection_mode="points")
+    picker = shared_view("rf_picker", trained, (picked.image, layer, channel, unit), lambda: plot_unit_picker(
+        feature_maps(trained.model, x, layers=[layer])[layer][channel], unit))
+    chart_slot.plotly_chart(picker, key=picker_key, on_select=take_click, selection_mode="points")
 
 box = record.box(unit, (prep.size, prep.size))
 with box_col:
     st.markdown(f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
                 f"columns {box[1]}–{box[3]}**")
-    st.plotly_chart(plot_receptive_field_box(picked.image, box, title=picked.label), key="rf_box")
+    st.plotly_chart(shared_view("rf_box", None, (picked.image, box, picked.label),
+                                lambda: plot_receptive_field_box(picked.image, box, title=picked.label)), key="rf_box")
 erf_col, words_col = st.columns(2)
 with words_col:
     test_data = own_test_data(trained)
@@ -155,8 +158,14 @@ with words_col:
         inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), dtype=np.float32))
         inputs_code = ["inputs = prep.apply(np.random.default_rng(0).random((32, *prep.input_shape), "
                        "dtype=np.float32))"]
-    erf = effective_receptive_field(trained.model, inputs, layer, unit, channel=channel)
-    spread = gradient_spread(erf, box)
+
+    def erf_figure():
+        erf = effective_receptive_field(trained.model, inputs, layer, unit, channel=channel)
+        spread = gradient_spread(erf, box)
+        return spread, plot_effective_receptive_field(erf, box, fraction=spread.fraction)
+
+    spread, figure = shared_view("erf", trained, (picked.image if mode == "this input" else None, mode, layer,
+                                                  unit, channel), erf_figure)
     if spread.peak is None:
         # For a mean over many inputs, a zero gradient means the unit is off for each one of them.
         st.caption(f"No gradient reaches the input: this unit is switched off (its ReLU gives 0) for "
@@ -165,7 +174,6 @@ with words_col:
     else:
         st.caption(erf_sentence(spread))
 with erf_col:
-    figure = plot_effective_receptive_field(erf, box, fraction=spread.fraction)
     st.plotly_chart(figure, key="erf")
     reproduce_panel(figure, snippet(
         *(["import numpy as np"] if mode == "random inputs" else []),
@@ -186,11 +194,13 @@ kernel = c2.slider("Kernel size k", 1, 9, 3, key=linked("sparse_k", low=1, high=
 stride = c3.slider("Stride", 1, 3, 1, key=linked("sparse_stride", low=1, high=3))
 padding = c4.slider("Padding", 0, 4, 0, key=linked("sparse_padding", low=0, high=4))
 try:
-    conn = connectivity(n_inputs, kernel, stride=stride, padding=padding)
+    conn, connectivity_figure = shared_with_figure(
+        "connectivity", None, (n_inputs, kernel, stride, padding),
+        lambda: connectivity(n_inputs, kernel, stride=stride, padding=padding), plot_connectivity)
 except ValueError as exc:
     st.warning(f"{exc} Choose a smaller kernel or more padding.")
 else:
-    st.plotly_chart(plot_connectivity(conn), key="connectivity")
+    st.plotly_chart(connectivity_figure, key="connectivity")
     # Every number from cnnviz.connectivity, the function the lesson's counts come from too.
     m0, m1, m2, m3 = st.columns(4)
     m0.metric("Outputs m", f"{conn.n_outputs:,}")
@@ -203,8 +213,9 @@ else:
 
 st.markdown(f"**Parameters of the convolutions of {as_markdown_text(info.name)}** beside a dense layer between "
             "the same shapes")
-counts = layer_parameter_counts(trained.model, prep.input_shape)
-st.plotly_chart(plot_parameter_counts(counts), key="param_counts")
+counts, counts_figure = shared_with_figure("param_counts", trained, (), lambda: layer_parameter_counts(
+    trained.model, prep.input_shape), plot_parameter_counts)
+st.plotly_chart(counts_figure, key="param_counts")
 st.dataframe([{"layer": c.name, "input": "×".join(map(str, c.input_shape)),
                "output": "×".join(map(str, c.output_shape)), "convolution": c.conv,
                "locally connected": c.locally_connected, "dense": c.dense} for c in counts], hide_index=True)

@@ -19,6 +19,7 @@ from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model
+from pages.common.shared_runs import shared_view, shared_with_figure
 
 CURRENT = "the current model"
 # Below this a relative error is float rounding (the figures say "≈0" below 1e-7, too).
@@ -85,9 +86,11 @@ with left:
     dx = s2.slider("Shift right (pixels)", -8, 8, 3 if network == TOY else 0, key=linked("eq_dx", low=-8, high=8))
 prep = trained.info.preprocessing
 x = prep.apply(picked.image[None])[0]
-errors = equivariance_errors(trained.model, x, (dy, dx), mode=mode)
+errors, errors_figure = shared_with_figure("eq_errors", trained, (picked.image, dy, dx, mode),
+                                           lambda: equivariance_errors(trained.model, x, (dy, dx), mode=mode),
+                                           plot_equivariance_errors)
 with right:
-    st.plotly_chart(plot_equivariance_errors(errors), key="eq_errors")
+    st.plotly_chart(errors_figure, key="eq_errors")
     border = ("every unit, wrapping around" if mode == "circular" else
               "only the units whose receptive field sees neither padding nor the band the shift left empty "
               "(the dashed box in the maps below; the difference there shows the whole map)")
@@ -103,10 +106,12 @@ if st.session_state.get("eq_layer", names[0]) not in names:
 a, b = st.columns(2)
 layer = a.selectbox("Layer", names, key=linked("eq_layer", choices=names))
 chosen = errors[names.index(layer)]
-channels = feature_maps(trained.model, x, layers=[layer])[layer].shape[0]
+channels = shared_view("eq_channels", trained, (layer,),
+                       lambda: feature_maps(trained.model, x, layers=[layer])[layer].shape[0])
 channel = index_slider("Channel", channels, key="eq_channel", container=b)
-view = equivariance_view(trained.model, x, (dy, dx), layer, channel, mode=mode)
-figure = plot_equivariance_view(view)
+view, figure = shared_with_figure("eq_view", trained, (picked.image, dy, dx, layer, channel, mode),
+                                  lambda: equivariance_view(trained.model, x, (dy, dx), layer, channel, mode=mode),
+                                  plot_equivariance_view)
 st.plotly_chart(figure, key="eq_view")
 reproduce_panel(figure, snippet(model_line, input_code(picked), "x = trained.info.preprocessing.apply(image[None])[0]",
                                 f"view = cnnviz.equivariance_view(trained.model, x, {(dy, dx)}, {layer!r}, {channel}, "
@@ -129,8 +134,9 @@ else:
 st.subheader("What sharing saves")
 st.caption("Each convolution beside a locally connected layer (the same local windows but a separate kernel at "
            "every position: no sharing) and a dense layer between the same shapes.")
-counts = layer_parameter_counts(trained.model, prep.input_shape)
-st.plotly_chart(plot_parameter_counts(counts), key="eq_counts")
+counts, counts_figure = shared_with_figure("param_counts", trained, (), lambda: layer_parameter_counts(
+    trained.model, prep.input_shape), plot_parameter_counts)
+st.plotly_chart(counts_figure, key="eq_counts")
 st.dataframe([{"layer": c.name, "convolution (shared)": c.conv, "locally connected": c.locally_connected,
                "dense": c.dense, "sharing saves": f"{c.locally_connected / c.conv:,.0f}×"} for c in counts],
              hide_index=True)

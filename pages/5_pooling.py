@@ -18,6 +18,7 @@ from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
+from pages.common.shared_runs import shared_view, shared_with_figure
 
 POOL_KINDS = {"max": "max", "avg": "average", "blur": "BlurPool: blur, then subsample (Zhang 2019)",
               "maxblur": "MaxBlurPool: max with stride 1, blur, then subsample (Zhang 2019)",
@@ -66,7 +67,8 @@ left, right = st.columns([1, 2])
 with left:
     picked = pick_input(trained, key="pool")
     x = prep.apply(picked.image[None])[0]
-    map_choices = ["the input image", *spatial_layers(trained.model, prep.input_shape)]
+    map_choices = ["the input image", *shared_view("spatial_layers", trained, (),
+                                                   lambda: spatial_layers(trained.model, prep.input_shape))]
     if st.session_state.get("pool_map", map_choices[0]) not in map_choices:
         # Another model's layer: set the default, so the browser is told (a dropped value stays shown there).
         st.session_state["pool_map"] = map_choices[0]
@@ -74,7 +76,8 @@ with left:
     if source == "the input image":
         maps = picked.image
     else:
-        maps = feature_maps(trained.model, x, layers=[source])[source]
+        maps = shared_view("maps", trained, (picked.image, source),
+                           lambda: feature_maps(trained.model, x, layers=[source])[source])
     channel = index_slider("Channel", maps.shape[0], key="pool_channel")
     kind = st.radio("Pooling", list(POOL_KINDS), format_func=POOL_KINDS.get,
                     key=linked("pool_kind", choices=list(POOL_KINDS)))
@@ -88,11 +91,13 @@ with left:
                               help="Zhang 2019 tries sizes 2 to 7; 3 is [1, 2, 1]ᵀ[1, 2, 1] / 16.")
 with right:
     try:
-        result = pool(maps[channel], kind, kernel, stride, blur_size=blur_size)
+        result, figure = shared_with_figure(
+            "pool", trained, (picked.image, source, channel, kind, kernel, stride, blur_size),
+            lambda: pool(maps[channel], kind, kernel, stride, blur_size=blur_size),
+            lambda pooled: plot_pooling(maps[channel], pooled))
     except ValueError as exc:
         st.warning(f"{exc} Choose a smaller window.")
     else:
-        figure = plot_pooling(maps[channel], result)
         st.plotly_chart(figure, key="pool_figure")
         maps_code = ("maps = image" if source == "the input image" else
                      f"x = trained.info.preprocessing.apply(image[None])[0]\n"
@@ -116,16 +121,17 @@ over_choices = ["this input", "64 test images"] if test_data is not None else ["
 over = t2.radio("Measured on", over_choices, horizontal=True, key=linked("pool_over", choices=over_choices),
                 help="The mean over many images shows the typical behaviour, not one image's.")
 label, amounts = TRANSFORMS[transform]
-inputs = x
-if over == "64 test images":
-    inputs = prep.apply(test_data.x_test[:64])
-curves = invariance_curves(trained.model, inputs, transform, amounts)
-stages = pooling_stages(trained.model, prep.input_shape)
-pooled = [s.name for s in stages]
-st.plotly_chart(plot_invariance_curves(curves, highlight=pooled), key="pool_curves")
+stages = shared_view("pool_stages", trained, (), lambda: pooling_stages(trained.model, prep.input_shape))
+measured_on = (picked.image if over == "this input" else None, over, transform)
+curves, curves_figure = shared_with_figure(
+    "invariance", trained, measured_on, lambda: invariance_curves(
+        trained.model, prep.apply(test_data.x_test[:64]) if over == "64 test images" else x, transform, amounts),
+    lambda found: plot_invariance_curves(found, highlight=[s.name for s in stages]))
+st.plotly_chart(curves_figure, key="pool_curves")
 amount = st.select_slider(label, list(amounts), value=amounts[1] if transform == "translate" else amounts[-1],
                           key=linked(f"pool_amount_{transform}", choices=list(amounts)))
-st.plotly_chart(plot_layer_change(curves, amount), key="pool_layer_change")
+st.plotly_chart(shared_view("layer_change", trained, (*measured_on, amount),
+                            lambda: plot_layer_change(curves, amount)), key="pool_layer_change")
 st.caption("Relative change of each layer's output, ||f(Tx) − f(x)|| / ||f(x)||. Compare each pooling layer "
            "with the layer just before it: the drop is the invariance the pooling buys.")
 

@@ -45,7 +45,7 @@ from pages.common.session import (
     set_current_text_model,
     text_corpus,
 )
-from pages.common.shared_runs import training_slot
+from pages.common.shared_runs import shared_view, shared_with_figure, training_slot
 
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
             "a very good film", "not bad", "the acting was never boring")
@@ -104,10 +104,12 @@ if not sentence.strip():
     st.warning("Type a sentence: an empty one has no words to look at.")
     close_page_frame(frame)
     st.stop()
-probabilities = trained.predict_proba([sentence])[0]
+probabilities, probabilities_figure = shared_with_figure(
+    "text_probabilities", trained, (sentence,), lambda: trained.predict_proba([sentence])[0],
+    lambda found: plot_class_probabilities(found, info.class_names))
 encoded = encode_sentence(prep, sentence)
 with right:
-    st.plotly_chart(plot_class_probabilities(probabilities, info.class_names), key="text_probs")
+    st.plotly_chart(probabilities_figure, key="text_probs")
 if encoded.dropped:
     st.info(f"This sentence has {len(encoded.words):,} tokens; the model reads only the first {encoded.kept} "
             f"(its longest input), so the last {encoded.dropped:,} are dropped: they change nothing and are not "
@@ -118,18 +120,29 @@ if encoded.unknown:
                "unknown-word token `<unk>`, so to the model they all look alike:")
     st.text("   ".join(encoded.unknown))
 
-acts = ngram_activations(trained.model, tokens, prep.vocabulary)
-with st.expander("The input: an N×K matrix of word embeddings"):
+
+
+def ngram_figures(acts):
+    """The embedding matrix, each width's activations and winners, and the pooled vector, as figures."""
     embedded = trained.model.embedding.weight.detach().numpy()[tokens.numpy()]
-    st.plotly_chart(plot_embedding_matrix(acts.tokens[:len(tokens)], embedded), key="text_embeddings")
+    return (plot_embedding_matrix(acts.tokens[:len(tokens)], embedded),
+            [(plot_ngram_activations(acts, i), plot_winning_ngrams(acts, i)) for i in range(len(acts.widths))],
+            plot_pooled_vector(acts))
+
+
+acts, (embedding_figure, width_figures, pooled_figure) = shared_with_figure(
+    "text_ngrams", trained, (sentence,), lambda: ngram_activations(trained.model, tokens, prep.vocabulary),
+    ngram_figures)
+with st.expander("The input: an N×K matrix of word embeddings"):
+    st.plotly_chart(embedding_figure, key="text_embeddings")
 
 st.subheader("Filters over n-grams")
 width_tabs = st.tabs([f"width {w} ({w}-grams)" for w in acts.widths])
-for index, tab in enumerate(width_tabs):
+for index, (tab, (activations_figure, winners_figure)) in enumerate(zip(width_tabs, width_figures)):
     with tab:
-        st.plotly_chart(plot_ngram_activations(acts, index), key=f"text_acts_{index}")
-        st.plotly_chart(plot_winning_ngrams(acts, index), key=f"text_winners_{index}")
-st.plotly_chart(plot_pooled_vector(acts), key="text_pooled")
+        st.plotly_chart(activations_figure, key=f"text_acts_{index}")
+        st.plotly_chart(winners_figure, key=f"text_winners_{index}")
+st.plotly_chart(pooled_figure, key="text_pooled")
 st.caption("1-max pooling: each filter keeps only its largest value over the sentence, so any sentence length "
            "gives the same vector, which the linear layer classifies.")
 
@@ -160,14 +173,20 @@ else:
     window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1,
                                              key=linked("text_window", low=1, high=longest))
     options = {"window": window}
+if method == "integrated_gradients":
+    options_tried = {**options, "max_steps": most_tried}
+else:
+    options_tried = options
 try:
-    attribution = attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
-                                   **options, **({"max_steps": most_tried} if method == "integrated_gradients" else {}))
+    attribution, figure = shared_with_figure(
+        "text_attribution", trained, (sentence, int(target), method, tuple(sorted(options_tried.items()))),
+        lambda: attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
+                                 **options_tried),
+        lambda found: plot_token_attributions(found, class_name=info.class_names[int(target)]))
 except ValueError as exc:
     st.error(str(exc))
     attribution = None
 if attribution is not None:
-    figure = plot_token_attributions(attribution, class_name=info.class_names[int(target)])
     st.plotly_chart(figure, key="text_attributions")
     pads = int(attribution.padding.sum()) if attribution.padding is not None else 0
     padding_note = (f" The {pads} padding position(s) the model adds to reach its widest filter are not words: "
@@ -211,12 +230,12 @@ if corpus is not None:
     width_index = f1.selectbox("Width", range(len(acts.widths)), format_func=lambda i: f"{acts.widths[i]}-grams",
                                key=linked("text_top_width", choices=range(len(acts.widths))))
     filter_index = index_slider("Filter", len(acts.pooled[0]), key="text_top_filter", container=f2)
-    test_tokens, _ = corpus.test_tensors()
-    items = top_ngrams(trained.model, test_tokens, prep.vocabulary, width_index=width_index,
-                       filter_index=filter_index, k=10)
-    st.plotly_chart(plot_top_ngrams(items), key="text_top_ngrams")
+    top_figure = shared_view("text_top_ngrams", trained, (width_index, filter_index), lambda: plot_top_ngrams(
+        top_ngrams(trained.model, corpus.test_tensors()[0], prep.vocabulary, width_index=width_index,
+                   filter_index=filter_index, k=10)))
+    st.plotly_chart(top_figure, key="text_top_ngrams")
 
-st.download_button("Download this text model (.safetensors)", model_to_bytes(trained),
+st.download_button("Download this text model (.safetensors)", lambda: model_to_bytes(trained), on_click="ignore",
                    file_name=info.name.lower().replace(" ", "-") + ".safetensors", icon=":material/download:",
                    help="Load it again on the Train / load page.")
 

@@ -22,7 +22,7 @@ from pages.common.frame import close_page_frame, page_frame
 from pages.common.links import linked
 from pages.common.reproduce import reproduce_panel, snippet
 from pages.common.session import app_settings, dataset
-from pages.common.shared_runs import shared_results, training_slot
+from pages.common.shared_runs import shared_results, shared_view, training_slot
 
 # Small images keep a 56-layer net fast on two cores; the sizes are each set's own (digits are 8x8).
 DATASETS = {"digits": ("digits (8×8, offline)", 8), "shapes": ("shapes (16×16, offline)", 16),
@@ -295,7 +295,8 @@ plain_label, residual_label = list(norms)
 plain_ratio, residual_ratio = norms[plain_label].ratio(), norms[residual_label].ratio()
 left, right = st.columns([3, 1])
 with left:
-    figure = plot_gradient_norms(norms, stats)
+    figure = shared_view("resnet_init_norms", None, (spec, dataset_name, int(seed)),
+                         lambda: plot_gradient_norms(norms, stats))
     st.plotly_chart(figure, key="resnet_init_norms")
     reproduce_panel(figure, init_code(spec, dataset_name, int(seed)), name="resnet_init_norms")
 right.metric(f"{plain_label}: first / last", ratio_number(plain_ratio), help=RATIO_HELP)

@@ -8,6 +8,7 @@ from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
+from pages.common.shared_runs import shared_view
 
 
 def home() -> None:
@@ -56,8 +57,8 @@ def home() -> None:
     left, right = st.columns([3, 2])
     with left:
         st.subheader(f"The current model: {as_markdown_text(info.name)}")
-        summary = model_summary(trained.model, info.preprocessing.input_shape)
-        figure = plot_architecture(summary, info.preprocessing.input_shape)
+        figure = shared_view("architecture", trained, (), lambda: plot_architecture(
+            model_summary(trained.model, info.preprocessing.input_shape), info.preprocessing.input_shape))
         st.plotly_chart(figure, key="architecture")
         st.caption("Each bar is one layer's output: convolutions keep or shrink the image and add "
                    "channels, pooling halves height and width, and linear layers end in one score per class.")
@@ -69,9 +70,9 @@ def home() -> None:
         st.subheader(f"Examples from {as_markdown_text(info.dataset)}")
         data = own_test_data(trained)
         if data is not None:
-            images = data.x_test[:12]
-            titles = [data.class_names[y] for y in data.y_test[:12]]
-            st.plotly_chart(plot_image_grid(images, titles, columns=4), key="examples")
+            examples = shared_view("examples", None, (data.name,), lambda: plot_image_grid(
+                data.x_test[:12], [data.class_names[y] for y in data.y_test[:12]], columns=4))
+            st.plotly_chart(examples, key="examples")
         else:
             st.info("Examples are shown for the offline data sets (digits, shapes).")
     close_page_frame(frame)

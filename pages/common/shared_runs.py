@@ -1,22 +1,35 @@
-"""Long work shared by every session of the process: results computed once, and training slots.
+"""Work shared by every session of the process: results and figures computed once, and training slots.
 
 A class of thirty students asking for the same experiment should cost one
 computation: the first session to ask computes it (with progress on its own
 page) while the others wait for its result, and later requests read it.
-And a small server must not run thirty trainings at once: `training_slot` lets
-`max_trainings` run, and shows the others that they are waiting.
+`shared_view` does the same for what a page shows on every rerun (analysis
+results and their figures, keyed by the model's fingerprint and the settings):
+a rerun that changed nothing, or a setting another student already chose,
+costs a lookup. And a small server must not run thirty trainings at once:
+`training_slot` lets `max_trainings` run, and shows the others that they are waiting.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
 
+import numpy as np
 import streamlit as st
 
+from cnnviz import EpochReport, TrainedModel
 from pages.common.session import app_settings
+
+T = TypeVar("T")
+VIEW_CAPACITY = 256  # results and figures kept per process: a figure is 10-300 KB, so at most ~75 MB
+VIEW_WAIT_SECONDS = 30  # how long a rerun waits for another session computing the same view, then computes it
 
 
 class SharedResults:
@@ -63,6 +76,11 @@ class SharedResults:
             while len(self._results) > self._capacity:
                 self._results.popitem(last=False)
 
+    def computing(self, key: Hashable) -> bool:
+        """Whether some caller holds the claim on `key` now."""
+        with self._guard:
+            return key in self._computing
+
     def wait(self, key: Hashable, timeout: float) -> object | None:
         """Wait up to `timeout` seconds for another caller's computation of `key`; its result or None."""
         with self._guard:
@@ -76,6 +94,115 @@ class SharedResults:
 def shared_results() -> SharedResults:
     """The process's one store of shared experiment results."""
     return SharedResults()
+
+
+@st.cache_resource
+def shared_views() -> SharedResults:
+    """The process's one store of what pages show: analysis results and figures, the most recent ones."""
+    return SharedResults(capacity=VIEW_CAPACITY)
+
+
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # module -> (info, fingerprint)
+_FINGERPRINTS_GUARD = threading.Lock()
+
+
+def model_key(trained: TrainedModel) -> str:
+    """`trained.fingerprint()`, taken once per model object (pages never change a model's weights in place:
+    training makes a new model), so a rerun does not hash every weight again."""
+    with _FINGERPRINTS_GUARD:
+        known = _FINGERPRINTS.get(trained.model)
+    if known is not None and known[0] is trained.info:
+        return known[1]
+    fingerprint = trained.fingerprint()
+    with _FINGERPRINTS_GUARD:
+        _FINGERPRINTS[trained.model] = (trained.info, fingerprint)
+    return fingerprint
+
+
+def _hashable(value: object) -> Hashable:
+    """A settings value as part of a key: arrays (input images) by their digest, sequences as tuples."""
+    if isinstance(value, np.ndarray):
+        return ("array", value.shape, str(value.dtype), hashlib.sha256(np.ascontiguousarray(value)).hexdigest())
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v) for v in value)
+    return value
+
+
+def shared_view(name: str, trained: TrainedModel | None, settings: tuple, compute: Callable[[], T]) -> T:
+    """What `compute()` returns for `name` with this model and these settings, computed once per process.
+
+    `settings` must hold everything besides the model that the result depends on
+    (input images may be numpy arrays). Every session with the same model and
+    settings gets the same object, so callers must treat it as read-only (plotly
+    figures are only read by st.plotly_chart). While one session computes a key,
+    others asking for it wait for that result instead of computing it again.
+    """
+    store = shared_views()
+    key = (name, model_key(trained) if trained is not None else None, _hashable(settings))
+    found = store.get(key)
+    if found is not None:
+        return found[0]
+    with store.claim(key) as mine:
+        if not mine:
+            found = store.wait(key, VIEW_WAIT_SECONDS)
+            if found is not None:
+                return found[0]
+        result = compute()
+        store.put(key, (result,))  # boxed, so that a result of None is kept too
+    return result
+
+
+def shared_with_figure(name: str, trained: TrainedModel | None, settings: tuple, compute: Callable[[], T],
+                       draw: Callable[[T], object]) -> tuple[T, object]:
+    """(`compute()`, `draw` of it), shared as `shared_view` shares one result: a result and its figure."""
+    def both() -> tuple[T, object]:
+        result = compute()
+        return result, draw(result)
+
+    return shared_view(name, trained, settings, both)
+
+
+@dataclass(frozen=True)
+class FinishedTraining:
+    """A training that ran to its last epoch: its weights (read-only: load a copy), epochs and message."""
+
+    state: dict
+    history: tuple[EpochReport, ...]
+    message: str
+
+
+class SharedTrainings(SharedResults):
+    """Finished trainings by request (architecture, data set, config), and the epochs of those running.
+
+    A training with the same request and seed gives the same weights in this process
+    (cnnviz seeds its own generators), so thirty students pressing Train with the
+    defaults need one training: the first runs it, the others follow its epochs and
+    then load its weights.
+    """
+
+    def __init__(self, capacity: int = 16) -> None:
+        super().__init__(capacity)
+        self.live: dict[Hashable, list[EpochReport]] = {}  # request -> epochs finished so far, while it runs
+
+    def follow(self, request: Hashable, show: Callable[[list[EpochReport]], None],
+               poll_seconds: float = 0.5) -> FinishedTraining | None:
+        """Wait while another session runs `request`, calling `show(its epochs so far)` on every poll;
+        its result if it finished, else None (none ran, or it was stopped: train it yourself)."""
+        while self.computing(request):
+            show(list(self.live.get(request, ())))
+            self.wait(request, poll_seconds)
+        found = self.get(request)
+        return found[0] if found is not None else None
+
+    def publish(self, request: Hashable, finished: FinishedTraining) -> None:
+        """Keep a finished training for the next identical request."""
+        self.put(request, (finished,))
+
+
+@st.cache_resource
+def shared_trainings() -> SharedTrainings:
+    """The process's one store of finished trainings."""
+    return SharedTrainings()
 
 
 class TrainingSlots:
