@@ -3,7 +3,10 @@
     python -m deploy.run_local --replicas 2 --port 8500      (then open http://127.0.0.1:8500)
 
 Each replica is `streamlit run app.py --server.headless true` on its own loopback port with
-CNNVIZ_THREADS=1 (one core each: use about as many replicas as cores). nginx (Debian's package,
+CNNVIZ_REPLICAS=<replicas>, so the app gives each its share of the cores as torch threads
+(cnnviz.settings.threads_for: one each with the default of one replica per core; `--threads N`
+sets CNNVIZ_THREADS=N instead), and OMP_WAIT_POLICY=PASSIVE (unless already set), so a waiting
+OpenMP thread sleeps instead of spinning on a core another replica needs (docs/threads.md). nginx (Debian's package,
 `apt-get install nginx`) runs as the current user with its config, pid, temp files and logs in a
 temporary directory (printed at start; the access log says which replica served which request).
 Other CNNVIZ_* variables (e.g. CNNVIZ_HOSTED=1) pass through to every replica.
@@ -27,7 +30,7 @@ import tempfile
 import time
 import tomllib
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,8 +116,22 @@ def _stop(procs: Sequence[subprocess.Popen]) -> None:
             p.wait()
 
 
+def replica_env(i: int, replicas: int, *, threads: int | None = None, secret: str,
+                base: Mapping[str, str] | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of replica `i` of `replicas`: `base` (os.environ) with CNNVIZ_REPLICAS, CNNVIZ_REPLICA,
+    the shared cookie secret, OMP_WAIT_POLICY=PASSIVE unless `base` sets one, CNNVIZ_THREADS if `threads`
+    is given, then `extra`. OMP_WAIT_POLICY must be there before torch loads: libgomp reads it only then."""
+    env = dict(os.environ if base is None else base)
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    env.update(CNNVIZ_REPLICAS=str(replicas), CNNVIZ_REPLICA=str(i), STREAMLIT_SERVER_COOKIE_SECRET=secret)
+    if threads is not None:
+        env["CNNVIZ_THREADS"] = str(threads)
+    env.update(extra or {})
+    return env
+
+
 @contextmanager
-def running(replicas: int = 2, port: int = 0, *, host: str = "127.0.0.1", threads: int = 1,
+def running(replicas: int = 2, port: int = 0, *, host: str = "127.0.0.1", threads: int | None = None,
             env: dict[str, str] | None = None, timeout: float = 90, keep: bool = False) -> Iterator[Deployment]:
     """Start `replicas` Streamlit processes and nginx in front of them; stop them all on exit."""
     nginx = find_nginx()
@@ -136,8 +153,7 @@ def running(replicas: int = 2, port: int = 0, *, host: str = "127.0.0.1", thread
                 [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(p),
                  "--server.address", "127.0.0.1", "--server.headless", "true"],
                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env=dict(os.environ, CNNVIZ_THREADS=str(threads), CNNVIZ_REPLICA=str(i),
-                         STREAMLIT_SERVER_COOKIE_SECRET=secret, **(env or {}))))
+                env=replica_env(i, replicas, threads=threads, secret=secret, extra=env)))
             log.close()
         urls = [f"http://127.0.0.1:{p}" for p in ports]
         for u in urls:
@@ -170,7 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="Streamlit processes (default: one per core)")
     parser.add_argument("--port", type=int, default=8500, help="nginx's port (default 8500)")
     parser.add_argument("--host", default="127.0.0.1", help="nginx's address (0.0.0.0 for a class network)")
-    parser.add_argument("--threads", type=int, default=1, help="CNNVIZ_THREADS of each replica (default 1)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CNNVIZ_THREADS of each replica (default: the app's share of the cores, "
+                             "cores // replicas, at least 1)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs) on exit")
     parser.add_argument("--print-config", action="store_true", help="print the nginx config and exit")
     parser.add_argument("--servers", help="with --print-config: upstream host:port list, comma-separated")
@@ -179,6 +197,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
+    if args.threads is not None and args.threads < 1:
+        parser.error("--threads must be at least 1")
     if args.print_config:
         servers = args.servers.split(",") if args.servers else [f"127.0.0.1:{8501 + i}" for i in range(args.replicas)]
         logs = dict(access_log="/dev/stdout", error_log="/dev/stderr") if args.compose else {}
@@ -190,7 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(f"starting {args.replicas} replicas and nginx...", flush=True)
         with running(args.replicas, args.port, host=args.host, threads=args.threads, keep=args.keep) as d:
+            threads = args.threads or f"{os.cpu_count() or 1} cores // {args.replicas} replicas, at least 1"
             print(f"cnnviz: {d.url}  ({args.replicas} replicas: {', '.join(d.replicas)}; logs in {d.runtime})\n"
+                  f"torch threads per replica: {threads}; "
+                  f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', 'PASSIVE')}\n"
                   "Ctrl-C stops them all.", flush=True)
             while all(p.poll() is None for p in d.procs):
                 time.sleep(0.5)

@@ -91,3 +91,61 @@ def test_budget_limits_are_set_like_the_others():
     assert (budget.max_multiply_adds, budget.max_activation_bytes) == (1_000_000, 64 * 2**20)
     bad = settings_from_env({"CNNVIZ_MAX_MULTIPLY_ADDS": "-5", "CNNVIZ_MAX_ACTIVATION_MB": "2.5"})
     assert bad.budget() == DEFAULT.budget()
+
+
+# --- threads from cores and replicas (docs/threads.md) ------------------------------------------
+
+@pytest.mark.parametrize(("cores", "replicas", "threads"), [
+    (2, 2, 1), (2, 1, 2), (2, 3, 1), (2, 4, 1),     # the 2-core class server: one per replica per core
+    (8, 2, 4), (8, 4, 2), (8, 8, 1), (6, 4, 1),     # a share of the cores, rounded down
+    (16, 1, 4), (64, 2, 4),                        # capped at MAX_THREADS = 4
+    (1, 1, 1), (0, 1, 1), (4, 0, 4), (-3, -1, 1),  # nonsense counts as 1
+])
+def test_threads_for_gives_each_replica_its_share_of_the_cores(cores, replicas, threads):
+    from cnnviz.settings import MAX_THREADS, threads_for
+
+    assert MAX_THREADS == 4
+    assert threads_for(cores, replicas) == threads
+
+
+def test_replicas_set_the_threads_when_threads_are_not_given():
+    assert settings_from_env({"CNNVIZ_REPLICAS": "2"}, cores=8) == Settings(replicas=2, threads=4)
+    assert settings_from_env({"CNNVIZ_REPLICAS": "2"}, cores=2).threads == 1
+    assert settings_from_env({"CNNVIZ_REPLICAS": "1"}, cores=2).threads == 2
+    assert settings_from_env({"CNNVIZ_REPLICAS": "4"}, cores=8).threads == 2
+
+
+def test_explicit_threads_win_over_replicas():
+    env = {"CNNVIZ_REPLICAS": "1", "CNNVIZ_THREADS": "3"}
+    assert settings_from_env(env, cores=8) == Settings(replicas=1, threads=3)
+
+
+@pytest.mark.parametrize("raw", ["", "0", "-2", "two", "2.0"])
+def test_without_valid_replicas_the_default_stays_one_thread(raw):
+    assert settings_from_env({"CNNVIZ_REPLICAS": raw}, cores=16) == DEFAULT
+    assert DEFAULT.replicas == 1 and DEFAULT.threads == 1
+
+
+def test_a_bad_threads_value_falls_back_to_the_replicas_rule():
+    assert settings_from_env({"CNNVIZ_THREADS": "x", "CNNVIZ_REPLICAS": "2"}, cores=8).threads == 4
+
+
+def test_hosted_replicas_use_the_rule_too():
+    hosted = settings_from_env({"CNNVIZ_HOSTED": "1", "CNNVIZ_REPLICAS": "3"}, cores=6)
+    assert hosted.hosted and hosted.threads == 2 and hosted.max_epochs == 10
+
+
+def test_cores_default_to_this_process_affinity(monkeypatch):
+    import cnnviz.settings as module
+
+    monkeypatch.setattr(module, "available_cores", lambda: 12)
+    assert settings_from_env({"CNNVIZ_REPLICAS": "3"}).threads == 4
+    assert settings_from_env({"CNNVIZ_REPLICAS": "6"}).threads == 2
+
+
+def test_available_cores_is_the_affinity_mask():
+    import os
+
+    from cnnviz.settings import available_cores
+
+    assert available_cores() == len(os.sched_getaffinity(0)) >= 1
