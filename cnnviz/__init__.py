@@ -5,16 +5,71 @@ safe model files, the model zoo and plotly figures. Everything the app shows can
 be reproduced in a notebook with the names exported here.
 """
 
-from cnnviz.budget import (
-    APP_BATCH_SIZE,
-    DEFAULT_BUDGET,
-    Budget,
-    ModelCost,
-    ModelTooCostlyError,
-    check_budget,
-    model_cost,
+from cnnviz.analysis.effective_receptive_field import (
+    GradientSpread,
+    effective_receptive_field,
+    gradient_mass_fraction,
+    gradient_spread,
+    receptive_field_crops,
 )
-from cnnviz.data import (
+from cnnviz.analysis.equivariance import (
+    EquivarianceView,
+    LayerEquivariance,
+    equivariance_errors,
+    equivariance_view,
+    shift_image,
+    toy_model,
+    toy_spec,
+)
+from cnnviz.analysis.features import (
+    TopActivations,
+    feature_maps,
+    spatial_layers,
+    top_activations,
+)
+from cnnviz.analysis.gradients import (
+    ActivationStats,
+    DegradationConfig,
+    DegradationResult,
+    GradientNorms,
+    GradientTrace,
+    StepReport,
+    activation_stats,
+    degradation_experiment,
+    gradient_norms,
+    train_with_gradient_norms,
+)
+from cnnviz.analysis.ngrams import (
+    IG_TOLERANCE,
+    MAX_IG_STEPS,
+    EncodedSentence,
+    NgramActivations,
+    TokenAttribution,
+    TopNgram,
+    attribute_tokens,
+    encode_sentence,
+    ngram_activations,
+    top_ngrams,
+)
+from cnnviz.analysis.pooling import (
+    InvarianceCurves,
+    PoolingStage,
+    PoolResult,
+    binomial_kernel,
+    invariance_curves,
+    pool,
+    pooling_stages,
+    transform_image,
+)
+from cnnviz.analysis.receptive_field import ReceptiveField, receptive_fields
+from cnnviz.analysis.sparsity import (
+    Connectivity,
+    LayerParameterCount,
+    connectivity,
+    layer_parameter_counts,
+)
+from cnnviz.analysis.summary import LayerSummary, model_summary
+from cnnviz.data.images import (
     OFFLINE_DATASETS,
     ONLINE_DATASETS,
     PHOTOS,
@@ -27,101 +82,79 @@ from cnnviz.data import (
     load_image_dataset,
     load_photo,
     make_shapes,
-    network_available,
     to_model_input,
 )
-from cnnviz.equivariance import (
-    EquivarianceView,
-    LayerEquivariance,
-    equivariance_errors,
-    equivariance_view,
-    shift_image,
-    toy_model,
-    toy_spec,
+from cnnviz.data.network import network_available
+from cnnviz.data.sentiment import make_sentiment_corpus
+from cnnviz.data.text import (
+    OFFLINE_TEXT_CORPORA,
+    ONLINE_TEXT_CORPORA,
+    TextDataset,
+    load_text_corpus,
+    text_dataset_from_rows,
 )
-from cnnviz.errors import CnnvizError, DatasetUnavailableError, ImageLoadError, ModelLoadError
-from cnnviz.features import TopActivations, feature_maps, spatial_layers, top_activations
-from cnnviz.gradients import (
-    ActivationStats,
-    DegradationConfig,
-    DegradationResult,
-    GradientNorms,
-    GradientTrace,
-    StepReport,
-    activation_stats,
-    degradation_experiment,
-    gradient_norms,
-    train_with_gradient_norms,
+from cnnviz.data.text_csv import csv_columns, texts_from_csv
+from cnnviz.data.tokenizer import PAD_ID, UNK_ID, tokenize
+from cnnviz.data.vocabulary import TextPreprocessing, Vocabulary
+from cnnviz.errors import (
+    CnnvizError,
+    DatasetUnavailableError,
+    ImageLoadError,
+    ModelLoadError,
 )
-from cnnviz.io import load_model, load_model_bytes, model_to_bytes, save_model, saved_view
-from cnnviz.models import (
+from cnnviz.models.budget import (
+    APP_BATCH_SIZE,
+    DEFAULT_BUDGET,
+    Budget,
+    ModelCost,
+    ModelTooCostlyError,
+    check_budget,
+    model_cost,
+)
+from cnnviz.models.cnn import (
     ARCHITECTURES,
     CNN,
     CNNSpec,
     ConvSpec,
-    LayerSummary,
     architecture_spec,
     build_model,
     count_parameters,
     lenet5,
     lenet5_spec,
-    model_summary,
     tiny_vgg,
     tiny_vgg_spec,
 )
-from cnnviz.pooling import (
-    InvarianceCurves,
-    PoolingStage,
-    PoolResult,
-    binomial_kernel,
-    invariance_curves,
-    pool,
-    pooling_stages,
-    transform_image,
+from cnnviz.models.files import (
+    load_model,
+    load_model_bytes,
+    model_to_bytes,
+    save_model,
+    saved_view,
 )
-from cnnviz.receptive_field import (
-    GradientSpread,
-    ReceptiveField,
-    effective_receptive_field,
-    gradient_mass_fraction,
-    gradient_spread,
-    receptive_field_crops,
-    receptive_fields,
+from cnnviz.models.resnet import (
+    ResNetCIFAR,
+    ResNetSpec,
+    build_resnet,
+    resnet_cifar,
+    weighted_layers,
 )
-from cnnviz.resnet import ResNetCIFAR, ResNetSpec, build_resnet, resnet_cifar, weighted_layers
-from cnnviz.settings import HOSTED, Settings, settings_from_env
-from cnnviz.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
-from cnnviz.specs import build_from_spec, is_text_spec, spec_from_dict
-from cnnviz.text_analysis import (
-    IG_TOLERANCE,
-    MAX_IG_STEPS,
-    EncodedSentence,
-    NgramActivations,
-    TokenAttribution,
-    TopNgram,
-    attribute_tokens,
-    encode_sentence,
-    ngram_activations,
-    top_ngrams,
+from cnnviz.models.specs import build_from_spec, is_text_spec, spec_from_dict
+from cnnviz.models.text import (
+    FastText,
+    FastTextSpec,
+    TextCNN,
+    TextCNNSpec,
+    build_text_model,
+    fasttext,
+    text_cnn,
 )
-from cnnviz.text_data import (
-    OFFLINE_TEXT_CORPORA,
-    ONLINE_TEXT_CORPORA,
-    PAD_ID,
-    UNK_ID,
-    TextDataset,
-    TextPreprocessing,
-    Vocabulary,
-    csv_columns,
-    load_text_corpus,
-    make_sentiment_corpus,
-    text_dataset_from_rows,
-    texts_from_csv,
-    tokenize,
+from cnnviz.models.trained import (
+    ModelInfo,
+    TrainedModel,
+    untrained_model,
+    untrained_text_model,
 )
-from cnnviz.text_models import FastText, FastTextSpec, TextCNN, TextCNNSpec, build_text_model, fasttext, text_cnn
-from cnnviz.trained import ModelInfo, TrainedModel, untrained_model, untrained_text_model
-from cnnviz.training import (
+from cnnviz.models.training import (
     STOP,
     BatchReport,
     EpochReport,
@@ -133,7 +166,7 @@ from cnnviz.training import (
     set_torch_threads,
     train,
 )
-from cnnviz.zoo import (
+from cnnviz.models.zoo import (
     DEFAULT_TEXT_ZOO_MODEL,
     DEFAULT_ZOO_MODEL,
     ZOO,
@@ -142,6 +175,7 @@ from cnnviz.zoo import (
     load_zoo_model,
     zoo_path,
 )
+from cnnviz.settings import HOSTED, Settings, settings_from_env
 
 __all__ = [
     "ARCHITECTURES", "CNN", "DEFAULT_ZOO_MODEL", "OFFLINE_DATASETS", "ONLINE_DATASETS", "PHOTOS",

@@ -3,7 +3,7 @@
 `CNNVIZ_HOSTED=1` (or true/yes/on) switches to the limits of a hosted demo, where
 one small machine serves a class or the public: fewer epochs and steps, smaller
 uploads and data sets, at most two trainings at once, and a tight cost budget for every
-model (multiply-adds per image, activation memory: see `cnnviz.budget`). Each limit can
+model (multiply-adds per image, activation memory: see `cnnviz.models.budget`). Each limit can
 still be set on its own (CNNVIZ_MAX_EPOCHS=20, ...). Bad values fall back to the
 defaults, so a typo in a deployment never stops the app.
 
@@ -20,7 +20,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 
-from cnnviz.budget import LOCAL_MAX_ACTIVATION_MB, LOCAL_MAX_MULTIPLY_ADDS, MAX_PARAMETERS, Budget
+from cnnviz.models.budget import (
+    LOCAL_MAX_ACTIVATION_MB,
+    LOCAL_MAX_MULTIPLY_ADDS,
+    MAX_PARAMETERS,
+    Budget,
+)
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,14 @@ class Settings:
     max_attribution_steps: int = 200  # most Integrated Gradients steps (CNNVIZ_MAX_ATTRIBUTION_STEPS)
     max_samples: int = 12000     # most examples of an online data set or a CSV upload (CNNVIZ_MAX_SAMPLES)
     max_trainings: int = 4       # trainings that run at once in the process; the others wait (CNNVIZ_MAX_TRAININGS)
-    # The cost budget of a model (cnnviz.budget), checked from its spec before it is built or run:
+    # The cost budget of a model (cnnviz.models.budget), checked from its spec before it is built or run:
     # multiply-adds of one forward pass per image or text (CNNVIZ_MAX_MULTIPLY_ADDS)
     max_multiply_adds: int = LOCAL_MAX_MULTIPLY_ADDS
     # MB of activations of one forward pass at the app's batch (CNNVIZ_MAX_ACTIVATION_MB)
     max_activation_mb: int = LOCAL_MAX_ACTIVATION_MB
 
     def budget(self) -> Budget:
-        """The cost budget these settings allow a model (see `cnnviz.budget.check_budget`)."""
+        """The cost budget these settings allow a model (see `cnnviz.models.budget.check_budget`)."""
         return Budget(max_multiply_adds=self.max_multiply_adds, max_activation_bytes=self.max_activation_mb * 2**20,
                       max_parameters=MAX_PARAMETERS)
 

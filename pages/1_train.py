@@ -270,7 +270,7 @@ def load_upload(upload, architecture: str, dataset_name: str) -> None:
         data = dataset(dataset_name)
         picked = untrained_model(architecture, data).info
         picked = replace(picked, name=f"{picked.spec.name} ({upload.name})")
-        # The budget is checked from the file's spec before anything is built or run (cnnviz.budget).
+        # The budget is checked from the file's spec before anything is built or run (cnnviz.models.budget).
         loaded = load_model_bytes(upload.getvalue(), filename=upload.name, info=picked,
                                   max_bytes=app_settings().max_upload_mb * 2**20, budget=app_settings().budget())
     except (CnnvizError, ValueError) as exc:

@@ -1,7 +1,7 @@
 """Fuzz tests: every loader of user input gets bad input of every kind; it answers with a clear
 `CnnvizError` (a message for the user) or a valid result, and never crashes, hangs or runs code.
 
-What is fuzzed, beyond the hypothesis tests in test_data.py, test_io.py and test_text_data.py:
+What is fuzzed, beyond the hypothesis tests in data/test_images.py, models/test_files.py and data/test_tokenizer.py:
 
 - images (`decode_image`, then `to_model_input`): valid odd images of random size and content in
   every mode each upload format has (1, L, LA, P with and without transparency, RGB, RGBA, 16-bit
@@ -86,7 +86,7 @@ from cnnviz import (
     to_model_input,
     tokenize,
 )
-from cnnviz.text_models import FastTextSpec, TextCNNSpec
+from cnnviz.models.text import FastTextSpec, TextCNNSpec
 
 
 @pytest.fixture(scope="module", autouse=True)

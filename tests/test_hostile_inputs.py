@@ -23,7 +23,7 @@ import torch
 
 import cnnviz
 from cnnviz import HOSTED, ModelLoadError, Settings, load_zoo_model, model_to_bytes
-from cnnviz.models import CNNSpec, ConvSpec
+from cnnviz.models.cnn import CNNSpec, ConvSpec
 
 SECONDS, MEGABYTES = 2.0, 300
 _PAGE = os.sysconf("SC_PAGE_SIZE")

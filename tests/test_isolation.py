@@ -17,12 +17,13 @@ import torch
 from torch import nn
 
 import cnnviz
-from cnnviz import receptive_field as rf
-from cnnviz.data import load_image_dataset
-from cnnviz.models import CNNSpec, ConvSpec, Dropout, build_model, lenet5
-from cnnviz.resnet import ResNetSpec, build_resnet, resnet_cifar
-from cnnviz.text_models import TextCNNSpec, build_text_model
-from cnnviz.training import STOP, TrainConfig, train
+from cnnviz.analysis import receptive_field as rf
+from cnnviz.analysis import tracing
+from cnnviz.data.images import load_image_dataset
+from cnnviz.models.cnn import CNNSpec, ConvSpec, Dropout, build_model, lenet5
+from cnnviz.models.resnet import ResNetSpec, build_resnet, resnet_cifar
+from cnnviz.models.text import TextCNNSpec, build_text_model
+from cnnviz.models.training import STOP, TrainConfig, train
 
 ORIGINAL_CALL = nn.Module.__call__
 
@@ -245,7 +246,7 @@ def test_no_class_wide_patch_is_visible_while_tracing():
             self.conv = nn.Conv2d(1, 1, 3)
 
         def forward(self, x):  # runs during the trace, as other threads would
-            seen.append(nn.Module.__call__ is ORIGINAL_CALL and nn.Module.__getattr__ is rf._orig_module_getattr)
+            seen.append(nn.Module.__call__ is ORIGINAL_CALL and nn.Module.__getattr__ is tracing._orig_module_getattr)
             return self.conv(x)
 
     model = Spy()
@@ -278,7 +279,7 @@ def test_a_trace_over_its_time_budget_is_a_clear_error(monkeypatch):
             time.sleep(0.3)
             return self.conv(x) + 1
 
-    monkeypatch.setattr(rf, "TRACE_SECONDS", 0.1)
+    monkeypatch.setattr(tracing, "TRACE_SECONDS", 0.1)
     with pytest.raises(ValueError, match=r"took more than 0.1 s"):
         rf.receptive_fields(Slow(), (1, 5, 5))
 

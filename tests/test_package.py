@@ -19,7 +19,8 @@ SUBMODULES = sorted(m.name for m in pkgutil.walk_packages([str(PACKAGE_DIR)], pr
 
 
 def test_submodules_are_found():
-    assert {"cnnviz.data", "cnnviz.io", "cnnviz.models", "cnnviz.training", "cnnviz.zoo",
+    assert {"cnnviz.data", "cnnviz.data.images", "cnnviz.data.text", "cnnviz.models", "cnnviz.models.files",
+            "cnnviz.models.training", "cnnviz.models.zoo", "cnnviz.analysis", "cnnviz.analysis.receptive_field",
             "cnnviz.plots", "cnnviz.plots.training"} <= set(SUBMODULES)
 
 
@@ -44,7 +45,7 @@ def test_the_subprocess_check_can_see_streamlit():
     assert done.stdout.strip() == "True", done.stderr
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE_DIR.rglob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(PACKAGE_DIR.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE_DIR)))
 def test_sources_do_not_mention_streamlit_imports(path):
     text = path.read_text()
     assert not re.search(r"^\s*(import|from)\s+streamlit\b", text, re.MULTILINE)

@@ -73,7 +73,7 @@ def test_a_hosted_limit_can_be_set_on_its_own():
     assert hosted.max_epochs == 20 and hosted.max_trainings == 2 and hosted.max_steps == 300
 
 
-# --- the cost budget of models (cnnviz.budget) --------------------------------------------------
+# --- the cost budget of models (cnnviz.models.budget) --------------------------------------------------
 
 def test_budget_defaults_local_and_hosted():
     from cnnviz import DEFAULT_BUDGET, HOSTED, Budget

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import plotly.graph_objects as go
 
 if TYPE_CHECKING:  # figures need no torch at run time
-    from cnnviz.models import LayerSummary
+    from cnnviz.analysis.summary import LayerSummary
 
 
 _KIND_COLOURS = {"Conv2d": "#1f77b4", "MaxPool2d": "#ff7f0e", "AvgPool2d": "#ff7f0e",

@@ -2,7 +2,7 @@
 
 Convolution is translation *equivariant* (shift the image, the map shifts with it);
 these figures show where that holds and where borders or strides break it. They
-take the dataclasses of `cnnviz.equivariance` and need no torch.
+take the dataclasses of `cnnviz.analysis.equivariance` and need no torch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 from cnnviz.plots._common import unique_labels
 
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
-    from cnnviz.equivariance import EquivarianceView, LayerEquivariance
+    from cnnviz.analysis.equivariance import EquivarianceView, LayerEquivariance
 
 __all__ = ["plot_equivariance_errors", "plot_equivariance_view"]
 

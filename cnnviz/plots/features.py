@@ -14,7 +14,8 @@ from typing import Literal
 import numpy as np
 import plotly.graph_objects as go
 
-from cnnviz.plots._common import montage as _montage, unique_labels
+from cnnviz.plots._common import montage as _montage
+from cnnviz.plots._common import unique_labels
 from cnnviz.safe_text import as_plotly_text
 
 _FONT = 11

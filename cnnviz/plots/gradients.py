@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
-    from cnnviz.gradients import ActivationStats, GradientNorms, GradientTrace
+    from cnnviz.analysis.gradients import ActivationStats, GradientNorms, GradientTrace
 
 _PLAIN_COLOUR, _RESIDUAL_COLOUR = "#d62728", "#1f77b4"
 _SMOOTHING = 10  # steps in the running mean of a loss curve: one batch's loss is noisy

@@ -21,7 +21,7 @@ from cnnviz.plots._common import unique_labels
 from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
-    from cnnviz.receptive_field import ReceptiveField
+    from cnnviz.analysis.receptive_field import ReceptiveField
 
 Box = tuple[int, int, int, int]
 

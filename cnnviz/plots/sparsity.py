@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from cnnviz.sparsity import Connectivity, LayerParameterCount
+from cnnviz.analysis.sparsity import Connectivity, LayerParameterCount
 
 _WEIGHT_COLOURS = qualitative.Plotly
 _INPUT_Y, _OUTPUT_Y = 0.0, 1.0

@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # the dataclasses only: plots never import torch
-    from cnnviz.text_analysis import NgramActivations, TokenAttribution, TopNgram
+    from cnnviz.analysis.ngrams import NgramActivations, TokenAttribution, TopNgram
 
 _FONT = 11
 _PLOT_WIDTH = 620  # pixels of plotting area in a ~700 px wide column

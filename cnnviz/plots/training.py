@@ -13,7 +13,7 @@ from cnnviz.plots._common import montage as tile_montage
 from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # figures need no torch at run time
-    from cnnviz.training import EpochReport
+    from cnnviz.models.training import EpochReport
 
 
 def plot_training_curves(history: Sequence[EpochReport], *, total_epochs: int | None = None) -> go.Figure:

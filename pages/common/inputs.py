@@ -17,7 +17,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import PHOTOS, CnnvizError, TrainedModel, check_input, decode_image, load_photo, to_model_input
-from cnnviz.data import DECODE_MAX_SIDE
+from cnnviz.data.images import DECODE_MAX_SIDE
 from cnnviz.safe_text import as_markdown_text
 from pages.common.links import linked
 from pages.common.session import app_settings, own_test_data

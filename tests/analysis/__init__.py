@@ -1,0 +1,1 @@
+"""Tests of analysis: compute_X functions and their dataclasses (cnnviz.analysis)."""

@@ -1,0 +1,1 @@
+"""Tests of the app: pages under AppTest, a real browser, deployment."""

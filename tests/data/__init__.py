@@ -1,0 +1,1 @@
+"""Tests of data sets: images, text corpora, tokenizer and vocabulary (cnnviz.data)."""

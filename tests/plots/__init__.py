@@ -1,0 +1,1 @@
+"""Tests of figures: plot_X functions (cnnviz.plots)."""
