@@ -71,7 +71,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.agent_isolation import Checker, Own
@@ -563,7 +563,7 @@ def report(app: Phase, bare: Phase, sessions: int, args: argparse.Namespace, bef
     where = (f"app as {args.replicas} replicas behind nginx (CNNVIZ_THREADS={args.replica_threads} each)"
              if args.replicas else "app as one process")
     lines = [f"# bench_agents: {sessions} sessions, {'hosted' if args.hosted else 'not hosted'}, {where}, "
-             f"bare floor as one process, {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+             f"bare floor as one process, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
              f"# before the run: {before}", f"# after the run:  {machine()}", "",
              "| step | n | app median | app p95 | bare median | bare p95 | p95 app/bare |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -571,7 +571,7 @@ def report(app: Phase, bare: Phase, sessions: int, args: argparse.Namespace, bef
                      "replica_threads": args.replica_threads if args.replicas else None,
                      "steps": {}, "machine_before": before,
                      "machine_after": machine(),
-                     "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                     "date": datetime.now(UTC).isoformat(timespec="seconds")}
     for name in names + [None]:
         a, b = timed(app.records, name), timed(bare.records, name)
         row = {"n": len(a), "app_median": statistics.median(a) if a else None, "app_p95": p95(a) if a else None,

@@ -486,7 +486,7 @@ def row(name: str, records: list[Record], note: str = "") -> str:
 async def barrier(sync: asyncio.Barrier, session: Session, what: str, timeout: float) -> None:
     try:
         await asyncio.wait_for(sync.wait(), timeout)
-    except (asyncio.TimeoutError, asyncio.BrokenBarrierError) as exc:
+    except (TimeoutError, asyncio.BrokenBarrierError) as exc:
         session.error("isolation", "check", 0.0, f"waiting for the others to {what}: {type(exc).__name__}")
 
 

@@ -278,7 +278,8 @@ _SKIP = ("exec_func_with_error_handling", "_run_script", "code_to_exec", "_run_s
 
 
 def top_functions(stats: pstats.Stats, total: float, n: int) -> list[tuple[str, str, float]]:
-    """The functions with the most cumulative time that are entries into cnnviz, plotly, torch or a Streamlit element."""
+    """The functions with the most cumulative time that are entries into cnnviz, plotly, torch or a
+    Streamlit element."""
     raw = stats.stats
     rows = []
     for func, (_, _, _, ct, callers) in raw.items():

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 from cnnviz.models.budget import (
     LOCAL_MAX_ACTIVATION_MB,
@@ -95,7 +96,7 @@ def settings_from_env(environ: Mapping[str, str] | None = None, *, cores: int | 
     environ = os.environ if environ is None else environ
     hosted = environ.get("CNNVIZ_HOSTED", "").strip().lower() in _TRUE
     base = HOSTED if hosted else Settings()
-    values = {}
+    values: dict[str, Any] = {}
     for f in fields(Settings):
         if f.name == "hosted":
             continue

@@ -65,7 +65,8 @@ NOTEBOOKS["01_lenet5_feature_maps_receptive_fields"] = [
     image = digits.x_test[0]                      # (1, 28, 28) in [0, 1]
     x = prep.apply(image[None])[0]                # normalised as in training
     probabilities = cnnviz.predict_proba(model, x[None])[0]
-    print("label", digits.class_names[digits.y_test[0]], "- predicted", trained.info.class_names[probabilities.argmax()])
+    predicted = trained.info.class_names[probabilities.argmax()]
+    print("label", digits.class_names[digits.y_test[0]], "- predicted", predicted)
 
     fig = cnnviz.plots.plot_class_probabilities(probabilities, trained.info.class_names)
     fig.show()
@@ -273,7 +274,8 @@ NOTEBOOKS["02_equivariance_and_pooling"] = [
     layers = list(curves.layers)
     for stage in stages:
         i = layers.index(stage.name)
-        print(f"shift 1 px: {layers[i - 1]} changes {curves.change[5, i - 1]:.2f}, {stage.name} {curves.change[5, i]:.2f}")
+        before, after = curves.change[5, i - 1], curves.change[5, i]
+        print(f"shift 1 px: {layers[i - 1]} changes {before:.2f}, {stage.name} {after:.2f}")
         assert curves.change[5, i] < curves.change[5, i - 1]
     print("same prediction:", dict(zip(amounts, curves.same_prediction.round(2).tolist())))
 
@@ -393,7 +395,8 @@ NOTEBOOKS["03_textcnn_with_captum"] = [
     ("code", """
     fast = cnnviz.untrained_text_model("fasttext", corpus, seed=0)
     assert fast.parameters == V * K + K * C + C == 4_610
-    result = cnnviz.train(fast.model, corpus.train_tensors(), cnnviz.TrainConfig(epochs=3, batch_size=64, learning_rate=0.01))
+    config = cnnviz.TrainConfig(epochs=3, batch_size=64, learning_rate=0.01)
+    result = cnnviz.train(fast.model, corpus.train_tensors(), config)
     fast_accuracy = cnnviz.evaluate(fast.model, x_test, y_test).accuracy
     print(f"fastText test accuracy {fast_accuracy:.1%} vs TextCNN {evaluation.accuracy:.1%}")
     cnnviz.plots.plot_training_curves(result.history).show()
@@ -430,7 +433,8 @@ NOTEBOOKS["04_resnet_vs_plain_gradients"] = [
     3-channel CIFAR input, 269,722 (convs without bias, each followed by batch norm's 2 per channel).
     """),
     ("code", """
-    conv_bn = lambda c_in, c_out: c_in * c_out * 9 + 2 * c_out
+    def conv_bn(c_in, c_out):
+        return c_in * c_out * 9 + 2 * c_out
     by_hand = (conv_bn(3, 16) + 6 * conv_bn(16, 16)
                + conv_bn(16, 32) + 5 * conv_bn(32, 32)
                + conv_bn(32, 64) + 5 * conv_bn(64, 64)
@@ -489,7 +493,8 @@ def _cell(kind: str, source: str, cell_id: str) -> nbformat.NotebookNode:
 
 
 def build(stem: str, cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
-    notebook = new_notebook(cells=[_cell(kind, source, f"{stem[:2]}-{i:02d}") for i, (kind, source) in enumerate(cells)])
+    notebook = new_notebook(cells=[_cell(kind, source, f"{stem[:2]}-{i:02d}")
+                                   for i, (kind, source) in enumerate(cells)])
     notebook.metadata = {
         "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
         "language_info": {"name": "python"},

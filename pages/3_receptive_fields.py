@@ -4,7 +4,6 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import (
-    GradientSpread,
     connectivity,
     effective_receptive_field,
     feature_maps,
@@ -21,6 +20,7 @@ from cnnviz.plots import (
     plot_unit_picker,
 )
 from cnnviz.safe_text import as_markdown_text
+from pages.common import words_receptive_fields as words
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked
@@ -28,48 +28,9 @@ from pages.common.reproduce import input_code, model_code, reproduce_panel, snip
 from pages.common.session import current_model, own_test_data
 from pages.common.shared_runs import shared_view, shared_with_figure
 
-ERF_MODES = {"this input": "this input", "test images": "the mean over 32 test images",
-             "random inputs": "the mean over 32 random inputs"}
-# What the gradient's switched-off message says of the inputs of each mode.
-ERF_INPUTS = {"this input": "this input", "test images": "every one of the 32 test images",
-              "random inputs": "every one of the 32 random inputs"}
-# How the ERF sentence reads the measured spread: share of the box that holds 95% of the gradient,
-# and how far the peak lies from the box's centre (0 centre, 1 edge).
-FILLS_MOST, CLEARLY_SMALLER, NEAR_CENTRE = 0.75, 0.5, 1 / 3
-
-
-def _pixel(value: float) -> str:
-    """A row or column, whole or (the mean of tied pixels) to one decimal."""
-    return f"{value:.1f}".removesuffix(".0")
-
-
-def erf_sentence(spread: GradientSpread) -> str:
-    """The caption beside the effective receptive field, worded from what was measured for this unit."""
-    text = f"{spread.mass:.0%} of the gradient inside the box lies on {spread.fraction:.0%} of its pixels: "
-    if spread.fraction >= FILLS_MOST:
-        text += "it fills most of the box, so for this unit the effective receptive field is about as large " \
-                "as the theoretical one"
-    elif spread.fraction >= CLEARLY_SMALLER:
-        text += "the effective receptive field is somewhat smaller than the theoretical one"
-    else:
-        text += "the effective receptive field is clearly smaller than the theoretical one"
-    central = spread.peak_offset is not None and spread.peak_offset <= NEAR_CENTRE
-    if central:
-        text += ", and the gradient peaks near the centre of the box."
-    else:
-        (row, col), (c_row, c_col) = spread.peak, spread.centre
-        text += (f", and the gradient peaks off centre, at row {_pixel(row)}, column {_pixel(col)} (the box's "
-                 f"centre is row {_pixel(c_row)}, column {_pixel(c_col)}).")
-    if central and spread.fraction < CLEARLY_SMALLER:
-        return text + " This is what Luo et al. (2016) found for deep networks: a small bump in the middle."
-    return text + (" Luo et al. (2016) found a small bump in the middle of the box for deep networks, averaged "
-                   "over many inputs; a shallow network, a single input or a unit at the border need not show it.")
-
-
 frame = page_frame()
 st.title("Receptive fields")
-st.caption("Each unit of a convolutional layer sees only a window of the input: its receptive field. "
-           "Stacking layers and pooling make the window grow.")
+st.caption(words.INTRO)
 
 trained = current_model()
 info = trained.info
@@ -87,9 +48,7 @@ with right:
                    "jump": "—" if r.jump is None else f"{r.jump[0]}×{r.jump[1]}",
                    "start": "—" if r.start is None else f"({r.start[0]:g}, {r.start[1]:g})",
                    "note": r.note} for r in records], hide_index=True, height=320)
-st.caption("Size: the input window one unit sees (rows × columns). Jump: how many input pixels apart "
-           "neighbouring units look (the product of the strides so far). Start: the input position of "
-           "the centre of the first unit. After Araujo, Norris & Sim, Distill 2019.")
+st.caption(words.TABLE_NOTE)
 
 st.subheader("One unit: its window and where its gradient lands")
 picked = pick_input(trained, key="rf")
@@ -137,15 +96,14 @@ with pick_col:
 
 box = record.box(unit, (prep.size, prep.size))
 with box_col:
-    st.markdown(f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
-                f"columns {box[1]}–{box[3]}**")
+    st.markdown(words.unit_sees(unit, layer, box))
     st.plotly_chart(shared_view("rf_box", None, (picked.image, box, picked.label),
                                 lambda: plot_receptive_field_box(picked.image, box, title=picked.label)), key="rf_box")
 erf_col, words_col = st.columns(2)
 with words_col:
     test_data = own_test_data(trained)
-    modes = [m for m in ERF_MODES if m != "test images" or test_data is not None]
-    mode = st.radio("Gradient of", modes, format_func=ERF_MODES.get, horizontal=True,
+    modes = [m for m in words.ERF_MODES if m != "test images" or test_data is not None]
+    mode = st.radio("Gradient of", modes, format_func=words.ERF_MODES.get, horizontal=True,
                     key=linked("rf_mode", choices=modes),
                     help="Luo et al. (2016) average the gradient over many inputs.")
     # Each mode's inputs, and the same in the reproduce snippet (random inputs need numpy there).
@@ -167,12 +125,9 @@ with words_col:
     spread, figure = shared_view("erf", trained, (picked.image if mode == "this input" else None, mode, layer,
                                                   unit, channel), erf_figure)
     if spread.peak is None:
-        # For a mean over many inputs, a zero gradient means the unit is off for each one of them.
-        st.caption(f"No gradient reaches the input: this unit is switched off (its ReLU gives 0) for "
-                   f"{ERF_INPUTS[mode]}. Pick another unit"
-                   + (", or average over many inputs." if mode == "this input" else " or channel."))
+        st.caption(words.switched_off(mode))
     else:
-        st.caption(erf_sentence(spread))
+        st.caption(words.erf_sentence(spread))
 with erf_col:
     st.plotly_chart(figure, key="erf")
     reproduce_panel(figure, snippet(
@@ -185,9 +140,7 @@ with erf_col:
         "fig = cnnviz.plots.plot_effective_receptive_field(erf, box, fraction=fraction)"), name="receptive_field")
 
 st.subheader("Sparse interaction")
-st.caption("n inputs, m outputs. A dense layer wires every input to every output: m·n connections, each with "
-           "its own weight. A convolution wires each output to a window of k neighbouring inputs only: k·m "
-           "connections, and all outputs share the same k weights.")
+st.caption(words.SPARSE_NOTE)
 c1, c2, c3, c4 = st.columns(4)
 n_inputs = c1.slider("Inputs n", 3, 32, 8, key=linked("sparse_n", low=3, high=32))
 kernel = c2.slider("Kernel size k", 1, 9, 3, key=linked("sparse_k", low=1, high=9))
@@ -208,8 +161,8 @@ else:
     m2.metric("Convolution connections (k·m)", f"{conn.conv_connections:,}")
     m3.metric("Convolution weights (k, shared)", f"{conn.conv_weights:,}")
     if conn.padding_connections:
-        st.caption(f"{conn.padding_connections} of the {conn.conv_connections} connections fall on padding "
-                   f"(open circles, a constant 0), so {conn.input_connections} lines reach the inputs.")
+        st.caption(words.padding_connections(conn.padding_connections, conn.conv_connections,
+                                             conn.input_connections))
 
 st.markdown(f"**Parameters of the convolutions of {as_markdown_text(info.name)}** beside a dense layer between "
             "the same shapes")

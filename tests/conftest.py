@@ -129,7 +129,6 @@ def assert_same_figure_data(actual, expected, path="data"):
 def run_snippet(at, chart_key: str) -> None:
     """Run the page's "reproduce this figure" snippet offline and check it redraws the chart `chart_key`."""
     import json
-
     from unittest import mock
 
     import plotly.graph_objects as go

@@ -119,8 +119,8 @@ def test_thousands_of_classes_draw_only_the_most_probable_bars():
 
 
 def test_tokens_reach_plotly_as_text():
-    from cnnviz.plots import plot_token_attributions
     from cnnviz.analysis.ngrams import TokenAttribution
+    from cnnviz.plots import plot_token_attributions
 
     attr = TokenAttribution(("<b>", "good", "<pad>"), np.array([0.1, 1.0, 0.0], np.float32), 1, "occlusion",
                             None, None, None)

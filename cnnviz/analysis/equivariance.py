@@ -56,7 +56,7 @@ def _as_shift(shift: tuple[int, int]) -> tuple[int, int]:
         raise ValueError(f"a shift is (dy, dx), not {shift!r}") from None
     if len(values) != 2:
         raise ValueError(f"a shift is (dy, dx), not {shift!r}")
-    out = []
+    out: list[int] = []
     for value in values:
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not float(value).is_integer():
             raise ValueError(f"a shift is (dy, dx) in whole pixels, not {shift!r}")

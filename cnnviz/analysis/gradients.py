@@ -186,7 +186,7 @@ def train_with_gradient_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor
                 break
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            step_norms = np.array([float(w.grad.norm()) for w in weights])
+            step_norms = np.array([float(w.grad.norm()) if w.grad is not None else 0.0 for w in weights])
             optimizer.step()
             losses.append(loss.item())
             norms.append(step_norms)

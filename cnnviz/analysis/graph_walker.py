@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -263,7 +263,7 @@ class GraphWalker:
             return self.reshape(node, parent, geo)
         if isinstance(module, _PAD_MODULES):
             mode = "circular" if isinstance(module, nn.CircularPad2d) else "constant"
-            return self.pad(node, geo, tuple(module.padding), mode)
+            return self.pad(node, geo, tuple(cast(Sequence[int], module.padding)), mode)
         if isinstance(module, (nn.Softmax, nn.LogSoftmax, nn.Softmin)):
             return self.channelwise(node, parent, geo, module.dim)
         if isinstance(module, nn.GroupNorm) or (

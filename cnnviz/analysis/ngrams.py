@@ -22,7 +22,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast
 
 import numpy as np
 import torch
@@ -71,11 +71,12 @@ def _checked_ids(model: nn.Module, tokens: torch.Tensor) -> torch.Tensor:
     if tokens.dtype.is_floating_point or tokens.dtype == torch.bool or tokens.is_complex():
         raise ValueError(f"tokens must be integer ids, not {tokens.dtype}")
     tokens = tokens.to(torch.long)
-    vocab_size = model.embedding.num_embeddings
+    embedding = cast(nn.Embedding, model.embedding)
+    vocab_size = embedding.num_embeddings
     if tokens.numel() and (int(tokens.min()) < 0 or int(tokens.max()) >= vocab_size):
         raise ValueError(f"Token ids must lie in 0 .. {vocab_size - 1} (this model's vocabulary), "
                          f"not {int(tokens.min())} .. {int(tokens.max())}")
-    tokens = tokens.to(model.embedding.weight.device)
+    tokens = tokens.to(embedding.weight.device)
     # A model without `pad_tokens` (fastText) takes any length as it is.
     pad = getattr(model, "pad_tokens", None)
     return pad(tokens) if pad is not None else tokens
@@ -216,9 +217,9 @@ def top_ngrams(model: TextCNN, texts_tokens: torch.Tensor, vocabulary: _Vocabula
                                              rows + first, starts))
     if not found:
         return []
-    ngrams, values, examples, starts = _best_per_ngram(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
-    return [TopNgram(" ".join(_strings(vocabulary, torch.from_numpy(ngrams[i]))), float(values[i]),
-                     int(examples[i]), int(starts[i])) for i in range(min(k, len(values)))]
+    ngrams, best, examples, starts = _best_per_ngram(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
+    return [TopNgram(" ".join(_strings(vocabulary, torch.from_numpy(ngrams[i]))), float(best[i]),
+                     int(examples[i]), int(starts[i])) for i in range(min(k, len(best)))]
 
 
 def _best_per_ngram(ngrams: np.ndarray, values: np.ndarray, examples: np.ndarray,
@@ -323,7 +324,7 @@ def attribute_tokens(model: nn.Module, tokens: torch.Tensor, target: int, *, voc
     ids = _sentence(model, tokens)
     length = ids.shape[1]
     padding = (ids[0] == PAD_ID).cpu().numpy()
-    num_classes = model.fc.out_features
+    num_classes = cast(nn.Linear, model.fc).out_features
     target = operator.index(target)  # an int (numpy ints too); TypeError for 1.0
     if not 0 <= target < num_classes:
         raise ValueError(f"target must be a class 0 .. {num_classes - 1}, not {target}")

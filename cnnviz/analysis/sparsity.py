@@ -12,6 +12,7 @@ sharing: one weight per connection.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,7 +152,8 @@ def layer_parameter_counts(model: nn.Module, input_shape: tuple[int, int, int]) 
             locally_connected=hout * wout * per_position + (outputs if has_bias else 0),
             dense=cin * hin * win * outputs + outputs))
 
-    convs = {module: hook for module in model.modules() if isinstance(module, nn.Conv2d)}
+    convs: dict[nn.Module, Callable[..., None]] = {
+        module: hook for module in model.modules() if isinstance(module, nn.Conv2d)}
     with eval_with_hooks(model, convs):
         model(torch.zeros(1, *input_shape))
     return rows

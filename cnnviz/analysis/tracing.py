@@ -49,7 +49,7 @@ class _IsolatedTracer(fx.Tracer):
     """
 
     def __init__(self, deadline: float) -> None:
-        super().__init__(autowrap_modules=(), autowrap_functions=())
+        super().__init__(autowrap_modules=(), autowrap_functions=())  # type: ignore[arg-type]  # torch's hint says one
         self.deadline = deadline
 
     def create_node(self, *args: Any, **kwargs: Any) -> fx.Node:

@@ -126,6 +126,9 @@ class TextPreprocessing:
         """Inverse of `to_dict`; ValueError on a malformed dict or another kind."""
         if not isinstance(data, dict) or data.get("kind", cls.kind) != cls.kind:
             raise ValueError("not the preprocessing of a text model")
-        return cls(Vocabulary.from_dict(data.get("vocabulary")), data.get("max_length"))
+        vocabulary, max_length = data.get("vocabulary"), data.get("max_length")
+        if not isinstance(vocabulary, dict) or not isinstance(max_length, int):
+            raise ValueError("the text preprocessing needs a vocabulary and a max_length")
+        return cls(Vocabulary.from_dict(vocabulary), max_length)
 
 

@@ -306,7 +306,7 @@ def tiny_vgg(**kwargs: Any) -> CNN:
     return build_model(tiny_vgg_spec(**kwargs), seed=seed)
 
 
-ARCHITECTURES = {"lenet5": lenet5_spec, "tiny_vgg": tiny_vgg_spec}
+ARCHITECTURES: dict[str, Callable[..., CNNSpec]] = {"lenet5": lenet5_spec, "tiny_vgg": tiny_vgg_spec}
 
 
 def architecture_spec(architecture: str, *, in_channels: int, input_size: int, num_classes: int) -> CNNSpec:

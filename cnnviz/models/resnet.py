@@ -79,7 +79,8 @@ class ResNetSpec:
     @property
     def stage_widths(self) -> tuple[int, int, int]:
         """Filters in the three stages: 16, 32 and 64 times the width multiplier."""
-        return tuple(max(1, round(w * self.width)) for w in _STAGE_WIDTHS)
+        first, second, third = (max(1, round(w * self.width)) for w in _STAGE_WIDTHS)
+        return first, second, third
 
     @property
     def label(self) -> str:
@@ -232,7 +233,7 @@ def build_resnet(spec: ResNetSpec, *, seed: int | None = None) -> ResNetCIFAR:
                         lambda model, generator: _initialise(model, spec.init, generator))
 
 
-def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+def weighted_layers(model: nn.Module) -> list[tuple[str, nn.Conv1d | nn.Conv2d | nn.Linear]]:
     """The convolutions and fully connected layers of a model, from input to output, by name.
 
     These are the layers "depth" counts: 6n + 2 of them in a CIFAR ResNet.

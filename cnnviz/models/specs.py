@@ -6,15 +6,16 @@ into a spec and a model whatever its kind, so io and the app need no per-kind co
 
 from __future__ import annotations
 
-from typing import Any, Union
+from typing import Any
 
 from torch import nn
+from typing_extensions import TypeIs  # torch depends on it; typing has TypeIs from 3.13
 
 from cnnviz.models.cnn import CNNSpec, build_model
 from cnnviz.models.text import FastTextSpec, TextCNNSpec, build_text_model
 
-AnySpec = Union[CNNSpec, TextCNNSpec, FastTextSpec]
-_KINDS: dict[str, type] = {"cnn": CNNSpec, "text_cnn": TextCNNSpec, "fasttext": FastTextSpec}
+AnySpec = CNNSpec | TextCNNSpec | FastTextSpec
+_KINDS: dict[str, Any] = {"cnn": CNNSpec, "text_cnn": TextCNNSpec, "fasttext": FastTextSpec}
 TEXT_KINDS = ("text_cnn", "fasttext")  # the kinds that read token ids rather than images
 
 
@@ -26,7 +27,7 @@ def spec_from_dict(data: dict[str, Any]) -> AnySpec:
     return _KINDS[kind].from_dict(data)
 
 
-def is_text_spec(spec: AnySpec) -> bool:
+def is_text_spec(spec: AnySpec) -> TypeIs[TextCNNSpec | FastTextSpec]:
     """Whether the model takes token ids (text) rather than images."""
     return spec.kind in TEXT_KINDS
 

@@ -124,7 +124,10 @@ class TrainedModel:
     def predict_proba(self, inputs: np.ndarray | list[str]) -> np.ndarray:
         """Class probabilities (N, classes) for images (N, C, H, W) in [0, 1], or for a list of sentences."""
         prep = self.info.preprocessing
-        x = prep.encode_batch(list(inputs)) if self.reads_text else prep.apply(inputs)
+        if isinstance(prep, TextPreprocessing):
+            x = prep.encode_batch(list(inputs))
+        else:
+            x = prep.apply(np.asarray(inputs))
         return predict_proba(self.model, x)
 
 

@@ -10,6 +10,7 @@ and dropout draw from generators of their own, never from torch's global random 
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -166,6 +167,14 @@ def train(model: nn.Module, train_set: tuple[torch.Tensor, torch.Tensor], config
     return result
 
 
+def _restore_generator(module: nn.Module, previous: torch.Generator | None) -> None:
+    """Give a cnnviz Dropout back the generator it had (none: it draws from torch's global one again)."""
+    if previous is None:
+        module.__dict__.pop("generator", None)
+    else:
+        module.generator = previous  # type: ignore[assignment]  # nn.Module's __setattr__ hint knows no Generator
+
+
 def _private_dropout(model: nn.Module, generator: torch.Generator) -> Callable[[], None]:
     """Make every dropout layer of `model` draw its masks from `generator`; return the function that undoes it.
 
@@ -178,12 +187,11 @@ def _private_dropout(model: nn.Module, generator: torch.Generator) -> Callable[[
     for module in model.modules():
         if type(module) is nn.Dropout:
             module.__class__ = Dropout
-            undo.append(lambda m=module: setattr(m, "__class__", nn.Dropout))
+            undo.append(functools.partial(setattr, module, "__class__", nn.Dropout))
         if isinstance(module, Dropout):
             previous = module.__dict__.get("generator")
             module.generator = generator
-            undo.append(lambda m=module, g=previous: (
-                m.__dict__.pop("generator", None) if g is None else setattr(m, "generator", g)))
+            undo.append(functools.partial(_restore_generator, module, previous))
 
     def restore() -> None:
         for step in reversed(undo):

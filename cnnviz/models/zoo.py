@@ -17,8 +17,8 @@ from pathlib import Path
 
 import torch
 
-from cnnviz.data.images import load_image_dataset
-from cnnviz.data.text import load_text_corpus
+from cnnviz.data.images import ImageDataset, load_image_dataset
+from cnnviz.data.text import TextDataset, load_text_corpus
 from cnnviz.errors import ModelLoadError
 from cnnviz.models.files import load_model, save_model
 from cnnviz.models.specs import TEXT_KINDS
@@ -69,12 +69,13 @@ def load_zoo_model(key: str = DEFAULT_ZOO_MODEL) -> TrainedModel:
 def build_zoo_model(key: str) -> tuple[TrainedModel, TrainResult]:
     """Train zoo entry `key` from its seed; returns the model (with test accuracy) and its history."""
     entry = ZOO[key]
+    dataset: TextDataset | ImageDataset
     if entry.architecture in TEXT_KINDS:
-        dataset = load_text_corpus(entry.dataset)
-        trained = untrained_text_model(entry.architecture, dataset, seed=entry.config.seed)
+        dataset = corpus = load_text_corpus(entry.dataset)
+        trained = untrained_text_model(entry.architecture, corpus, seed=entry.config.seed)
     else:
-        dataset = load_image_dataset(entry.dataset)
-        trained = untrained_model(entry.architecture, dataset, seed=entry.config.seed)
+        dataset = images = load_image_dataset(entry.dataset)
+        trained = untrained_model(entry.architecture, images, seed=entry.config.seed)
     result = train(trained.model, dataset.train_tensors(), entry.config, test_set=dataset.test_tensors())
     return trained.with_accuracy(result.test_accuracy), result
 

@@ -182,7 +182,7 @@ def plot_class_probabilities(probabilities: np.ndarray, class_names: Sequence[st
     if len(shown) > MAX_CLASS_BARS:
         shown = np.sort(np.argsort(-probabilities, kind="stable")[:MAX_CLASS_BARS])
     # Names may come from a file: text, never plotly's HTML; equal names stay separate bars.
-    names = unique_labels([as_plotly_text(class_names[i], limit=30) for i in shown])
+    names = unique_labels([as_plotly_text(class_names[i], limit=30) for i in shown.tolist()])
     values = probabilities[shown]
     top = int(np.argmax(values)) if len(values) else -1
     colours = ["#d62728" if i == top else "#9ecae1" for i in range(len(names))]

@@ -52,7 +52,7 @@ def _log_ticks(values: list[np.ndarray]) -> dict:
         return {}
     low, high = finite.min(), finite.max()
     decades = np.arange(np.floor(np.log10(low)) - 1, np.ceil(np.log10(high)) + 2)
-    chosen = None
+    chosen = np.empty(0)
     for mantissas in ((1,), (1, 3), (1, 2, 5), (1, 2, 3, 5, 7)):   # sparse to dense
         ticks = np.array([float(f"{m}e{int(d)}") for d in decades for m in mantissas])
         chosen = ticks
@@ -102,7 +102,7 @@ def plot_gradient_norms(norms: Mapping[str, GradientNorms],
                 row=2, col=1)
     fig.update_yaxes(type="log", title_text="gradient norm", **_log_ticks([r.norms for r in norms.values()]),
                      row=1, col=1)
-    if rows == 2:
+    if rows == 2 and stats:
         fig.update_yaxes(type="log", title_text="input std", **_log_ticks([s.std for s in stats.values()]),
                          row=2, col=1)
     fig.update_xaxes(title_text="layer (1 = first conv, last = fully connected)", row=rows, col=1)

@@ -232,6 +232,8 @@ def plot_invariance_curves(curves: InvarianceCurves, *, highlight: Sequence[str]
     # Grey lines first, so the coloured ones are drawn over them; the legend keeps layer order.
     order = sorted(range(len(curves.layers)), key=lambda i: roles[i].role != "other")
     others_shown = False
+    line: dict[str, object]
+    legend: dict[str, object]
     for index in order:
         name, kind, role = curves.layers[index], curves.kinds[index], roles[index]
         if role.role == "key":

@@ -180,7 +180,8 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
                    customdata=np.stack([texts_array[winners[fired]], pooled[fired]], axis=1).reshape(-1, 2),
                    hovertemplate="filter %{y} keeps “%{customdata[0]}”<br>pooled value %{customdata[1]:.4g}"
                                  "<extra></extra>"),
-        go.Scatter(x=tie_cols, y=tie_rows, mode="markers", name="a tie: the same maximum", showlegend=bool(len(tie_rows)),
+        go.Scatter(x=tie_cols, y=tie_rows, mode="markers", name="a tie: the same maximum",
+                   showlegend=bool(len(tie_rows)),
                    marker=dict(symbol="x-thin-open", size=0.6 * size, color="#d62728", line_width=2),
                    customdata=np.stack([texts_array[tie_cols], pooled[tie_rows]], axis=1).reshape(-1, 2),
                    hovertemplate="filter %{y}: “%{customdata[0]}” ties at the maximum %{customdata[1]:.4g}"

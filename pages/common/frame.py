@@ -14,17 +14,26 @@ from typing import Any
 import streamlit as st
 
 from cnnviz import ZOO, is_text_spec, model_to_bytes
-from cnnviz.safe_text import shorten
-from pages.common.links import MODEL_PARAM, link_notice, open_share_box, start_link, write_link
+from cnnviz.safe_text import as_markdown_text, shorten
+from pages.common import words_frame as words
+from pages.common.links import (
+    MODEL_PARAM,
+    link_notice,
+    open_share_box,
+    start_link,
+    write_link,
+)
+from pages.common.runs import last_result, settle_interrupted_run
 from pages.common.session import (
     app_settings,
     current_model,
+    current_reason,
     current_text_model,
     current_zoo_key,
+    previous_model,
     set_current_model,
     set_current_text_model,
-    settle_interrupted_run,
-    sidebar_model_panel,
+    switch_back,
     zoo_copy,
 )
 
@@ -46,7 +55,9 @@ PAGE_CONFIG = {"page_title": "cnnviz", "page_icon": ":material/grid_on:", "layou
 
 def navigation_pages() -> list:
     """Every page of the app, in menu order; a page's url path is its file name without the number that orders it."""
-    from pages.common.home import home  # home opens with page_frame: import it only when needed
+    from pages.common.home import (
+        home,  # home opens with page_frame: import it only when needed
+    )
 
     return [
         st.Page(home, title="Home", icon=":material/home:", default=True),
@@ -98,12 +109,7 @@ def page_frame(*, text: bool = False) -> PageFrame:
     sidebar_model_panel(frame.slot, text=text)
     settings = app_settings()
     if settings.hosted:
-        st.sidebar.caption(
-            f"**Hosted demo limits:** up to {settings.max_epochs} epochs, {settings.max_steps} ResNet steps, "
-            f"depth {settings.max_depth}, {settings.max_attribution_steps} attribution steps, "
-            f"{settings.max_samples:,} examples of an online data set or CSV, uploads of {settings.max_upload_mb} MB; "
-            f"{settings.max_trainings} trainings run at once, others wait their turn. Run cnnviz on your own "
-            "computer for more.")
+        st.sidebar.caption(words.hosted_limits(settings))
     open_share_box()
     return frame
 
@@ -126,3 +132,31 @@ def close_page_frame(frame: PageFrame) -> None:
     sidebar_model_panel(frame.slot, text=frame.text, final=True)
     trained = current_text_model() if frame.text else current_model()
     write_link(current_zoo_key(text=frame.text), frame.notice, lambda view: model_to_bytes(trained, view=view))
+
+
+def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> None:
+    """The model a page uses, at a glance, drawn into a sidebar placeholder: the current (image) model,
+    or with `text` the TextCNN page's model.
+
+    A page draws it when it opens and again, `final`, when it closes (the page may have
+    changed the model); the two draws need their own widget keys."""
+    trained = current_text_model() if text else current_model()
+    info = trained.info
+    with slot.container(border=True):
+        st.markdown("**Current text model**" if text else "**Current model**")
+        st.markdown(as_markdown_text(info.name))   # names come from model files: text, not markup
+        shape = (words.text_input_shape(info.preprocessing.max_length, len(info.preprocessing.vocabulary)) if text
+                 else "×".join(map(str, info.preprocessing.input_shape)))
+        st.caption(words.model_facts(as_markdown_text(info.dataset), info.test_accuracy, trained.parameters, shape))
+        reason = current_reason(text=text)
+        if reason:
+            st.caption(f"Why this model: {as_markdown_text(reason, limit=200)}.")   # may name an uploaded file
+        previous = previous_model(text=text)
+        if previous is not None:
+            st.button(f"Switch back to {as_markdown_text(previous.info.name)}",
+                      key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
+                      on_click=switch_back, kwargs={"text": text}, icon=":material/undo:",
+                      help=words.SWITCH_BACK_HELP)
+        waiting = None if text else last_result()
+        if waiting and waiting.get("candidate") is not None:
+            st.caption(words.waiting_candidate(waiting["status"], len(waiting["history"])))

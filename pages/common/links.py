@@ -21,6 +21,7 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnviz.safe_text import as_markdown_text, shorten
+from pages.common import words_frame as words
 
 _LINKED = "link_keys"          # widget keys linked in this run of the page, in order
 _NOTICES = "link_notices"      # settings from the URL that could not be used, for the notice
@@ -171,7 +172,7 @@ def open_share_box() -> None:
     base = (st.context.url or "").split("?")[0]
     st.session_state[_SHARED_VIEW] = {"page": urlsplit(base).path.strip("/"), "params": {}}
     box = st.sidebar.expander("Share this view", icon=":material/link:")
-    box.caption("This link opens this page with these settings (copy it with the button at its right).")
+    box.caption(words.SHARE_NOTE)
     st.session_state[_SHARE_SLOT] = box.empty()
     st.session_state[_SHARE_BOX] = box
 
@@ -194,16 +195,14 @@ def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], 
     st.session_state[_INCOMING] = None  # applied in this run; a fragment's rerun must not apply it again
     notices = st.session_state.get(_NOTICES, [])
     if notices:
-        notice_slot.warning("Some settings in the link did not fit this view, so defaults are shown for them: "
-                            # what a link carries is anyone's text: shown as text, never as markup
-                            + "; ".join(as_markdown_text(n, limit=300) for n in notices) + ".",
+        # What a link carries is anyone's text: shown as text, never as markup.
+        notice_slot.warning(words.link_notices([as_markdown_text(n, limit=300) for n in notices]),
                             icon=":material/link_off:")
     view = st.session_state[_SHARED_VIEW]
     with st.session_state[_SHARE_BOX]:
         if not model_key:
-            st.caption("A model you trained or uploaded cannot travel in a link: hand out this file instead.")
+            st.caption(words.NO_LINK_MODEL)
         st.download_button("Model and this view in one file", lambda: model_file(view),
                            file_name="cnnviz-view.safetensors", mime="application/octet-stream", on_click="ignore",
                            icon=":material/download:", key="link_view_file",
-                           help="The current model with this page and its settings; loading it on Train / load "
-                                "offers a link straight to this view.")
+                           help=words.VIEW_FILE_HELP)

@@ -2,8 +2,10 @@
 
 Each page builds its snippet from the same settings it used for the figure, with
 `model_code` and `input_code` for the usual first lines, and hands it to
-`reproduce_panel`. The snippet uses only the public cnnviz API, builds the figure
-in `fig` and shows it; the tests run every page's snippet and compare the figures.
+`reproduce_panel`. The snippet uses only the public cnnviz API (no file of the checkout, no
+path relative to it), builds the figure in `fig` and ends with `fig.show()`, so the downloaded
+file runs from any folder once cnnviz is installed; the tests run every page's snippet and
+compare the figures, and tests/test_package.py runs one on an installed copy, outside the checkout.
 """
 
 from __future__ import annotations
@@ -49,9 +51,10 @@ def reproduce_panel(fig: go.Figure, code: str, *, name: str, text: bool = False)
     """An expander with the code that redraws `fig` and downloads of the figure, its settings and the code."""
     settings = {"page": name, **link_params(current_zoo_key(text=text))}
     with st.expander("Reproduce this figure", icon=":material/code:"):
-        st.caption("Run this in a notebook or a script where cnnviz is installed (`pip install .` in the "
-                   "cnnviz folder): it rebuilds the figure above from the same settings. The figure's toolbar "
-                   "(camera icon) saves it as a PNG.")
+        st.caption("Run this anywhere cnnviz is installed (`pip install .` in the cnnviz checkout), in a "
+                   "notebook or saved as a file (`python figure.py`, from any folder): it rebuilds the figure "
+                   "above from the same settings, offline, and shows it. The figure's toolbar (camera icon) "
+                   "saves it as a PNG.")
         st.code(code, language="python", wrap_lines=True)
         html, settings_file, script = st.columns(3)
         # The HTML (with plotly.js inside, so it opens offline) is built only when asked for.

@@ -7,7 +7,6 @@ the current model is the session's own copy, since hooks and gradients mutate it
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -19,13 +18,10 @@ from cnnviz import (
     ONLINE_DATASETS,
     ONLINE_TEXT_CORPORA,
     ZOO,
-    EpochReport,
     ImageDataset,
     Settings,
     TextDataset,
-    TrainConfig,
     TrainedModel,
-    evaluate,
     load_image_dataset,
     load_text_corpus,
     load_zoo_model,
@@ -33,13 +29,12 @@ from cnnviz import (
     set_torch_threads,
     settings_from_env,
 )
-from cnnviz.safe_text import as_markdown_text
 
 _CURRENT = "current_model"
 _TEXT = "current_text_model"  # the TextCNN page's model: text models leave the image pages their model
 _ZOO_KEYS = "current_zoo_keys"  # {"image"/"text": zoo key} while that model is an untouched zoo model
-_RUN = "training_run"        # a run in progress; left behind when a rerun (Stop) interrupts it
-_RESULT = "training_result"  # what the last finished or stopped run achieved
+RUN_KEY = "training_run"        # a run in progress; left behind when a rerun (Stop) interrupts it
+RESULT_KEY = "training_result"  # what the last finished or stopped run achieved
 _PREVIOUS = "previous_models"  # {"image"/"text": (model, zoo key, reason)} that the current one replaced
 _REASONS = "current_reasons"   # {"image"/"text": why that model is current}
 
@@ -121,7 +116,7 @@ def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None, reas
     current_model()  # so there is a model to keep as the previous one
     _keep_previous("image")
     _install("image", trained, zoo_key, reason)
-    st.session_state.pop(_RESULT, None)  # the last run's results no longer describe the current model
+    st.session_state.pop(RESULT_KEY, None)  # the last run's results no longer describe the current model
 
 
 def current_text_model() -> TrainedModel:
@@ -168,7 +163,7 @@ def switch_back(*, text: bool = False) -> None:
     _keep_previous(side)
     _install(side, *kept)
     if not text:
-        st.session_state.pop(_RESULT, None)
+        st.session_state.pop(RESULT_KEY, None)
 
 
 def current_reason(*, text: bool = False) -> str:
@@ -181,95 +176,3 @@ def current_zoo_key(*, text: bool = False) -> str | None:
     """The zoo key of the current (image, or with `text` the text) model, or None if it is not a zoo model."""
     current_text_model() if text else current_model()
     return st.session_state[_ZOO_KEYS].get("text" if text else "image")
-
-
-def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> None:
-    """The model a page uses, at a glance, drawn into a sidebar placeholder: the current (image) model,
-    or with `text` the TextCNN page's model.
-
-    A page draws it when it opens and again, `final`, when it closes (the page may have
-    changed the model); the two draws need their own widget keys."""
-    trained = current_text_model() if text else current_model()
-    info = trained.info
-    with slot.container(border=True):
-        st.markdown("**Current text model**" if text else "**Current model**")
-        st.markdown(as_markdown_text(info.name))   # names come from model files: text, not markup
-        accuracy = "not measured" if info.test_accuracy is None else f"{info.test_accuracy:.1%}"
-        if text:
-            shape = f"up to {info.preprocessing.max_length} words, {len(info.preprocessing.vocabulary):,} known"
-        else:
-            shape = "×".join(map(str, info.preprocessing.input_shape))
-        st.caption(
-            f"Data set: {as_markdown_text(info.dataset)}  \n"
-            f"Test accuracy: {accuracy}  \n"
-            f"Parameters: {trained.parameters:,}  \n"
-            f"Input: {shape}")
-        reason = current_reason(text=text)
-        if reason:
-            st.caption(f"Why this model: {as_markdown_text(reason, limit=200)}.")   # may name an uploaded file
-        previous = previous_model(text=text)
-        if previous is not None:
-            st.button(f"Switch back to {as_markdown_text(previous.info.name)}",
-                      key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
-                      on_click=switch_back, kwargs={"text": text}, icon=":material/undo:",
-                      help="The model this one replaced; switching again returns to this one.")
-        waiting = None if text else last_result()
-        if waiting and waiting.get("candidate") is not None:
-            st.caption(f"A training run {waiting['status']} after {len(waiting['history'])} epoch(s) and was "
-                       "not made current; Train / load offers it.")
-
-
-@dataclass
-class TrainingRun:
-    """A run in progress: the model being trained and the epochs finished so far."""
-
-    trained: TrainedModel
-    config: TrainConfig
-    history: list[EpochReport] = field(default_factory=list)
-
-
-def finish_run(run: TrainingRun, status: str, message: str) -> None:
-    """Evaluate the run's model and keep its results for display.
-
-    A run that completed becomes the current model (the one it replaces can be switched
-    back to). A stopped or diverged one does not: a half-trained model must not silently
-    replace a good one, so it waits in the results as a candidate the user may adopt.
-    """
-    data = dataset(run.trained.info.dataset)
-    evaluation = evaluate(run.trained.model, *data.test_tensors())
-    trained = run.trained.with_accuracy(evaluation.accuracy)
-    epochs = f"{len(run.history)} of {run.config.epochs} epochs"
-    if status == "completed":
-        set_current_model(trained, reason=f"trained on Train / load ({epochs})")
-    st.session_state[_RESULT] = {"history": run.history, "evaluation": evaluation, "status": status,
-                                 "message": message, "dataset": data.name, "epochs": run.config.epochs,
-                                 "candidate": None if status == "completed" else trained,
-                                 "reason": f"trained on Train / load, {status} after {epochs}"}
-    st.session_state.pop(_RUN, None)
-
-
-def adopt_candidate() -> None:
-    """Make the last run's stopped or diverged model the current one (the user asked for it)."""
-    result = last_result()
-    if result and result.get("candidate") is not None:
-        candidate, reason = result["candidate"], result["reason"]
-        set_current_model(candidate, reason=reason)  # this clears the results, so keep them
-        st.session_state[_RESULT] = {**result, "candidate": None}
-
-
-def start_run(run: TrainingRun) -> TrainingRun:
-    """Record a run before its first step, so an interruption cannot lose it."""
-    st.session_state[_RUN] = run
-    return run
-
-
-def settle_interrupted_run() -> None:
-    """Keep the model of a run that a rerun interrupted (the Stop button, or leaving the page)."""
-    run = st.session_state.get(_RUN)
-    if run is not None:
-        finish_run(run, "stopped", f"Stopped after {len(run.history)} finished epoch(s).")
-
-
-def last_result() -> dict | None:
-    """The results of the last finished or stopped run, if any."""
-    return st.session_state.get(_RESULT)

@@ -1,4 +1,5 @@
-"""cnnviz.analysis.gradients: gradient norms against a plain autograd loop, the vanishing-gradient claims, recorded training."""
+"""cnnviz.analysis.gradients: gradient norms against a plain autograd loop, the vanishing-gradient claims,
+recorded training."""
 
 import copy
 
@@ -8,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.data.images import load_image_dataset
 from cnnviz.analysis.gradients import (
     ActivationStats,
     DegradationConfig,
@@ -21,6 +21,7 @@ from cnnviz.analysis.gradients import (
     gradient_norms,
     train_with_gradient_norms,
 )
+from cnnviz.data.images import load_image_dataset
 from cnnviz.models.resnet import ResNetSpec, build_resnet, resnet_cifar, weighted_layers
 from cnnviz.models.training import STOP
 

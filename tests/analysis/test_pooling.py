@@ -9,7 +9,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.models.cnn import lenet5
 from cnnviz.analysis.pooling import (
     InvarianceCurves,
     PoolingStage,
@@ -21,6 +20,7 @@ from cnnviz.analysis.pooling import (
     pooling_stages,
     transform_image,
 )
+from cnnviz.models.cnn import lenet5
 
 LENET_ORDER = ("conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten",
                "fc1", "relu_fc1", "fc2", "relu_fc2", "fc3")

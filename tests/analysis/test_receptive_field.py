@@ -15,11 +15,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnnviz.models.cnn import CNNSpec, ConvSpec, build_model, lenet5
 from cnnviz.analysis.effective_receptive_field import (
     effective_receptive_field,
 )
 from cnnviz.analysis.receptive_field import ReceptiveField, receptive_fields
+from cnnviz.models.cnn import CNNSpec, ConvSpec, build_model, lenet5
 
 FUZZ = settings(max_examples=50, deadline=None, derandomize=True, database=None)
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from cnnviz.models.cnn import lenet5, tiny_vgg
 from cnnviz.analysis.sparsity import Connectivity, LayerParameterCount, connectivity, layer_parameter_counts
+from cnnviz.models.cnn import lenet5, tiny_vgg
 
 FUZZ = settings(max_examples=80, deadline=None, derandomize=True, database=None)
 

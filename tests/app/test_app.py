@@ -108,12 +108,15 @@ def test_a_diverging_run_is_reported_and_keeps_the_last_good_weights(app, monkey
     # Adam rarely produces NaN by itself, so feed it one corrupt training image (an inf pixel).
     import dataclasses
 
+    import pages.common.live_training as live_training
+    import pages.common.runs as runs
     import pages.common.session as session
 
     digits = load_image_dataset("digits")
     corrupt = digits.x_train.copy()
     corrupt[100, 0, 5, 5] = float("inf")
-    monkeypatch.setattr(session, "dataset", lambda name: dataclasses.replace(digits, x_train=corrupt))
+    for module in (session, live_training, runs):  # the page, the training and its evaluation
+        monkeypatch.setattr(module, "dataset", lambda name: dataclasses.replace(digits, x_train=corrupt))
     at = train_page(app)
     at.number_input[0].set_value(2)
     at.button(key="FormSubmitter:train_form-Train").click().run()
@@ -150,7 +153,7 @@ def test_a_ui_training_runs_every_epoch_and_reaches_its_accuracy(app):
 def test_stop_keeps_the_previous_model_and_offers_the_stopped_one(app):
     # A click on Stop reruns the app while the loop runs; the run it interrupts is left in
     # session state. Recreate that state: the next run must not let it replace the good model.
-    from pages.common.session import TrainingRun
+    from pages.common.runs import TrainingRun
 
     data = load_image_dataset("digits")
     good = app.session_state["current_model"]
@@ -349,7 +352,7 @@ def python_code(at: AppTest) -> list[str]:
 
 def test_the_snippet_retrains_the_same_curves(app):
     # cnnviz.train is deterministic for a seed in one process (same threads), so the curves match exactly.
-    from pages.common.session import TrainingRun
+    from pages.common.runs import TrainingRun
     from tests.conftest import run_snippet
 
     at = train_page(app)

@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from pages.common.shared_runs import TrainingSlots
+from pages.common.shared_trainings import TrainingSlots
 from tests.conftest import open_page
 
 

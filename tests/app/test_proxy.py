@@ -145,7 +145,8 @@ def test_new_visitors_spread_over_both_replicas_and_each_cookie_keeps_its_replic
             break
     for c in cookies[-2:]:
         for _ in range(3):
-            request = urllib.request.Request(f"{deployment.url}/_stcore/health", headers={"Cookie": f"cnnviz_replica={c}"})
+            request = urllib.request.Request(f"{deployment.url}/_stcore/health",
+                                             headers={"Cookie": f"cnnviz_replica={c}"})
             with urllib.request.urlopen(request, timeout=10) as r:
                 # a known visitor is not given a new replica cookie
                 assert not any(h.startswith("cnnviz_replica=") for h in r.headers.get_all("Set-Cookie") or [])

@@ -306,7 +306,8 @@ def test_from_dict_refuses_thousands_of_layers_before_reading_them():
 ])
 def test_padding_that_pytorch_refuses_at_run_time_is_refused_by_the_spec(mode, padding, ok):
     """PyTorch: reflect padding must be smaller than the map, circular at most as large."""
-    make = lambda: CNNSpec("p", 1, 8, (ConvSpec(2, 3, padding=padding),), num_classes=2, padding_mode=mode)
+    def make():
+        return CNNSpec("p", 1, 8, (ConvSpec(2, 3, padding=padding),), num_classes=2, padding_mode=mode)
     if not ok:
         with pytest.raises(ValueError, match=f"pads a 8x8 map by {padding} with {mode} padding"):
             make()

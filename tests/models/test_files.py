@@ -344,7 +344,8 @@ def test_metadata_for_another_architecture_is_refused(lib_tiny_trained):
 def test_metadata_with_an_unbuildable_spec_is_refused(lib_tiny_trained):
     info = lib_tiny_trained.info.to_dict()
     info["spec"]["padding_mode"] = "mirror"
-    refused(with_metadata(lib_tiny_trained, info), "describes a network cnnviz does not build: padding_mode must be one of")
+    refused(with_metadata(lib_tiny_trained, info),
+            "describes a network cnnviz does not build: padding_mode must be one of")
     info["spec"]["padding_mode"] = "zeros"
     info["spec"]["input_size"] = 2  # too small for a 3x3 convolution and a 2x2 pool
     refused(with_metadata(lib_tiny_trained, info), "describes a network cnnviz does not build: .*too small")

@@ -1,4 +1,5 @@
-"""cnnviz.models.resnet: He et al. 2016's CIFAR ResNets and plain nets, counted, wired and initialised as the paper says."""
+"""cnnviz.models.resnet: He et al. 2016's CIFAR ResNets and plain nets, counted, wired and initialised as
+the paper says."""
 
 import json
 import math

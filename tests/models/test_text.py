@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from cnnviz.models.specs import spec_from_dict
 from cnnviz.data.text import load_text_corpus
+from cnnviz.models.specs import spec_from_dict
 from cnnviz.models.text import (
     FastText,
     FastTextSpec,

@@ -170,7 +170,8 @@ def test_model_is_left_in_eval_mode_however_the_run_ends(how):
         x = x.clone()
         x[0, 0, 0, 0] = math.inf
     model = build_model(CNNSpec("bn", 1, 8, (ConvSpec(2, 3, batch_norm=True),), num_classes=2), seed=0)
-    result = train(model, (x, y), TrainConfig(epochs=2, batch_size=8), on_epoch=lambda r: STOP if how == "stopped" else None)
+    result = train(model, (x, y), TrainConfig(epochs=2, batch_size=8),
+                   on_epoch=lambda r: STOP if how == "stopped" else None)
     assert result.status == how
     assert not model.training
 

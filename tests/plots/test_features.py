@@ -6,6 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from cnnviz.analysis.sparsity import connectivity, layer_parameter_counts
 from cnnviz.models.cnn import lenet5
 from cnnviz.plots.features import (
     plot_class_probabilities,
@@ -13,7 +14,6 @@ from cnnviz.plots.features import (
     plot_filters,
 )
 from cnnviz.plots.sparsity import plot_connectivity, plot_parameter_counts
-from cnnviz.analysis.sparsity import connectivity, layer_parameter_counts
 
 # Three 2x2 maps, values 0..11: channel c holds 4c .. 4c+3.
 MAPS = np.arange(12, dtype=np.float32).reshape(3, 2, 2)

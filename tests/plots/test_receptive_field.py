@@ -4,13 +4,13 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
+from cnnviz.analysis.receptive_field import ReceptiveField
 from cnnviz.plots.receptive_field import (
     plot_effective_receptive_field,
     plot_receptive_field_box,
     plot_receptive_field_sizes,
     plot_unit_picker,
 )
-from cnnviz.analysis.receptive_field import ReceptiveField
 
 GLOBAL = "global: after flatten every unit sees the whole input"
 RECORDS = [
@@ -55,8 +55,8 @@ def test_sizes_shows_columns_only_when_they_differ_and_keeps_repeated_names_apar
 
 
 def test_sizes_of_a_real_model_end_to_end():
-    from cnnviz.models.cnn import lenet5
     from cnnviz.analysis.receptive_field import receptive_fields
+    from cnnviz.models.cnn import lenet5
 
     fig = plot_receptive_field_sizes(receptive_fields(lenet5(), (1, 28, 28)))
     sizes = dict(zip(fig.data[0].x, fig.data[0].y))

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 import pytest
 
 import cnnviz.plots.text as text_plots
+from cnnviz.analysis.ngrams import NgramActivations, TokenAttribution, TopNgram
 from cnnviz.plots.text import (
     plot_embedding_matrix,
     plot_ngram_activations,
@@ -16,7 +17,6 @@ from cnnviz.plots.text import (
     plot_top_ngrams,
     plot_winning_ngrams,
 )
-from cnnviz.analysis.ngrams import NgramActivations, TokenAttribution, TopNgram
 
 TOKENS = ("good", "movie", "not", "good")
 # The hand-weighted TextCNN of test_text_analysis on "good movie not good" (embeddings 3, 1, -2, 3),
