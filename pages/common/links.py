@@ -22,6 +22,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnviz.safe_text import as_markdown_text, shorten
 from pages.common import words_frame as words
+from pages.common.link_values import decode_value, encode_value
 
 _LINKED = "link_keys"          # widget keys linked in this run of the page, in order
 _NOTICES = "link_notices"      # settings from the URL that could not be used, for the notice
@@ -33,7 +34,6 @@ _SHARE_SLOT = "link_share_slot"  # the share box's link element, which a fragmen
 _SHARE_BOX = "link_share_box"  # the share box itself, filled by write_link
 _DRAWN = "link_drawn"          # the parameters the share box shows in this run
 _SHARED_VIEW = "link_shared_view"  # the view the share box's file holds, kept in step by fragments too
-_MAX_TEXT = 2000               # longest free text a link may carry (the longest text box takes 2000)
 MODEL_PARAM = "model"          # the zoo model a link opens with
 
 
@@ -56,38 +56,6 @@ def _page() -> str | None:
     return ctx.page_script_hash if ctx is not None else None
 
 
-def _encode(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def _decode(raw: str, *, choices: Sequence | None, low: float | None, high: float | None, step: float | None,
-            text: bool) -> tuple[bool, object, str]:
-    """(ok, value, why not) for one URL value."""
-    if choices is not None:
-        for choice in choices:
-            if _encode(choice) == raw:
-                return True, choice, ""
-        shown = ", ".join(_encode(c) for c in list(choices)[:8]) + (", ..." if len(choices) > 8 else "")
-        return False, None, f"not one of {shown}"
-    if text:
-        return (True, raw, "") if len(raw) <= _MAX_TEXT else (False, None, f"longer than {_MAX_TEXT} characters")
-    if low is None or high is None:
-        if raw in ("true", "false"):
-            return True, raw == "true", ""
-        return False, None, "not true or false"
-    try:
-        value = int(raw) if isinstance(low, int) and isinstance(high, int) else float(raw)
-    except ValueError:
-        return False, None, "not a number"
-    if not low <= value <= high:
-        return False, None, f"outside {low} to {high}"
-    if step is not None and abs((value - low) / step - round((value - low) / step)) > 1e-9:
-        return False, None, f"not {low} plus a multiple of {step}"
-    return True, value, ""
-
-
 def linked(key: str, *, choices: Sequence | None = None, low: float | None = None, high: float | None = None,
            step: float | None = None, text: bool = False) -> str:
     """Make widget `key` part of the page's link and return the key, for `key=linked(...)`.
@@ -104,12 +72,12 @@ def linked(key: str, *, choices: Sequence | None = None, low: float | None = Non
         del st.session_state[key]  # a value kept from other options (another model's layers): use the default
     kept = st.session_state.get(_KEPT, {})
     if key not in st.session_state and key in kept:
-        ok, value, _ = _decode(_encode(kept[key]), choices=choices, low=low, high=high, step=step, text=text)
+        ok, value, _ = decode_value(encode_value(kept[key]), choices=choices, low=low, high=high, step=step, text=text)
         if ok:  # still valid (the model, and so the options, may have changed meanwhile)
             st.session_state[key] = value
     raw = (st.session_state.get(_INCOMING) or {}).get(key)
     if raw is not None:
-        ok, value, why = _decode(raw, choices=choices, low=low, high=high, step=step, text=text)
+        ok, value, why = decode_value(raw, choices=choices, low=low, high=high, step=step, text=text)
         if ok:
             st.session_state[key] = value
         else:
@@ -127,7 +95,7 @@ def link_params(model_key: str | None) -> dict[str, str]:
     params = {MODEL_PARAM: model_key} if model_key else {}
     for key in st.session_state.get(_LINKED, []):
         if key in st.session_state and st.session_state[key] is not None:
-            params[key] = _encode(st.session_state[key])
+            params[key] = encode_value(st.session_state[key])
     return params
 
 
