@@ -1,7 +1,6 @@
 """cnnviz.analysis.effective_receptive_field: gradients of one unit by hand (Luo et al. 2016), the mass
 fraction and the spread of the gradient in its box."""
 
-from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -15,32 +14,13 @@ from cnnviz.analysis.effective_receptive_field import (
 )
 from cnnviz.analysis.receptive_field import receptive_fields
 from cnnviz.models.cnn import lenet5
-from tests.analysis.test_receptive_field import OptionA  # He et al. 2016 option-A downsampling block
-
-
-def seq(*layers: tuple[str, nn.Module]) -> nn.Sequential:
-    return nn.Sequential(OrderedDict(layers))
-
-
-def by_name(records):
-    return {r.name: r for r in records}
-
-
-def constant_weights(model: nn.Module, value: float = 1.0) -> nn.Module:
-    """Positive weights and zero biases: a linear model in which no gradient can cancel."""
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, nn.Conv2d):
-                module.weight.fill_(value)
-                if module.bias is not None:
-                    module.bias.zero_()
-    return model
-
-
-def nonzero_extent(erf: np.ndarray) -> tuple[int, int, int, int]:
-    rows, cols = np.nonzero(erf.sum(axis=0))
-    return int(rows.min()), int(cols.min()), int(rows.max()), int(cols.max())
-
+from tests.analysis.test_receptive_field import (  # OptionA: He et al. 2016 option-A downsampling block
+    OptionA,
+    by_name,
+    constant_weights,
+    nonzero_extent,
+    seq,
+)
 
 # --- effective receptive field -----------------------------------------------------------------
 

@@ -15,6 +15,7 @@ import cnnviz
 import cnnviz.plots
 from cnnviz import load_zoo_model
 from pages.common.shared_runs import VIEW_CAPACITY, model_key, shared_view
+from tests.app.test_app import submit_training
 from tests.conftest import APP, APP_TIMEOUT, open_page
 
 
@@ -113,13 +114,8 @@ def test_a_second_session_on_the_same_view_builds_no_figure(monkeypatch):
 
 
 def submit(at: AppTest, epochs: int, seed: int) -> AppTest:
-    at.selectbox(key="train_architecture").set_value("lenet5")
-    at.selectbox(key="train_dataset").set_value("digits")
-    at.number_input(key="train_epochs").set_value(epochs)
-    at.number_input(key="train_seed").set_value(seed)
-    at.button(key="FormSubmitter:train_form-Train").click().run()
-    assert not at.exception, at.exception
-    return at
+    """Train LeNet-5 on digits (Train / load's form) for `epochs` with `seed`."""
+    return submit_training(at, architecture="lenet5", dataset="digits", epochs=epochs, seed=seed)
 
 
 def test_an_identical_training_runs_once_and_every_session_gets_its_result(monkeypatch):
