@@ -475,6 +475,21 @@ def test_an_empty_canvas_gets_no_prediction_until_something_is_drawn(server, pag
     expect(page.get_by_text("No prediction for your drawing")).to_have_count(0)
 
 
+def settle(page, locator, seconds: float = 10) -> None:
+    """Wait until `locator` and everything in it keep their place and size for 0.5 s (a layout still moving
+    would be measured half way)."""
+    def layout():
+        return locator.evaluate("e => [e, ...e.querySelectorAll('*')].map(n => "
+                                "{const r = n.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]})")
+    deadline, last = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        now = layout()
+        if now == last:
+            return
+        last = now
+        page.wait_for_timeout(500)
+
+
 def test_the_unit_picker_is_readable_on_a_1024_px_projector(server, page):
     """Issue 12, B11: at 1024 px the unit picker was ~60 px wide and the ERF's titles were clipped."""
     url, _ = server
@@ -486,6 +501,7 @@ def test_the_unit_picker_is_readable_on_a_1024_px_projector(server, page):
             chart.scroll_into_view_if_needed()
             plot_area = chart.locator(".nsewdrag").first
             expect(plot_area).to_be_visible(timeout=30_000)
+            settle(small, chart)   # plotly resizes the chart once more after it is first drawn
             area, outer = plot_area.bounding_box(), chart.bounding_box()
             assert area["width"] >= 180 and area["height"] >= 180, (key, area)
             # Titles and colour bar lie wholly inside the chart: nothing cut off at its edges.
