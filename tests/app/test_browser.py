@@ -41,7 +41,6 @@ def test_first_visit_of_a_new_server_straight_to_a_page_runs_it_inside_the_app()
         # The first interaction keeps what was typed (widgets made in that first run are kept).
         epochs = page.get_by_label("Epochs")
         epochs.fill("2")
-        epochs.press("Enter")
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_text("Trained for 2 epochs")).to_be_visible(timeout=60_000)
         browser.close()
@@ -81,8 +80,7 @@ def test_training_shows_progress_and_updates_the_sidebar_on_the_page(server, pag
     page.goto(f"{url}/train")
     expect(page.get_by_role("heading", name="Train / load a model")).to_be_visible(timeout=30_000)
     epochs = page.get_by_label("Epochs")
-    epochs.fill("3")
-    epochs.press("Enter")
+    epochs.fill("3")  # no Enter: inside the form it submits, and the click would train a second time
     page.get_by_role("button", name="Train", exact=True).click()
     expect(page.get_by_role("button", name="Stop training")).to_be_visible(timeout=15_000)
     expect(page.get_by_text("Trained for 3 epochs")).to_be_visible(timeout=60_000)
@@ -100,7 +98,6 @@ def test_stop_keeps_the_model_trained_so_far(server, page):
     epochs = page.get_by_label("Epochs")
     expect(epochs).to_be_visible(timeout=30_000)
     epochs.fill("50")
-    epochs.press("Enter")
     page.get_by_role("button", name="Train", exact=True).click()
     # Wait until at least two epochs have finished (the progress text says epoch 3 or later).
     expect(page.get_by_text(re.compile(r"Epoch (?:[3-9]|[1-4]\d)/50, batch"))).to_be_visible(timeout=60_000)
