@@ -24,6 +24,7 @@ from cnnviz.analysis.equivariance import (
 from cnnviz.analysis.features import (
     TopActivations,
     feature_maps,
+    first_convolution,
     spatial_layers,
     top_activations,
 )
@@ -39,6 +40,7 @@ from cnnviz.analysis.gradients import (
     gradient_norms,
     train_with_gradient_norms,
 )
+from cnnviz.analysis.invariance import InvarianceCurves, invariance_curves, transform_image
 from cnnviz.analysis.ngrams import (
     IG_TOLERANCE,
     MAX_IG_STEPS,
@@ -52,14 +54,11 @@ from cnnviz.analysis.ngrams import (
     top_ngrams,
 )
 from cnnviz.analysis.pooling import (
-    InvarianceCurves,
     PoolingStage,
     PoolResult,
     binomial_kernel,
-    invariance_curves,
     pool,
     pooling_stages,
-    transform_image,
 )
 from cnnviz.analysis.receptive_field import ReceptiveField, receptive_fields
 from cnnviz.analysis.sparsity import (
@@ -127,6 +126,7 @@ from cnnviz.models.cnn import (
 from cnnviz.models.files import (
     load_model,
     load_model_bytes,
+    lossless_weights_dtype,
     model_to_bytes,
     save_model,
     saved_view,
@@ -184,10 +184,11 @@ __all__ = [
     "ModelLoadError", "Preprocessing", "Settings", "TrainConfig", "TrainResult", "TrainedModel", "ZooEntry",
     "architecture_spec", "build_model", "build_zoo_model", "count_parameters", "decode_image", "evaluate",
     "lenet5", "lenet5_spec", "load_image_dataset", "load_model", "load_model_bytes", "load_photo",
-    "load_zoo_model", "make_shapes", "model_summary", "model_to_bytes", "network_available", "predict_proba",
+    "load_zoo_model", "make_shapes", "model_summary", "model_to_bytes", "lossless_weights_dtype", "network_available",
+    "predict_proba",
     "save_model", "set_torch_threads", "settings_from_env", "spec_from_dict", "tiny_vgg", "tiny_vgg_spec",
     "to_model_input", "InputCheck", "check_input", "train", "untrained_model", "zoo_path", "TopActivations",
-    "feature_maps",
+    "feature_maps", "first_convolution",
     "spatial_layers", "top_activations", "ReceptiveField", "effective_receptive_field",
     "gradient_mass_fraction", "GradientSpread", "gradient_spread", "receptive_field_crops", "receptive_fields",
     "Connectivity",

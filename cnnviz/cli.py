@@ -160,11 +160,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # `app` takes streamlit's options, so it is handled above, unparsed
     if args.command == "zoo":
-        from cnnviz.models.zoo import ZOO
+        from cnnviz.models.zoo import TRAINED_ZOO
 
-        unknown = [key for key in args.keys if key not in ZOO]
+        unknown = [key for key in args.keys if key not in TRAINED_ZOO]
         if unknown:
-            parser.error(f"unknown zoo entries: {', '.join(unknown)} (known: {', '.join(ZOO)})")
+            parser.error(f"unknown zoo entries: {', '.join(unknown)} (known: {', '.join(TRAINED_ZOO)})")
         return run_zoo(args.keys)
     parser.error(f"unknown command {args.command!r}")  # exits
     return 2

@@ -7,9 +7,11 @@ from cnnviz import (
     OFFLINE_DATASETS,
     ZOO,
     TrainConfig,
+    lossless_weights_dtype,
     model_summary,
     model_to_bytes,
 )
+from cnnviz.models.specs import TEXT_KINDS
 from cnnviz.plots import plot_confusion_matrix, plot_image_grid, plot_training_curves
 from cnnviz.safe_text import as_markdown_text
 from pages.common import words_train as words
@@ -23,6 +25,7 @@ from pages.common.session import (
     DATASET_LABELS,
     app_settings,
     current_model,
+    current_zoo_key,
     dataset,
     set_current_model,
     zoo_copy,
@@ -123,20 +126,33 @@ def train_tab() -> None:
 def zoo_tab() -> None:
     """Switch to one of the trained models shipped with cnnviz."""
     # Text models have their own page (TextCNN), which starts with the zoo's TextCNN.
-    labels = {key: f"{ARCHITECTURE_LABELS[e.architecture]} on {e.dataset}" for key, e in ZOO.items()
-              if e.architecture in ARCHITECTURE_LABELS}
+    labels = {key: words.ZOO_LABELS.get(key, key) for key, e in ZOO.items() if e.architecture not in TEXT_KINDS}
     key = st.selectbox("Zoo model", list(labels), format_func=labels.get)
+    if ZOO[key].prebuilt:
+        st.caption(words.PREBUILT_NOTE)
     if st.button("Use this model", type="primary"):
         set_current_model(zoo_copy(key), zoo_key=key, reason="picked from the model zoo")
         st.success(f"{as_markdown_text(current_model().info.name)} is now the current model.")
 
 
+def model_download(trained) -> None:
+    """The current model's file, built only when asked for, with float16 weights where that loses nothing."""
+    file_name = trained.info.name.lower().replace(" ", "-") + ".safetensors"
+    st.download_button("Download the current model (.safetensors)", on_click="ignore",
+                       data=lambda: model_to_bytes(trained, weights_dtype=lossless_weights_dtype(trained)),
+                       file_name=file_name, mime="application/octet-stream", icon=":material/download:")
+
+
 def file_tab() -> None:
     """Download the current model; upload a model file (refused safely if it is not plain weights)."""
     trained = current_model()
-    file_name = trained.info.name.lower().replace(" ", "-") + ".safetensors"
-    st.download_button("Download the current model (.safetensors)", model_to_bytes(trained),
-                       file_name=file_name, mime="application/octet-stream", icon=":material/download:")
+    key = current_zoo_key()
+    if key is not None and ZOO[key].prebuilt:
+        # Its file would be refused as an upload (over any server's budget for uploaded models), and every
+        # session has it already: no download, and the way to it instead.
+        st.info(words.prebuilt_file_note(as_markdown_text(trained.info.name), key))
+    else:
+        model_download(trained)
     st.caption(words.MODEL_FILE_NOTE)
     st.divider()
     upload = st.file_uploader("Load a model file", help=words.UPLOAD_HELP)

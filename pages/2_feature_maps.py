@@ -4,6 +4,7 @@ import streamlit as st
 
 from cnnviz import (
     feature_maps,
+    first_convolution,
     receptive_field_crops,
     receptive_fields,
     spatial_layers,
@@ -23,6 +24,7 @@ from pages.common.links import linked, refresh_link
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, current_zoo_key, own_test_data
 from pages.common.shared_runs import shared_view
+from pages.common.words_frame import no_test_images
 
 frame = page_frame()
 st.title("Feature maps")
@@ -90,7 +92,8 @@ def layer_view() -> None:
 def layer_details() -> None:
     """Maps, filters and top activations of one layer."""
     a, b = st.columns([2, 1])
-    layer = a.selectbox("Layer", layers, key=linked("features_layer", choices=layers),
+    layer = a.selectbox("Layer", layers, index=layers.index(first_convolution(trained.model, layers)),
+                        key=linked("features_layer", choices=layers),
                         help="Layers whose output is still an image (before flattening).")
     per_channel = b.toggle("Colour scale per channel", key=linked("features_per_channel"),
                            help="Off: one scale for the whole layer, so channels compare. On: each "
@@ -122,6 +125,7 @@ def layer_details() -> None:
 
     data = own_test_data(trained)
     if data is None:
+        st.caption(no_test_images("Finding the images that excite a channel most", as_markdown_text(info.dataset)))
         return
     st.subheader("What excites one channel")
     channel = index_slider("Channel", channels, key="features_channel")

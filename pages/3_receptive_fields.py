@@ -27,6 +27,7 @@ from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
 from pages.common.shared_runs import shared_view, shared_with_figure
+from pages.common.words_frame import no_test_images
 
 frame = page_frame()
 st.title("Receptive fields")
@@ -96,7 +97,7 @@ with pick_col:
 
 box = record.box(unit, (prep.size, prep.size))
 with box_col:
-    st.markdown(words.unit_sees(unit, layer, box))
+    st.markdown(words.unit_sees(unit, layer, box, record.size, prep.size))
     st.plotly_chart(shared_view("rf_box", None, (picked.image, box, picked.label),
                                 lambda: plot_receptive_field_box(picked.image, box, title=picked.label)), key="rf_box")
 erf_col, words_col = st.columns(2)
@@ -106,6 +107,8 @@ with words_col:
     mode = st.radio("Gradient of", modes, format_func=words.ERF_MODES.get, horizontal=True,
                     key=linked("rf_mode", choices=modes),
                     help="Luo et al. (2016) average the gradient over many inputs.")
+    if test_data is None:
+        st.caption(no_test_images("The gradient's mean over 32 test images", as_markdown_text(info.dataset)))
     # Each mode's inputs, and the same in the reproduce snippet (random inputs need numpy there).
     if mode == "this input":
         inputs, inputs_code = x, [input_code(picked), "inputs = prep.apply(image[None])[0]"]

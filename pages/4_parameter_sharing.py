@@ -9,6 +9,7 @@ from cnnviz import (
     equivariance_errors,
     equivariance_view,
     feature_maps,
+    first_convolution,
     layer_parameter_counts,
     toy_model,
 )
@@ -29,7 +30,7 @@ ROUNDING = 1e-5
 def region_sentence(chosen: LayerEquivariance, mode: str) -> str:
     """Which region the error is measured on, and what the edges outside it add: numbers decide the words."""
     if mode == "circular":
-        return (f"Circular padding and a circular shift leave no border: all {chosen.compared} units per channel "
+        return (f"Circular padding and a circular shift leave no border: all {chosen.compared:,} units per channel "
                 "are compared, and the difference panel is the whole comparison.")
     if chosen.compared == 0:
         return ("No unit of this layer is out of reach of the borders for this shift, so no error is measured; "
@@ -46,7 +47,7 @@ def region_sentence(chosen: LayerEquivariance, mode: str) -> str:
                  "the edges add no error here.")
     else:
         edges = f"over the whole map, edges included, it is {whole:.2f}: the edges do not add to it."
-    return (f"The error is measured inside the dashed box, on the {chosen.compared} units per channel that no "
+    return (f"The error is measured inside the dashed box, on the {chosen.compared:,} units per channel that no "
             f"border reaches: {inside}; " + edges)
 TOY = "a toy stack of three convolutions"
 
@@ -99,12 +100,13 @@ with right:
                "the shift is not a multiple of j there is no exact match, and the nearest one is compared.")
 
 names = [e.name for e in errors]
-if st.session_state.get("eq_layer", names[0]) not in names:
+first = first_convolution(trained.model, names)  # trained: the toy stack, if chosen
+if st.session_state.get("eq_layer", first) not in names:
     # A layer of the other network (pool2, then the toy stack): set, not just drop, the value, so the
     # browser is told to show the new default; a dropped value leaves it showing the stale name.
-    st.session_state["eq_layer"] = names[0]
+    st.session_state["eq_layer"] = first
 a, b = st.columns(2)
-layer = a.selectbox("Layer", names, key=linked("eq_layer", choices=names))
+layer = a.selectbox("Layer", names, index=names.index(first), key=linked("eq_layer", choices=names))
 chosen = errors[names.index(layer)]
 channels = shared_view("eq_channels", trained, (layer,),
                        lambda: feature_maps(trained.model, x, layers=[layer])[layer].shape[0])

@@ -19,6 +19,7 @@ from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.session import current_model, own_test_data
 from pages.common.shared_runs import shared_view, shared_with_figure
+from pages.common.words_frame import no_test_images
 
 POOL_KINDS = {"max": "max", "avg": "average", "blur": "BlurPool: blur, then subsample (Zhang 2019)",
               "maxblur": "MaxBlurPool: max with stride 1, blur, then subsample (Zhang 2019)",
@@ -42,7 +43,7 @@ def winner_sentence(result: PoolResult) -> str:
     windows = int(np.prod(result.output.shape))
     ties = result.ties
     tie_words = ("" if ties == 0 else
-                 f" {ties} of the {windows} windows are ties (their maximum occurs more than once, e.g. all "
+                 f" {ties:,} of the {windows:,} windows are ties (their maximum occurs more than once, e.g. all "
                  f"zero after a ReLU): no single value wins them, so they have no dot.")
     return ("Dots mark the value that won each window: only it passes on. A small shift can change a window's "
             "output even if its winner stays inside it, because a larger value can move in. "
@@ -120,6 +121,8 @@ test_data = own_test_data(trained)
 over_choices = ["this input", "64 test images"] if test_data is not None else ["this input"]
 over = t2.radio("Measured on", over_choices, horizontal=True, key=linked("pool_over", choices=over_choices),
                 help="The mean over many images shows the typical behaviour, not one image's.")
+if test_data is None:
+    t2.caption(no_test_images("The mean over 64 test images", as_markdown_text(info.dataset)))
 label, amounts = TRANSFORMS[transform]
 stages = shared_view("pool_stages", trained, (), lambda: pooling_stages(trained.model, prep.input_shape))
 measured_on = (picked.image if over == "this input" else None, over, transform)

@@ -8,6 +8,7 @@ from cnnviz import (
     CnnvizError,
     attribute_tokens,
     encode_sentence,
+    lossless_weights_dtype,
     model_to_bytes,
     ngram_activations,
     top_ngrams,
@@ -29,12 +30,10 @@ from pages.common.links import linked
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import app_settings, current_text_model, text_corpus
 from pages.common.shared_runs import shared_view, shared_with_figure
-from pages.common.text_training import csv_upload, train_from
+from pages.common.text_training import csv_upload, train_from, zoo_comparison
 
-EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
-            "a very good film", "not bad", "the acting was never boring")
 WIDTHS = [(2, 3, 4), (3, 4, 5)]
-METHODS, CORPORA = words.METHODS, words.CORPORA
+METHODS, CORPORA, EXAMPLES = words.METHODS, words.CORPORA, words.EXAMPLES
 FOLLOW = "text_target_follow"        # set when the user changes the sentence: the class box follows the prediction
 TARGET_MODEL = "text_target_model"   # the model the class box was last shown for (a new model: follow again)
 
@@ -177,10 +176,13 @@ if corpus is not None:
                    filter_index=filter_index, k=10)))
     st.plotly_chart(top_figure, key="text_top_ngrams")
 
-st.download_button("Download this text model (.safetensors)", lambda: model_to_bytes(trained), on_click="ignore",
+st.download_button("Download this text model (.safetensors)", lambda: model_to_bytes(
+    trained, weights_dtype=lossless_weights_dtype(trained)), on_click="ignore",
                    file_name=info.name.lower().replace(" ", "-") + ".safetensors", icon=":material/download:",
                    help="Load it again on the Train / load page.")
 
+st.subheader("TextCNN or the mean of word embeddings? Real sentences")
+zoo_comparison()
 st.subheader("Train a TextCNN and a fastText baseline")
 source = st.radio("Train on", ["a corpus", "a CSV file"], horizontal=True,
                   key=linked("text_train_source", choices=["a corpus", "a CSV file"]))

@@ -25,6 +25,22 @@ def lib_digits():
 
 
 @pytest.fixture(scope="session")
+def lib_mnist():
+    """The bundled real MNIST: 5,000 digits at 28x28, split 4,000/1,000."""
+    from cnnviz import load_image_dataset
+
+    return load_image_dataset("mnist")
+
+
+@pytest.fixture(scope="session")
+def lib_fashion_mnist():
+    """The bundled Fashion-MNIST: 6,000 training and 2,000 test images, balanced, the official split."""
+    from cnnviz import load_image_dataset
+
+    return load_image_dataset("fashion_mnist")
+
+
+@pytest.fixture(scope="session")
 def lib_shapes():
     """The default procedural shapes set (3,000 images at 32x32), as the zoo was trained on it."""
     from cnnviz import load_image_dataset
@@ -58,17 +74,42 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 APP_TIMEOUT = 120
 
 
-@pytest.fixture
-def app():
-    """A fresh AppTest session of the app, with cleared caches, run once on its home page."""
+def fresh_app(model: str | None = None):
+    """A fresh AppTest session with cleared caches, run once on its home page; `model`: a zoo key for its URL."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     st.cache_data.clear()
     st.cache_resource.clear()
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    if model is not None:
+        at.query_params["model"] = model
     at.run()
     assert not at.exception
+    return at
+
+
+@pytest.fixture
+def app():
+    """A fresh AppTest session of the app, with cleared caches, run once on its home page."""
+    return fresh_app()
+
+
+@pytest.fixture
+def digits_app():
+    """As `app`, on LeNet-5 trained on the 8x8 digits lab: hand-checked numbers of the page tests were taken on it
+    (it was the default model before the real MNIST one)."""
+    at = fresh_app("lenet5-digits")
+    assert at.session_state["current_model"].info.name == "LeNet-5 on digits"
+    return at
+
+
+@pytest.fixture
+def negation_app():
+    """As `app`, with the TextCNN of the procedural negation lab as the text model: its sentences are built so
+    that word order decides ("not good"), and the TextCNN page's hand-checked behaviours were taken on it."""
+    at = fresh_app("textcnn-sentiment")
+    assert at.session_state["current_text_model"].info.name == "TextCNN on sentiment"
     return at
 
 

@@ -89,8 +89,8 @@ def test_every_module_has_a_docstring(name):
 
 ROOT = PACKAGE_DIR.parent
 # The snippet of the Feature maps page's default view (tests/app runs it from the page itself).
-FEATURE_MAPS_SNIPPET = ("trained = cnnviz.load_zoo_model('lenet5-digits')",
-                        "image = cnnviz.load_image_dataset('digits').x_test[0]",
+FEATURE_MAPS_SNIPPET = ("trained = cnnviz.load_zoo_model('lenet5-mnist')",
+                        "image = cnnviz.load_image_dataset('mnist').x_test[0]",
                         "x = trained.info.preprocessing.apply(image[None])[0]",
                         "maps = cnnviz.feature_maps(trained.model, x, layers=['conv1'])['conv1']",
                         "fig = cnnviz.plots.plot_feature_maps(maps, scale='layer')")
@@ -142,12 +142,15 @@ def test_pip_install_makes_cnnviz_importable_outside_the_checkout(installed):
     """A page's "Reproduce this figure" code must run in a notebook anywhere, zoo checkpoints included."""
     target, _ = installed
     code = ("import importlib.util, cnnviz, cnnviz.plots\n"
-            "trained = cnnviz.load_zoo_model('lenet5-digits')\n"
+            "trained = cnnviz.load_zoo_model('lenet5-mnist')\n"
+            "mnist, mr = cnnviz.load_image_dataset('mnist'), cnnviz.load_text_corpus('mr')\n"
+            "photo = cnnviz.load_photo('imagenet_00')\n"
             f"print(cnnviz.__file__.startswith({str(target)!r}), trained.parameters,\n"
-            "      importlib.util.find_spec('pages'))\n")
+            "      importlib.util.find_spec('pages'), len(mnist.x_train), len(mr.train_texts), photo.shape[0])\n")
     ran = run_installed(installed, sys.executable, "-c", code)
     assert ran.returncode == 0, ran.stderr
-    assert ran.stdout.split() == ["True", "61706", "None"]  # the installed copy; nothing of the checkout
+    # the installed copy, with its real data (nothing of the checkout)
+    assert ran.stdout.split() == ["True", "61706", "None", "4000", "9511", "512"]
 
 
 def test_the_install_ships_the_checkpoints_and_the_app_and_nothing_else_of_the_checkout(installed):

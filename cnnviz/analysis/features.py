@@ -105,6 +105,16 @@ def spatial_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> list[
     last = {row.name: i for i, row in enumerate(rows)}
     return [row.name for i, row in enumerate(rows) if last[row.name] == i and len(row.output_shape) == 3]
 
+
+def first_convolution(model: nn.Module, layers: list[str]) -> str:
+    """The first of `layers` that is a convolution (the view a page opens on), else the first layer.
+
+    EfficientNet's first spatial layer pads the input for its strided stem: its maps are the photo
+    with a border, nothing a filter computed.
+    """
+    modules = dict(model.named_modules())
+    return next((name for name in layers if isinstance(modules.get(name), nn.Conv2d)), layers[0])
+
 @dataclass(frozen=True, eq=False)
 class TopActivations:
     """The images that excite one channel of one layer most, strongest first."""

@@ -25,17 +25,17 @@ but 9 has joined it, and the output goes from 5 to 9.
 - `pool` pools one map (max, average, BlurPool, MaxBlurPool or plain subsampling)
   and, for max pooling, says which input value won each window and which windows
   are ties (several equal maxima, e.g. all zero after a ReLU);
-- `transform_image` shifts, rotates or scales a preprocessed image;
-- `invariance_curves` measures, for every layer, how much its output changes
-  when the input is transformed, and whether the prediction survives;
 - `pooling_stages` lists a model's pooling layers with their input and output shapes.
+
+How much invariance a network has, measured layer by layer under shifts, rotations and
+scalings of the input, is `cnnviz.analysis.invariance`.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -44,17 +44,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnviz.analysis.features import feature_maps
 from cnnviz.analysis.hooks import eval_with_hooks
 
-__all__ = ["InvarianceCurves", "PoolKind", "PoolResult", "PoolingStage", "Transform", "binomial_kernel",
-           "invariance_curves", "is_pooling_kind", "pool", "pooling_stages", "transform_image"]
+__all__ = ["PoolKind", "PoolResult", "PoolingStage", "binomial_kernel", "is_pooling_kind", "pool", "pooling_stages"]
 
 PoolKind = Literal["max", "avg", "blur", "maxblur", "subsample"]
-Transform = Literal["translate", "rotate", "scale"]
 
 _POOL_KINDS = ("max", "avg", "blur", "maxblur", "subsample")
-_TRANSFORMS = ("translate", "rotate", "scale")
 
 
 def is_pooling_kind(kind: str) -> bool:
@@ -198,215 +194,6 @@ def _blur_pool(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     before, after = (kernel - 1) // 2, kernel // 2
     padded = F.pad(x, (before, after, before, after), mode="reflect") if kernel > 1 else x
     return F.conv2d(padded, weight, stride=stride, groups=channels)
-
-
-# --- transforming an input ---------------------------------------------------------------------
-
-def _fill_tensor(fill: float | Sequence[float], channels: int, dtype: torch.dtype) -> torch.Tensor:
-    values = torch.as_tensor(fill, dtype=dtype).reshape(-1)
-    if values.numel() not in (1, channels):
-        raise ValueError(f"fill must be one value or one per channel ({channels}), not {values.numel()} values")
-    return values.reshape(-1, 1, 1)
-
-
-def _whole_pixels(amount: float) -> int:
-    if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not float(amount).is_integer():
-        raise ValueError(f"translate moves by whole pixels, not {amount!r}")
-    return int(amount)
-
-
-def _is_identity(transform: str, amount: float) -> bool:
-    return float(amount) == (1.0 if transform == "scale" else 0.0)
-
-
-def transform_image(x: torch.Tensor, transform: Transform, amount: float, *,
-                    fill: float | Sequence[float] = 0.0) -> torch.Tensor:
-    """Shift, rotate or scale a preprocessed image (C, H, W) (or each image of a batch (N, C, H, W)).
-
-    - "translate": `amount` whole pixels to the right (negative: left), horizontally
-      only. Done by copying, not by interpolation, so the moved values are exact.
-    - "rotate": `amount` degrees counter-clockwise (as the image is displayed, rows
-      going down) about the image centre.
-    - "scale": by the factor `amount` (> 0) about the image centre; 2 doubles the size.
-
-    Rotation and scaling sample the input with torch's affine_grid and grid_sample
-    (bilinear, align_corners=False, so the centre is that of the pixel grid). Where
-    the transformed image has no source pixel, it gets `fill` (one value, or one per
-    channel), in the *preprocessed* space: the default 0 is the data set's mean colour,
-    not black; pass (0 - mean) / std to fill with black. Amount 0 (translate, rotate)
-    or 1 (scale) returns an exact copy of x.
-    """
-    if transform not in _TRANSFORMS:
-        raise ValueError(f"Unknown transform {transform!r}; choose one of {', '.join(_TRANSFORMS)}.")
-    x = torch.as_tensor(x)
-    if x.ndim not in (3, 4) or not x.is_floating_point():
-        raise ValueError(f"x must be a float image (C, H, W) or batch (N, C, H, W), not {x.dtype} "
-                         f"of shape {tuple(x.shape)}")
-    if isinstance(amount, bool) or not isinstance(amount, numbers.Real) or not math.isfinite(amount):
-        raise ValueError(f"the amount must be a finite number, not {amount!r}")
-    if transform == "scale" and amount <= 0:
-        raise ValueError(f"the scale factor must be above 0, not {amount!r}")
-    shift = _whole_pixels(amount) if transform == "translate" else 0
-    fill_values = _fill_tensor(fill, x.shape[-3], x.dtype)
-    if _is_identity(transform, amount):
-        return x.clone()
-    height, width = x.shape[-2:]
-    if transform == "translate":
-        out = fill_values.expand(x.shape).clone()
-        if abs(shift) < width:
-            if shift > 0:
-                out[..., shift:] = x[..., :width - shift]
-            else:
-                out[..., :width + shift] = x[..., -shift:]
-        return out
-
-    # affine_grid's theta maps each output position, in coordinates from -1 to 1 per axis,
-    # to the input position it samples. In pixel units around the centre (u = x * W / 2,
-    # v = y * H / 2, v pointing down) the output pixel p samples the input at A⁻¹ p, where
-    # A is the wanted transform; the W / H factors keep a rotation of a non-square image
-    # a rotation, not a shear.
-    if transform == "rotate":
-        angle = math.radians(float(amount))
-        c, s = math.cos(angle), math.sin(angle)
-        # Counter-clockwise on screen (v down): A = [[c, s], [-s, c]], A⁻¹ = [[c, -s], [s, c]].
-        theta = [[c, -s * height / width, 0.0], [s * width / height, c, 0.0]]
-    else:
-        inverse = 1.0 / float(amount)
-        theta = [[inverse, 0.0, 0.0], [0.0, inverse, 0.0]]
-    batch = x if x.ndim == 4 else x[None]
-    theta_t = torch.tensor(theta, dtype=x.dtype).expand(len(batch), 2, 3)
-    grid = F.affine_grid(theta_t, list(batch.shape), align_corners=False)
-    # grid_sample fills with zeros: sample x - fill and add fill back, so the fill is `fill`.
-    out = F.grid_sample(batch - fill_values, grid, mode="bilinear", padding_mode="zeros",
-                        align_corners=False) + fill_values
-    return out if x.ndim == 4 else out[0]
-
-
-# --- measuring invariance ----------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class InvarianceCurves:
-    """How much each layer's output changes as the input is transformed by more and more.
-
-    `change[a, l]` is the relative L2 distance ‖f_l(T_a x) − f_l(x)‖ / ‖f_l(x)‖ of layer
-    l's whole output (all channels and positions), where T_a is the transform by
-    `amounts[a]`. It measures *invariance*: a layer whose output did not change has 0.
-    A convolution's maps move with a shifted input (equivariance), so they differ from
-    the unshifted maps and its change is large although nothing was lost; a pooling
-    layer that lowers the change relative to the layer before it has made the
-    representation more invariant. The change is NaN where f_l(x) is all zeros and
-    f_l(T_a x) is not (no relative change exists), 0 where both are zero.
-
-    For one image, `predictions` (A,) holds the predicted class, `same_prediction` (A,)
-    is bool and `original_prediction` is a 0-d array. For a batch of N images, `change`
-    and `original_probability` are means over the images (NaNs left out),
-    `predictions` is (A, N), `same_prediction` is the fraction of images whose
-    prediction did not change (float, 0 to 1) and `original_prediction` is (N,).
-    """
-
-    transform: str
-    amounts: np.ndarray               # (A,)
-    layers: tuple[str, ...]           # every leaf layer in call order, incl. the logits layer
-    change: np.ndarray                # (A, L)
-    predictions: np.ndarray           # (A,) or (A, N): predicted class of each transformed input
-    same_prediction: np.ndarray       # (A,): bool for one image, the fraction for a batch
-    original_probability: np.ndarray  # (A,): probability of the class predicted for the untransformed input
-    kinds: tuple[str, ...]            # (L,) layer types, e.g. "Conv2d", "MaxPool2d"
-    original_prediction: np.ndarray   # () or (N,): the class predicted for the untransformed input
-
-    @property
-    def pooling(self) -> np.ndarray:
-        """(L,) bool: which layers are pooling layers (see `is_pooling_kind`)."""
-        return np.array([is_pooling_kind(kind) for kind in self.kinds], dtype=bool)
-
-
-class _WithOutput(nn.Module):
-    """The model, then an identity leaf whose recorded output is the model's own output (its logits),
-    whatever the last leaf layer is, so one hooked forward gives every layer and the prediction."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-        self.logits = nn.Identity()
-
-    def forward(self, x: torch.Tensor) -> Any:
-        return self.logits(self.model(x))
-
-
-def _relative_change(reference: np.ndarray, transformed: np.ndarray) -> np.ndarray:
-    """(A, N) ‖t − r‖ / ‖r‖ per image from reference (N, D) and transformed (A, N, D), in float64."""
-    distance = np.linalg.norm(transformed.astype(np.float64) - reference.astype(np.float64), axis=-1)
-    norm = np.linalg.norm(reference.astype(np.float64), axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = distance / norm
-    return np.where(distance == 0, 0.0, np.where(norm == 0, np.nan, ratio))
-
-
-def _nanmean(values: np.ndarray, axis: int) -> np.ndarray:
-    counts = np.sum(~np.isnan(values), axis=axis)
-    sums = np.nansum(values, axis=axis)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
-
-
-def invariance_curves(model: nn.Module, x: torch.Tensor, transform: Transform, amounts: Sequence[float], *,
-                      fill: float | Sequence[float] = 0.0) -> InvarianceCurves:
-    """Per layer, how much the output changes when x is transformed by each amount (see `InvarianceCurves`).
-
-    x is one preprocessed image (C, H, W) or a batch (N, C, H, W); `transform`,
-    `amounts` and `fill` are as in `transform_image`. The model must return logits
-    (N, classes). The untransformed and all transformed inputs go through the model
-    in one batched forward in eval mode ((A + 1) * N inputs at most: an identity
-    amount reuses the untransformed input), and every layer's output is held at once,
-    so keep N * A modest for a large model. Raises ValueError for no amounts, an
-    unknown transform or an amount it refuses.
-    """
-    x = torch.as_tensor(x)
-    if x.ndim not in (3, 4):
-        raise ValueError(f"x must be one input (C, H, W) or a batch (N, C, H, W), not shape {tuple(x.shape)}")
-    values = np.asarray(amounts, dtype=np.float64).reshape(-1)
-    if values.size == 0:
-        raise ValueError("give at least one amount")
-    batch = x if x.ndim == 4 else x[None]
-    n = len(batch)
-    # Block 0 is the untransformed input; every other amount gets a block, except the identity,
-    # which reuses block 0 (so its change is exactly 0 and its prediction the original one).
-    blocks = [batch]
-    block_of = []
-    for amount in values.tolist():
-        transformed = transform_image(batch, transform, amount, fill=fill)  # checks the amount
-        if _is_identity(transform, amount):
-            block_of.append(0)
-        else:
-            block_of.append(len(blocks))
-            blocks.append(transformed)
-    maps = feature_maps(_WithOutput(model), torch.cat(blocks))
-    logits = maps.pop("logits", None)
-    if logits is None or logits.ndim != 2:
-        shape = "no tensor" if logits is None else f"shape {logits.shape}"
-        raise ValueError(f"the model must return logits (N, classes), not {shape}")
-    names = [name.removeprefix("model.") for name in maps]
-    modules = dict(model.named_modules())
-    kinds = tuple(type(modules[name]).__name__ if name in modules else type(model).__name__ for name in names)
-
-    index = np.asarray(block_of)
-    change = np.empty((len(values), len(names), n), dtype=np.float64)
-    for layer_index, value in enumerate(maps.values()):
-        per_block = value.reshape(len(blocks), n, -1)
-        change[:, layer_index] = _relative_change(per_block[0], per_block[index]).reshape(len(values), n)
-
-    scores = logits.astype(np.float64).reshape(len(blocks), n, -1)
-    probabilities = np.exp(scores - scores.max(axis=-1, keepdims=True))
-    probabilities /= probabilities.sum(axis=-1, keepdims=True)
-    original = scores[0].argmax(axis=-1)                                        # (N,)
-    predictions = scores.argmax(axis=-1)[index]                                 # (A, N)
-    same = predictions == original                                              # (A, N)
-    kept = probabilities[index][:, np.arange(n), original]                      # (A, N)
-    if x.ndim == 3:
-        return InvarianceCurves(transform, values, tuple(names), change[..., 0], predictions[:, 0], same[:, 0],
-                                kept[:, 0], kinds, np.asarray(original[0]))
-    return InvarianceCurves(transform, values, tuple(names), _nanmean(change, axis=2), predictions,
-                            same.mean(axis=1), kept.mean(axis=1), kinds, original)
 
 
 # --- pooling layers of a model -----------------------------------------------------------------

@@ -4,9 +4,11 @@ Every data set carries its `Preprocessing` (channels, size, mean, std), so a mod
 trained on it sees inputs prepared the same way in training, in the app and after
 it is saved (the preprocessing goes into the model file's metadata).
 
-Offline: scikit-learn's digits, a procedural seeded `shapes` set, scikit-image's
-bundled photos. Online, when there is a network: MNIST, Fashion-MNIST and CIFAR-10
-through Hugging Face `datasets`.
+Offline, from files shipped with cnnviz (`cnnviz.data.bundled`): `mnist` (5,000 real
+digits, 500 per class) and `fashion_mnist` (6,000 + 2,000, balanced, the official split);
+and two labs that isolate one effect: scikit-learn's 8x8 `digits` blown up to 28x28, and
+a procedural seeded `shapes` set. Photos: `cnnviz.data.photos`. Online, when there is a
+network: the full MNIST and Fashion-MNIST, and CIFAR-10, through Hugging Face `datasets`.
 """
 
 from __future__ import annotations
@@ -18,25 +20,26 @@ from typing import Any
 import numpy as np
 import torch
 
+from cnnviz.data.bundled import balanced_first, read_array
 from cnnviz.data.network import network_available
+from cnnviz.data.photos import PHOTOS, load_photo
 from cnnviz.errors import DatasetUnavailableError, ImageLoadError
 
-OFFLINE_DATASETS = ("digits", "shapes")
-ONLINE_DATASETS = ("mnist", "fashion_mnist", "cifar10")
+__all__ = ["PHOTOS", "load_photo"]  # re-exported: they lived here before cnnviz.data.photos
+
+OFFLINE_DATASETS = ("mnist", "fashion_mnist", "digits", "shapes")
+ONLINE_DATASETS = ("mnist_full", "fashion_mnist_full", "cifar10")
 SHAPE_CLASSES = ("circle", "square", "triangle", "cross", "ring", "star")
-PHOTOS = ("chelsea", "astronaut", "coffee", "rocket", "camera", "coins", "moon")
+FASHION_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                   "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 # The formats an upload may be in. Pillow knows many more, but some decode everything while the file
 # is opened, before its size can be checked (an ICO holding a 9000x9000 PNG), or run programs (EPS).
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")
 
 # Hugging Face repository, image column, label column, class names.
 _HF_SOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
-    "mnist": ("ylecun/mnist", "image", "label", tuple(str(d) for d in range(10))),
-    "fashion_mnist": (
-        "zalando-datasets/fashion_mnist", "image", "label",
-        ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-         "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    ),
+    "mnist_full": ("ylecun/mnist", "image", "label", tuple(str(d) for d in range(10))),
+    "fashion_mnist_full": ("zalando-datasets/fashion_mnist", "image", "label", FASHION_CLASSES),
     "cifar10": (
         "uoft-cs/cifar10", "img", "label",
         ("airplane", "automobile", "bird", "cat", "deer",
@@ -107,7 +110,12 @@ def load_image_dataset(name: str, *, size: int | None = None, n_samples: int | N
     deterministic for a given `seed`. Online sets raise `DatasetUnavailableError`
     within seconds when there is no network.
     """
-    if name == "digits":
+    if name == "fashion_mnist":
+        return _fashion_mnist(size, n_samples)
+    if name == "mnist":
+        images, labels = _resized(read_array("mnist"), size), read_array("mnist-labels").astype(np.int64)
+        classes = tuple(str(d) for d in range(10))
+    elif name == "digits":
         images, labels, classes = _digits(size or 28)
     elif name == "shapes":
         images, labels = make_shapes(n_samples or 3000, size=size or 32, seed=seed)
@@ -117,7 +125,10 @@ def load_image_dataset(name: str, *, size: int | None = None, n_samples: int | N
     else:
         raise DatasetUnavailableError(
             f"Unknown data set {name!r}; choose one of {', '.join(OFFLINE_DATASETS + ONLINE_DATASETS)}.")
-    if n_samples is not None and name != "shapes":
+    if n_samples is not None and name == "mnist":  # sorted by label: take the classes in turn
+        keep = balanced_first(labels, n_samples)
+        images, labels = images[keep], labels[keep]
+    elif n_samples is not None and name != "shapes":
         images, labels = images[:n_samples], labels[:n_samples]
     return _split(name, images, labels, classes, seed=seed)
 
@@ -133,6 +144,32 @@ def _split(name: str, images: np.ndarray, labels: np.ndarray, classes: tuple[str
     preprocessing = Preprocessing(images.shape[1], images.shape[2], mean, std)
     return ImageDataset(name, x_train, y_train.astype(np.int64), x_test, y_test.astype(np.int64),
                         tuple(classes), preprocessing)
+
+
+def _resized(images: np.ndarray, size: int | None) -> np.ndarray:
+    """Bundled uint8 images (N, H, W) as floats (N, 1, size, size) in [0, 1]."""
+    x = images[:, None].astype(np.float32) / 255.0
+    if size is None or size == images.shape[1]:
+        return x
+    from skimage.transform import resize
+
+    return resize(x, (len(x), 1, size, size), order=1, anti_aliasing=size < images.shape[1]).astype(np.float32)
+
+
+def _fashion_mnist(size: int | None, n_samples: int | None) -> ImageDataset:
+    """The bundled Fashion-MNIST with its own train/test split (`n_samples` caps both, in proportion)."""
+    parts = []
+    for part in ("train", "test"):
+        x, y = read_array(f"fashion_mnist-{part}"), read_array(f"fashion_mnist-{part}-labels").astype(np.int64)
+        if n_samples is not None:
+            keep = max(1, round(n_samples * len(x) / 8000))
+            x, y = x[:keep], y[:keep]
+        parts.append((_resized(x, size), y))
+    (x_train, y_train), (x_test, y_test) = parts
+    mean = tuple(float(m) for m in x_train.mean(axis=(0, 2, 3)))
+    std = tuple(max(float(s), 1e-6) for s in x_train.std(axis=(0, 2, 3)))
+    return ImageDataset("fashion_mnist", x_train, y_train, x_test, y_test, FASHION_CLASSES,
+                        Preprocessing(1, x_train.shape[2], mean, std))
 
 
 def _digits(size: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
@@ -200,15 +237,6 @@ def _outline(kind: str, radius: float, angle: float) -> tuple[np.ndarray, np.nda
     else:
         raise ValueError(f"unknown shape {kind!r}")
     return r * np.sin(t + angle), r * np.cos(t + angle)
-
-
-def load_photo(name: str) -> np.ndarray:
-    """One of scikit-image's bundled photos (see `PHOTOS`) as a uint8 array, (H, W) or (H, W, 3)."""
-    import skimage.data
-
-    if name not in PHOTOS:
-        raise ImageLoadError(f"Unknown photo {name!r}; choose one of {', '.join(PHOTOS)}.")
-    return np.asarray(getattr(skimage.data, name)())
 
 
 def to_model_input(image: np.ndarray, preprocessing: Preprocessing) -> np.ndarray:

@@ -7,8 +7,10 @@ Every `TextDataset` carries its `TextPreprocessing`, so a trained model sees new
 sentences encoded exactly as its training sentences were (and a saved model can
 keep the vocabulary in its metadata).
 
-Offline: a procedural, seeded English sentiment corpus in which word order
-matters (`cnnviz.data.sentiment`), and CSV uploads (`cnnviz.data.text_csv`). Online, when
+Offline: `mr`, 10,568 real movie-review sentences (Pang & Lee 2005, with the sign of
+their mean human rating from Hutto & Gilbert 2014 as the label; shipped with cnnviz,
+see `cnnviz.data.bundled`); a procedural, seeded English sentiment corpus in which
+word order matters, the "negation lab" (`cnnviz.data.sentiment`); and CSV uploads (`cnnviz.data.text_csv`). Online, when
 there is a network: rotten_tomatoes (Pang & Lee's MR, one of Kim 2014's data
 sets), SST-2, AG News and TREC through Hugging Face `datasets`.
 """
@@ -23,12 +25,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from cnnviz.data.bundled import balanced_first, read_text_rows
 from cnnviz.data.network import network_available
 from cnnviz.data.sentiment import SENTIMENT_CLASSES, make_sentiment_corpus
 from cnnviz.data.vocabulary import TextPreprocessing, Vocabulary
 from cnnviz.errors import DatasetUnavailableError
 
-OFFLINE_TEXT_CORPORA = ("sentiment",)
+OFFLINE_TEXT_CORPORA = ("mr", "sentiment")
 ONLINE_TEXT_CORPORA = ("rotten_tomatoes", "sst2", "ag_news", "trec")
 
 # Hugging Face repository, text column, label column, training split, test split, class names.
@@ -77,6 +80,8 @@ def load_text_corpus(name: str, *, n_samples: int | None = None, seed: int = 0,
                      max_length: int = 64) -> TextDataset:
     """Load a text data set by name (see OFFLINE_TEXT_CORPORA and ONLINE_TEXT_CORPORA).
 
+    "mr": the real movie-review sentences, split 90/10 (stratified by label, deterministic
+    for a seed; Kim 2014 used 10-fold cross-validation instead), n_samples caps them.
     "sentiment": the procedural corpus of `make_sentiment_corpus` (n_samples texts,
     4,000 by default), split 80/20, stratified by label and tag, deterministic for a
     seed. Online sets use their own test split (SST-2: validation), with at most
@@ -89,6 +94,14 @@ def load_text_corpus(name: str, *, n_samples: int | None = None, seed: int = 0,
         strata = [f"{label}/{tag}" for label, tag in zip(labels, tags, strict=True)]
         return _split_dataset(name, texts, labels, SENTIMENT_CLASSES, tags, strata,
                               seed=seed, max_length=max_length)
+    if name == "mr":
+        rows = read_text_rows("mr")
+        if n_samples is not None:  # the file's first thousand are nearly all positive: take the classes in turn
+            rows = tuple(rows[i] for i in balanced_first(np.array([label for label, _ in rows]), n_samples))
+        texts = [text for _, text in rows]
+        labels = np.array([label for label, _ in rows], dtype=np.int64)
+        return _split_dataset(name, texts, labels, SENTIMENT_CLASSES, [""] * len(texts), [str(y) for y in labels],
+                              seed=seed, max_length=max_length, test_fraction=0.1)
     if name in ONLINE_TEXT_CORPORA:
         return _load_online_text(name, n_samples=n_samples or _DEFAULT_ONLINE_SAMPLES, seed=seed,
                                  max_length=max_length)

@@ -26,6 +26,7 @@ from typing import Any
 
 from cnnviz.errors import ModelLoadError
 from cnnviz.models.cnn import CNNSpec
+from cnnviz.models.efficientnet import HEAD_CHANNELS, LITE0_STAGES, STEM_CHANNELS, EfficientNetLiteSpec
 from cnnviz.models.resnet import ResNetSpec
 from cnnviz.models.text import FastTextSpec, TextCNNSpec
 
@@ -129,6 +130,8 @@ def model_cost(spec: Any, *, batch: int = 1, input_size: int | None = None,
         _cnn(spec, tally)
     elif isinstance(spec, ResNetSpec):
         _resnet(spec, input_size or _DEFAULT_RESNET_SIZE, tally)
+    elif isinstance(spec, EfficientNetLiteSpec):
+        _efficientnet_lite(spec, tally)
     elif isinstance(spec, TextCNNSpec):
         _text_cnn(spec, text_length or _DEFAULT_TEXT_LENGTH, tally)
     elif isinstance(spec, FastTextSpec):
@@ -208,6 +211,39 @@ def _resnet(spec: ResNetSpec, size: int, t: _Tally) -> None:
     t.output(channels, n * n)  # act_final (nn.Identity after post-activation blocks)
     t.output(channels)  # global average pooling
     t.linear(channels, spec.num_classes)
+
+
+def _efficientnet_lite(spec: EfficientNetLiteSpec, t: _Tally) -> None:
+    # cnnviz.models.efficientnet: conv-bn-relu6 units in MBConv blocks; a strided unit first pads its even
+    # n x n input by k - 2 (TensorFlow's "same"), to (n + k - 2) x (n + k - 2), and halves it.
+    def unit(in_c: int, out_c: int, kernel: int, side: int, stride: int = 1, *, depthwise: bool = False,
+             act: bool = True) -> int:
+        if stride != 1:
+            t.output(in_c, (side + kernel - 2) ** 2)  # the padded map
+            side //= stride
+        t.conv(1 if depthwise else in_c, out_c, kernel * kernel, side * side, bias=False)
+        t.batch_norm(out_c, side * side)
+        if act:
+            t.output(out_c, side * side)
+        return side
+
+    n = unit(spec.in_channels, STEM_CHANNELS, 3, spec.input_size, 2)
+    channels = STEM_CHANNELS
+    for expansion, kernel, first_stride, out_c, repeats in LITE0_STAGES:
+        for i in range(repeats):
+            stride = first_stride if i == 0 else 1
+            hidden = channels * expansion
+            if expansion != 1:
+                unit(channels, hidden, 1, n)
+            n = unit(hidden, hidden, kernel, n, stride, depthwise=True)
+            unit(hidden, out_c, 1, n, act=False)
+            if stride == 1 and channels == out_c:
+                t.output(out_c, n * n)  # the sum
+            channels = out_c
+    unit(channels, HEAD_CHANNELS, 1, n)
+    # global average pooling, then flatten and dropout: views in eval mode, counted as every layer's output is
+    t.output(3 * HEAD_CHANNELS)
+    t.linear(HEAD_CHANNELS, spec.num_classes)
 
 
 def _text_cnn(spec: TextCNNSpec, length: int, t: _Tally) -> None:

@@ -40,6 +40,32 @@ def _square_pixels(fig: go.Figure) -> None:
 
 
 MAX_FEATURE_MAPS = 64  # tiles `plot_feature_maps` draws by default; a layer may have thousands of channels
+# Cells of the montage a figure sends at most: the browser gets a value and hover data for each, and 64
+# maps of 112x112 (an ImageNet network's early layer) made a 37 MB figure, wider than any screen. Past
+# this, every map is shown as the means of f x f blocks (`display_block`).
+MAX_MONTAGE_CELLS = 160_000
+
+
+def display_block(channels: int, height: int, width: int, max_cells: int = MAX_MONTAGE_CELLS) -> int:
+    """The side f of the blocks whose means `plot_feature_maps` draws: 1 (every value) unless `channels`
+    maps of `height` x `width` have more than `max_cells` values, then the smallest f that fits."""
+    block = 1
+    while channels * -(-height // block) * -(-width // block) > max_cells:
+        block += 1
+    return block
+
+
+def _block_means(maps: np.ndarray, block: int) -> np.ndarray:
+    """(C, H, W) -> (C, ceil(H/block), ceil(W/block)): the mean of each block (of what is left at an edge)."""
+    if block == 1:
+        return maps
+    count, height, width = maps.shape
+    rows, cols = -(-height // block), -(-width // block)
+    padded = np.full((count, rows * block, cols * block), np.nan, dtype=np.float32)
+    padded[:, :height, :width] = maps
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a block that is all NaN stays NaN
+        return np.nanmean(padded.reshape(count, rows, block, cols, block), axis=(2, 4))
 
 
 def feature_maps_shown(channels: int, max_channels: int = MAX_FEATURE_MAPS) -> int:
@@ -62,7 +88,9 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
 
     Only the first `max_channels` channels are drawn (`feature_maps_shown` says how many),
     and the title then says "first 64 of 512 channels"; the layer-wide colour range is
-    that of the channels drawn. The figure's cost is linear in the channels drawn.
+    that of the channels drawn. The figure's cost is linear in the channels drawn. Large
+    maps are drawn as the means of f x f blocks (f from `display_block`; the title says so,
+    hover gives the block's first row and column in the map's own coordinates).
     """
     maps = np.asarray(maps)
     if maps.ndim != 3 or 0 in maps.shape:
@@ -74,6 +102,9 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
         raise ValueError(f"names has {len(names)} entries for {total} channels")
     n = feature_maps_shown(total, max_channels)
     maps = maps[:n].astype(np.float32)  # only the channels drawn are converted
+    _, full_height, full_width = maps.shape
+    block = display_block(n, full_height, full_width)
+    maps = _block_means(maps, block)
     _, height, width = maps.shape
     titles = [f"ch {i}" for i in range(n)] if names is None else [str(name) for name in list(names)[:n]]
     # At most `columns` tiles a row, spread evenly over the rows (10 maps: 2 rows of 5, not 8 and 2),
@@ -83,6 +114,7 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
     gap_x, gap_y = max(1, width // 8), max(2, -(-height * 2 // 5))  # room for a title above each tile
     raw, origins = _montage(maps, columns, gap_x, gap_y)
     customdata = _tile_customdata(raw.shape, origins, maps, np.arange(n, dtype=np.float32)[:, None])
+    customdata[..., 1:3] *= block  # hover names the map's own rows and columns, not the blocks'
 
     if scale == "layer":
         colours = raw
@@ -100,10 +132,11 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
         colours, _ = _montage(scaled.astype(np.float32), columns, gap_x, gap_y)
         colour = dict(zmin=0.0, zmax=1.0, showscale=False)
 
+    where = ("row %{customdata[1]}, col %{customdata[2]}<br>value" if block == 1 else
+             f"rows %{{customdata[1]}}+, cols %{{customdata[2]}}+<br>mean of {block}×{block}")
     fig = go.Figure(go.Heatmap(
         z=colours, customdata=customdata, colorscale="Viridis", hoverongaps=False,
-        hovertemplate="channel %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
-                      "<br>value %{customdata[3]:.4g}<extra></extra>", **colour))
+        hovertemplate=f"channel %{{customdata[0]}}<br>{where} %{{customdata[3]:.4g}}<extra></extra>", **colour))
     # One list, not add_annotation per tile: plotly re-validates the whole list on each add (quadratic).
     fig.update_layout(annotations=[
         dict(x=left + (width - 1) / 2, y=top - 0.5, text=title, showarrow=False, yanchor="bottom", font_size=_FONT)
@@ -114,27 +147,32 @@ def plot_feature_maps(maps: np.ndarray, *, scale: Literal["layer", "channel"] = 
     # Up to 30 screen pixels per map pixel, and the whole montage about 800 pixels wide.
     unit = min(30.0, 800 / raw.shape[1])
     subtitle = "one colour scale for the layer" if scale == "layer" else "each channel coloured from its min to max"
+    if block > 1:
+        subtitle = f"each cell the mean of {block}×{block} values; {subtitle}"
     if n < total:
         subtitle = f"first {n} of {total} channels; {subtitle}"
     fig.update_layout(height=int(70 + unit * (raw.shape[0] + gap_y)), plot_bgcolor="white",
                       margin=dict(l=5, r=5, t=45, b=5),
-                      title=dict(text=f"{n} feature maps of {height}×{width} ({subtitle})", font_size=13))
+                      title=dict(text=f"{n} feature maps of {full_height}×{full_width} ({subtitle})", font_size=13))
     return fig
 
 
-def plot_filters(weights: np.ndarray, *, max_inputs: int = 8) -> go.Figure:
+def plot_filters(weights: np.ndarray, *, max_inputs: int = 8, max_outputs: int = 64) -> go.Figure:
     """Convolution weights (Cout, Cin, kh, kw) as a montage: a row per output channel, a column per input.
 
-    At most `max_inputs` input channels are drawn (the title says so when there are
-    more). The colours are diverging, symmetric around 0 (red negative, blue positive),
-    so a weight's sign reads at a glance; hover shows out, in, row, col and the weight.
+    At most `max_inputs` input channels and `max_outputs` filters are drawn (the title
+    says so when there are more: EfficientNet's head has 1,280 filters of 320 inputs). The
+    colours are diverging, symmetric around 0 (red negative, blue positive), so a weight's
+    sign reads at a glance; hover shows out, in, row, col and the weight.
     """
     weights = np.asarray(weights, dtype=np.float32)
     if weights.ndim != 4 or 0 in weights.shape:
         raise ValueError(f"weights must have shape (Cout, Cin, kh, kw) with no empty axis, not {weights.shape}")
-    if max_inputs < 1:
-        raise ValueError(f"max_inputs must be at least 1, not {max_inputs}")
-    outs, ins, kh, kw = weights.shape
+    if max_inputs < 1 or max_outputs < 1:
+        raise ValueError(f"max_inputs and max_outputs must be at least 1, not {max_inputs} and {max_outputs}")
+    all_outs, ins, kh, kw = weights.shape
+    outs = min(all_outs, max_outputs)
+    weights = weights[:outs]
     shown = min(ins, max_inputs)
     tiles = weights[:, :shown].reshape(outs * shown, kh, kw)
     gap = max(1, round(max(kh, kw) / 4))
@@ -156,9 +194,11 @@ def plot_filters(weights: np.ndarray, *, max_inputs: int = 8) -> go.Figure:
     fig.update_yaxes(tickmode="array", tickvals=[i * step_y + (kh - 1) / 2 for i in range(outs)],
                      ticktext=[f"out {i}" for i in range(outs)], ticks="", tickfont_size=10)
     _square_pixels(fig)
-    title = f"{outs} filters of {ins}×{kh}×{kw}"
-    if shown < ins:
-        title += f" (first {shown} of {ins} input channels shown)"
+    title = f"{all_outs} filters of {ins}×{kh}×{kw}"
+    hidden = [f"first {outs} filters" if outs < all_outs else "",
+              f"first {shown} of {ins} input channels" if shown < ins else ""]
+    if any(hidden):
+        title += f" ({' and '.join(part for part in hidden if part)} shown)"
     # Tiles up to about 72 screen pixels; a tall stack of filters is capped near 1,400 pixels.
     unit = min(72 / max(kh, kw), 700 / montage.shape[1], 1400 / montage.shape[0])
     fig.update_layout(title=dict(text=title, font_size=13), height=int(110 + unit * montage.shape[0]),

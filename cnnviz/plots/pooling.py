@@ -19,7 +19,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
-    from cnnviz.analysis.pooling import InvarianceCurves, PoolResult
+    from cnnviz.analysis.invariance import InvarianceCurves
+    from cnnviz.analysis.pooling import PoolResult
 
 _WINNER_COLOUR, _WINDOW_COLOUR = "#e4002b", "#ff7f0e"
 # Pooling layers: one strong colour each (pool1 and pool2 must not look alike); the rest grey.

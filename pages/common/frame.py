@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from cnnviz import ZOO, is_text_spec, model_to_bytes
+from cnnviz import ZOO, is_text_spec, lossless_weights_dtype, model_to_bytes
 from cnnviz.safe_text import as_markdown_text, shorten
 from pages.common import words_frame as words
 from pages.common.links import (
@@ -131,7 +131,8 @@ def close_page_frame(frame: PageFrame) -> None:
     """Close a page: redraw the panel (the page may have changed the model) and write the view's link."""
     sidebar_model_panel(frame.slot, text=frame.text, final=True)
     trained = current_text_model() if frame.text else current_model()
-    write_link(current_zoo_key(text=frame.text), frame.notice, lambda view: model_to_bytes(trained, view=view))
+    write_link(current_zoo_key(text=frame.text), frame.notice, lambda view: model_to_bytes(
+        trained, view=view, weights_dtype=lossless_weights_dtype(trained)))
 
 
 def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> None:

@@ -1,8 +1,10 @@
 """The home page: what cnnviz is, what each page teaches, and a picture of the current model."""
 
+import numpy as np
 import streamlit as st
 
-from cnnviz import model_summary
+from cnnviz import load_photo, model_summary, to_model_input
+from cnnviz.data.photos import labelled_photos, photo_label
 from cnnviz.plots import plot_architecture, plot_image_grid
 from cnnviz.safe_text import as_markdown_text
 from pages.common.frame import close_page_frame, page_frame
@@ -27,7 +29,8 @@ def home() -> None:
         "- **Train / load**: train LeNet-5 or TinyVGG on a data set and watch the loss fall epoch by "
         "epoch; see the test accuracy, the confusion matrix and the examples the model gets wrong. "
         "Save the model as one file, load it again, or switch to a model from the zoo.\n"
-        "- **Feature maps**: feed the model a digit, a shape, a photo, your own upload or a drawing, and "
+        "- **Feature maps**: feed the model a real digit, a piece of clothing, a photo, your own upload or a "
+        "drawing (or a photo to a real ImageNet network, EfficientNet-Lite0), and "
         "see what every channel of a layer computes, the filters that compute it, and which test images "
         "excite a channel most.\n"
         "- **Receptive fields**: how large a window of the input each layer's units see, in theory "
@@ -39,8 +42,9 @@ def home() -> None:
         "- **Pooling**: max, average, BlurPool and MaxBlurPool on any map, which value wins each window, and how much "
         "invariance to small shifts, rotations and scalings each layer has, with and without pooling.\n"
         "- **TextCNN**: a CNN over words: filters of width 2, 3, 4 are n-gram detectors, 1-max pooling keeps "
-        "each one's best n-gram, and Captum's Integrated Gradients shows which words decided; trained beside a "
-        "fastText-style bag of words that cannot read \"not good\".\n"
+        "each one's best n-gram, and Captum's Integrated Gradients shows which words decided; beside a "
+        "fastText-style mean of word embeddings, which is as accurate on real movie reviews and far cheaper, "
+        "yet cannot read \"not good\" in the negation lab.\n"
         "- **ResNet vs plain**: the gradient each layer of a deep network gets at initialisation, with and "
         "without shortcuts, and the degradation experiment: a deeper plain net trains worse than a shallower "
         "one, a deeper ResNet does not.\n"
@@ -73,6 +77,15 @@ def home() -> None:
             examples = shared_view("examples", None, (data.name,), lambda: plot_image_grid(
                 data.x_test[:12], [data.class_names[y] for y in data.y_test[:12]], columns=4))
             st.plotly_chart(examples, key="examples")
+        elif labelled_photos(info.dataset):
+            names = labelled_photos(info.dataset)[:12]
+            examples = shared_view("examples", None, (info.dataset,), lambda: plot_image_grid(
+                np.stack([to_model_input(load_photo(n), info.preprocessing) for n in names]),
+                [photo_label(n).class_name for n in names], columns=4))
+            st.plotly_chart(examples, key="examples")
+            st.caption(f"Labelled {as_markdown_text(info.dataset)} photos shipped with cnnviz; the model's own "
+                       "training images are not.")
         else:
-            st.info("Examples are shown for the offline data sets (digits, shapes).")
+            st.info(f"The images of {as_markdown_text(info.dataset)} are not shipped with cnnviz; examples are "
+                    "shown for MNIST, Fashion-MNIST, the digits and shapes labs, and ImageNet and CIFAR-10 photos.")
     close_page_frame(frame)

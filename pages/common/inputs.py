@@ -1,7 +1,8 @@
 """The input picker shared by the pages that look inside the model with one image.
 
 An input comes from the current model's data set (by index or by class), a bundled
-photo, an uploaded image, or a digit drawn on a canvas (one-channel models). It is
+photo (scikit-image's, and labelled ImageNet and CIFAR-10 photos), an uploaded image, or a digit
+drawn on a canvas (one-channel models). It is
 returned as (C, H, W) floats in [0, 1] already shaped for the model; a bad upload
 shows a message and the previous input stays. A blank input is flagged (its prediction
 means nothing), and one whose background is the other way round from the model's
@@ -18,6 +19,7 @@ import streamlit as st
 
 from cnnviz import PHOTOS, CnnvizError, TrainedModel, check_input, decode_image, load_photo, to_model_input
 from cnnviz.data.images import DECODE_MAX_SIDE
+from cnnviz.data.photos import photo_label, photo_title
 from cnnviz.safe_text import as_markdown_text
 from pages.common.links import linked
 from pages.common.session import app_settings, own_test_data
@@ -60,9 +62,13 @@ def pick_input(trained: TrainedModel, *, key: str) -> PickedInput:
     if source == "Data set":
         return _from_dataset(trained, key)  # the model's own kind of image: nothing to check
     if source == "Photo":
-        name = st.selectbox("Photo", PHOTOS, key=linked(f"{key}_photo", choices=PHOTOS),
-                            help="Photos bundled with scikit-image; 'chelsea' is a cat.")
-        picked = PickedInput(to_model_input(load_photo(name), info.preprocessing), f"photo '{name}'",
+        name = st.selectbox("Photo", PHOTOS, format_func=photo_title, key=linked(f"{key}_photo", choices=PHOTOS),
+                            help="scikit-image's photos ('chelsea' is a cat), then 20 labelled ImageNet and 20 "
+                                 "CIFAR-10 photos (shipped with foolbox).")
+        label = photo_label(name)
+        # The photo's label is a true class only for a model of the same label set (ImageNet, CIFAR-10).
+        truth = label.class_name if label is not None and label.source == info.dataset else None
+        picked = PickedInput(to_model_input(load_photo(name), info.preprocessing), f"photo '{name}'", truth,
                              code=f"cnnviz.to_model_input(cnnviz.load_photo({name!r}), trained.info.preprocessing)")
     elif source == "Upload":
         picked = _from_upload(trained, key)

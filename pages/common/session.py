@@ -39,10 +39,12 @@ _PREVIOUS = "previous_models"  # {"image"/"text": (model, zoo key, reason)} that
 _REASONS = "current_reasons"   # {"image"/"text": why that model is current}
 
 DATASET_LABELS = {
-    "digits": "digits (8x8 handwritten, offline)",
-    "shapes": "shapes (procedural, offline)",
-    "mnist": "MNIST (online)",
-    "fashion_mnist": "Fashion-MNIST (online)",
+    "mnist": "MNIST (5,000 real handwritten digits, offline)",
+    "fashion_mnist": "Fashion-MNIST (8,000 clothing photos, offline)",
+    "digits": "digits lab (8x8 digits blown up to 28x28, offline)",
+    "shapes": "shapes lab (procedural, offline)",
+    "mnist_full": "MNIST, full (online)",
+    "fashion_mnist_full": "Fashion-MNIST, full (online)",
     "cifar10": "CIFAR-10 (online)",
 }
 
@@ -92,6 +94,12 @@ def own_test_data(trained: TrainedModel) -> ImageDataset | None:
         return None
     data = dataset(trained.info.dataset)
     return data if data.preprocessing.input_shape == trained.info.preprocessing.input_shape else None
+
+
+def zoo_reference(key: str) -> TrainedModel:
+    """The process's shared copy of a zoo model, to read its description and size only: never run it
+    (hooks and gradients would reach every session; `zoo_copy` gives one to run)."""
+    return _zoo_model(key)
 
 
 def zoo_copy(key: str) -> TrainedModel:

@@ -19,6 +19,7 @@ from cnnviz import (
     TrainConfig,
     csv_columns,
     evaluate,
+    model_cost,
     text_dataset_from_rows,
     texts_from_csv,
     train,
@@ -34,8 +35,23 @@ from pages.common.session import (
     current_zoo_key,
     set_current_text_model,
     text_corpus,
+    zoo_reference,
 )
 from pages.common.shared_trainings import training_slot
+
+
+def zoo_comparison(keys: tuple[str, ...] = ("textcnn-mr", "fasttext-mr")) -> None:
+    """The zoo's TextCNN and fastText on the same real sentences (MR): accuracy, size and cost per sentence."""
+    rows, accuracies = [], []
+    for key in keys:
+        trained = zoo_reference(key)
+        accuracies.append(trained.info.test_accuracy or 0.0)
+        cost = model_cost(trained.info.spec, text_length=trained.info.preprocessing.max_length)
+        rows.append({"model": trained.info.name, "test accuracy": f"{trained.info.test_accuracy:.1%}",
+                     "parameters": f"{trained.parameters:,}", "multiply-adds per sentence": f"{cost.multiply_adds:,}"})
+    st.dataframe(rows, hide_index=True)
+    corpus = text_corpus("mr")
+    st.caption(words.mr_comparison(len(corpus.train_texts), len(corpus.test_texts), *accuracies))
 
 
 def show_epochs(progress, label: str) -> Callable[[EpochReport], None]:

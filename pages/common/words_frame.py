@@ -11,6 +11,12 @@ VIEW_FILE_HELP = ("The current model with this page and its settings; loading it
 SWITCH_BACK_HELP = "The model this one replaced; switching again returns to this one."
 
 
+def no_test_images(what: str, dataset: str) -> str:
+    """Why an option that needs the model's own test images is not offered (`dataset` markdown-safe)."""
+    return (f"{what} needs the model's own test images; those of {dataset} are not shipped with cnnviz, so it is "
+            "not offered for this model.")
+
+
 def link_notices(notices: list[str]) -> str:
     """The warning over a page opened with link settings it could not use (`notices` markdown-safe)."""
     return ("Some settings in the link did not fit this view, so defaults are shown for them: "

@@ -51,16 +51,23 @@ def erf_sentence(spread: GradientSpread) -> str:
 
 
 
-def unit_sees(unit: tuple[int, int], layer: str, box: tuple[int, int, int, int]) -> str:
-    """The heading over a unit's receptive field: which input rows and columns it sees."""
-    return (f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
+def unit_sees(unit: tuple[int, int], layer: str, box: tuple[int, int, int, int],
+              window: tuple[int, int] | None = None, input_size: int | None = None) -> str:
+    """The heading over a unit's receptive field: which input rows and columns it sees; when its theoretical
+    `window` is larger than the `input_size` side, it says so (the box is then clipped to the input)."""
+    text = (f"**Unit ({unit[0]}, {unit[1]}) of {layer} sees input rows {box[0]}–{box[2]}, "
             f"columns {box[1]}–{box[3]}**")
+    if window is not None and input_size is not None and max(window) > input_size:
+        text += (f" (its theoretical window is {window[0]}×{window[1]}, larger than the {input_size}×{input_size} "
+                 "input: the box below is clipped to the input, and the rest of the window falls on padding)")
+    return text
 
 
 def switched_off(mode: str) -> str:
     """No gradient reaches the input: the unit's ReLU is 0 for every input of `mode` (a key of ERF_MODES)."""
     # For a mean over many inputs, a zero gradient means the unit is off for each one of them.
-    return (f"No gradient reaches the input: this unit is switched off (its ReLU gives 0) for {ERF_INPUTS[mode]}. "
+    return (f"No gradient reaches the input: this unit is switched off for {ERF_INPUTS[mode]} (its ReLU gives 0, "
+            "or a ReLU6 on its path is saturated at 6, which passes no gradient either). "
             "Pick another unit" + (", or average over many inputs." if mode == "this input" else " or channel."))
 
 

@@ -1,6 +1,25 @@
 """The Train / load page's words: progress while training, what a run achieved, what a file did."""
 
 ARCHITECTURE_LABELS = {"lenet5": "LeNet-5 (LeCun 1998)", "tiny_vgg": "TinyVGG (CNN Explainer)"}
+# The zoo's image models, in menu order; the text models are on the TextCNN page.
+ZOO_LABELS = {
+    "lenet5-mnist": "LeNet-5 on MNIST (real handwritten digits)",
+    "tinyvgg-fashion_mnist": "TinyVGG on Fashion-MNIST (clothing photos)",
+    "efficientnet-lite0-imagenet": "EfficientNet-Lite0 on ImageNet (1,000 classes, 224×224 photos)",
+    "lenet5-digits": "LeNet-5 on the digits lab (8×8 digits blown up)",
+    "tinyvgg-shapes": "TinyVGG on the shapes lab (procedural)",
+}
+PREBUILT_NOTE = ("EfficientNet-Lite0 (Tan & Le 2019) comes with its published ImageNet weights and is not trained "
+                 "here: training it takes GPUs and days. Every page looks inside it; it is slower than the small "
+                 "models (about a second per new input).")
+def prebuilt_file_note(name: str, key: str) -> str:
+    """Instead of a download for a model that ships with cnnviz (`name` markdown-safe)."""
+    return (f"{name} ships with cnnviz: every session can pick it in the model zoo (above), and a link to any page "
+            f"with it carries model={key}. In a notebook: `cnnviz.load_zoo_model({key!r})`. No file is offered: "
+            "as an upload it would be refused, since its activations for the app's batches are over the budget "
+            "for uploaded models.")
+
+
 LEARNING_RATE_HELP = ("Adam with a one-cycle schedule: the rate rises to this value, then falls towards zero by "
                       "the last epoch.")
 MODEL_FILE_NOTE = ("One file with the weights and, in its metadata, the architecture, preprocessing and "

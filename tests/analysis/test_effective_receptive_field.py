@@ -192,10 +192,11 @@ def test_mass_fraction_refuses_bad_input():
 # --- where the gradient lies in the box (the sentence beside the ERF is worded from these numbers) ---
 
 def test_spread_of_a_gradient_that_fills_its_box():
-    # The zoo LeNet-5's conv1: the gradient of a unit is |its 5x5 kernel|; 95% of it needs 21 of 25 pixels.
+    # The zoo LeNet-5's conv1: the gradient of a unit is |its 5x5 kernel|; 95% of it needs 21 of its 25 pixels
+    # (on digits; MNIST's conv1 needs 22): counted by hand below from the sorted kernel.
     from cnnviz import load_zoo_model
 
-    trained = load_zoo_model()
+    trained = load_zoo_model("lenet5-digits")
     prep = trained.info.preprocessing
     record = next(r for r in receptive_fields(trained.model, prep.input_shape) if r.name == "conv1")
     box = record.box((14, 14), (28, 28))
@@ -203,7 +204,9 @@ def test_spread_of_a_gradient_that_fills_its_box():
     spread = gradient_spread(erf, box)
     kernel = trained.model.conv1.weight.detach().abs()[0, 0].double().numpy()
     assert np.allclose(erf[0, 12:17, 12:17], kernel)
-    assert spread.fraction == pytest.approx(21 / 25) and spread.fraction >= 0.75
+    weights = np.sort(kernel.ravel())[::-1]
+    needed = int(np.searchsorted(np.cumsum(weights), 0.95 * weights.sum()) + 1)  # fewest pixels holding 95%
+    assert needed == 21 and spread.fraction == pytest.approx(needed / 25) and spread.fraction >= 0.75
     assert spread.centre == (14.0, 14.0) and spread.mass == 0.95
 
 

@@ -239,3 +239,13 @@ def test_a_float64_model_takes_the_float32_inputs_preprocessing_gives():
     best = top_activations(model, x, "conv2", 0, k=1)
     assert best.indices.shape == (1,) and no_hooks(model)
     assert torch.rand(1).dtype == torch.float32 and next(model.parameters()).dtype == torch.float64
+
+
+def test_first_convolution_skips_what_computes_nothing():
+    from cnnviz import first_convolution
+
+    padded = nn.Sequential(nn.ZeroPad2d(1), nn.Conv2d(1, 2, 3), nn.ReLU())
+    assert first_convolution(padded, ["0", "1", "2"]) == "1"          # not the padding: the convolution
+    assert first_convolution(nn.Sequential(nn.ReLU()), ["0"]) == "0"  # no convolution: the first layer
+    model = lenet5()
+    assert first_convolution(model, spatial_layers(model, (1, 28, 28))) == "conv1"

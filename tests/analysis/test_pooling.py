@@ -9,16 +9,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnviz.analysis.invariance import InvarianceCurves, invariance_curves, transform_image
 from cnnviz.analysis.pooling import (
-    InvarianceCurves,
     PoolingStage,
     PoolResult,
     binomial_kernel,
-    invariance_curves,
     is_pooling_kind,
     pool,
     pooling_stages,
-    transform_image,
 )
 from cnnviz.models.cnn import lenet5
 

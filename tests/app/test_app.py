@@ -23,6 +23,8 @@ from cnnviz import (
     model_to_bytes,
     untrained_model,
 )
+from pages.common.session import DATASET_LABELS
+from pages.common.words_train import ZOO_LABELS
 from tests.conftest import chart_spec, open_page
 
 
@@ -58,7 +60,8 @@ def test_train_page_defaults(app):
     at = train_page(app)
     assert at.title[0].value == "Train / load a model"
     assert [s.label for s in at.selectbox][:3] == ["Architecture", "Data set", "Batch size"]
-    assert at.selectbox[0].value == "lenet5" and at.selectbox[1].value == "digits"
+    assert at.selectbox[0].value == "lenet5" and at.selectbox[1].value == "mnist"  # real digits by default
+    assert at.selectbox[1].options[:4] == [DATASET_LABELS[k] for k in ("mnist", "fashion_mnist", "digits", "shapes")]
     assert at.number_input[0].value == TrainConfig().epochs == 10
     assert len(at.file_uploader) == 1
     assert len(at.main.get("download_button")) == 1  # the model file (the sidebar's share box has its own)
@@ -67,6 +70,7 @@ def test_train_page_defaults(app):
 
 def test_train_one_epoch_then_save_and_load_it_back(app):
     at = train_page(app)
+    at.selectbox[1].set_value("digits")
     at.number_input[0].set_value(1)
     at.button(key="FormSubmitter:train_form-Train").click().run()
     assert not at.exception
@@ -178,7 +182,7 @@ def test_online_data_set_offline_gives_a_clear_message_and_keeps_the_model(app):
     assert os.environ.get("HF_HUB_OFFLINE") == "1"
     before = app.session_state["current_model"]
     at = train_page(app)
-    at.selectbox[1].set_value("mnist")
+    at.selectbox[1].set_value("mnist_full")
     at.button(key="FormSubmitter:train_form-Train").click().run()
     assert not at.exception
     assert any("network" in e.value and "offline data sets" in e.value for e in at.error)
@@ -194,9 +198,11 @@ def test_switch_to_a_zoo_model(app):
     expected = load_zoo_model("tinyvgg-shapes").info
     assert at.session_state["current_model"].info == expected
     assert "TinyVGG on shapes" in sidebar_text(at)
-    # Image models only: the zoo's TextCNN belongs to the TextCNN page.
-    assert zoo_select.options == ["LeNet-5 (LeCun 1998) on digits", "TinyVGG (CNN Explainer) on shapes"]
-    assert set(ZOO) == {"lenet5-digits", "tinyvgg-shapes", "textcnn-sentiment"}
+    # Image models only, real data first: the zoo's text models belong to the TextCNN page.
+    assert zoo_select.options == [ZOO_LABELS[key] for key in ("lenet5-mnist", "tinyvgg-fashion_mnist",
+                                                             "efficientnet-lite0-imagenet", "lenet5-digits",
+                                                             "tinyvgg-shapes")]
+    assert set(ZOO) - set(ZOO_LABELS) == {"textcnn-mr", "fasttext-mr", "textcnn-sentiment"}
 
 
 def test_bare_state_dict_loads_with_the_picked_architecture(app):
@@ -311,18 +317,18 @@ def submit_training(at: AppTest, architecture="tiny_vgg", dataset="digits", epoc
 def test_a_link_restores_the_training_settings_and_a_garbled_one_falls_back(app):
     from tests.conftest import new_session_from_link
 
-    # MNIST is online, so offline the run is refused at once: the settings are in, nothing trains.
-    at = submit_training(train_page(app), dataset="mnist", epochs=3, seed=12345)
+    # The full MNIST is online, so offline the run is refused at once: the settings are in, nothing trains.
+    at = submit_training(train_page(app), dataset="mnist_full", epochs=3, seed=12345)
     assert any("offline data sets" in e.value for e in at.error)
     shared = new_session_from_link(at, "train")
-    assert training_settings(shared) == ("tiny_vgg", "mnist", 3, 128, 3e-3, 12345)
+    assert training_settings(shared) == ("tiny_vgg", "mnist_full", 3, 128, 3e-3, 12345)
     assert not shared.warning and not shared.error                  # a link does not start a run
 
     bad = {"train_architecture": "resnet50", "train_dataset": "imagenet", "train_epochs": "999",
            "train_batch_size": "100", "train_learning_rate": "2", "train_seed": "seven"}
     garbled = new_session_from_link(at, "train", bad)
     defaults = TrainConfig()
-    assert training_settings(garbled) == ("lenet5", "digits", defaults.epochs, defaults.batch_size,
+    assert training_settings(garbled) == ("lenet5", "mnist", defaults.epochs, defaults.batch_size,
                                           defaults.learning_rate, defaults.seed)
     notice = garbled.warning[0].value
     assert all(key in notice for key in bad)
@@ -333,8 +339,8 @@ def test_a_stale_copy_of_an_older_url_on_the_same_page_changes_nothing(app):
     # URL (here the first one, with the zoo model and 10 epochs) must not undo what the user did.
     at = train_page(app)
     first_url = dict(at.query_params)
-    assert first_url["model"] == "lenet5-digits" and first_url["train_epochs"] == "10"
-    at = submit_training(at, architecture="lenet5", epochs=1)
+    assert first_url["model"] == "lenet5-mnist" and first_url["train_epochs"] == "10"
+    at = submit_training(at, architecture="lenet5", dataset="digits", epochs=1)
     trained = at.session_state["current_model"]
     assert "model" not in at.query_params                           # a trained model is not a zoo model
     for key, value in first_url.items():
@@ -377,7 +383,7 @@ def test_the_home_snippet_draws_the_architecture(app):
     from tests.conftest import APP, APP_TIMEOUT, run_snippet
 
     run_snippet(app, "architecture")                                # LeNet-5, the default zoo model
-    assert "load_zoo_model('lenet5-digits')" in python_code(app)[0]
+    assert "load_zoo_model('lenet5-mnist')" in python_code(app)[0]
     other = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
     other.query_params["model"] = "tinyvgg-shapes"                  # a link to home with another zoo model
     other.run()

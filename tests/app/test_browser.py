@@ -14,6 +14,8 @@ import pytest
 
 from tests.serve import CHROMIUM, CHROMIUM_ARGS, ROOT, served_app
 
+DEFAULT_MODEL = "LeNet-5 on mnist"  # the zoo's default model, on real MNIST
+
 PAGES = 1 + len(list(ROOT.glob("pages/[0-9]_*.py")))  # the home page and every page file
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
@@ -32,7 +34,7 @@ def test_first_visit_of_a_new_server_straight_to_a_page_runs_it_inside_the_app()
         page.goto(f"{url}/train")
         expect(page.get_by_role("heading", name="Train / load a model")).to_be_visible(timeout=30_000)
         sidebar = page.get_by_test_id("stSidebar")
-        expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible(timeout=30_000)
+        expect(sidebar.get_by_text(DEFAULT_MODEL)).to_be_visible(timeout=30_000)
         links = page.get_by_test_id("stSidebarNavLink")
         expect(links).to_have_count(PAGES)
         expect(links.nth(0)).to_contain_text("Home")
@@ -68,7 +70,7 @@ def test_cold_start_shows_home_with_the_zoo_model(server, page):
     expect(page.get_by_role("heading", name="cnnviz: see how convolutional networks work")).to_be_visible(
         timeout=30_000)
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible(timeout=30_000)
+    expect(sidebar.get_by_text(DEFAULT_MODEL)).to_be_visible(timeout=30_000)
     expect(sidebar.get_by_text("Parameters: 61,706")).to_be_visible()
     assert time.perf_counter() - started < 30  # generous here; the 10 s target is measured in docs/
     links = page.get_by_test_id("stSidebarNavLink")
@@ -191,7 +193,7 @@ def test_share_box_gives_the_link_and_one_file_with_model_and_view(server, page)
     view = saved_view(data)
     assert view["page"] == "pooling"
     assert view["params"]["pool_kind"] == "avg" and view["params"]["pool_kernel"] == "3"
-    assert load_model_bytes(data).info.name == "LeNet-5 on digits"
+    assert load_model_bytes(data).info.name == DEFAULT_MODEL
 
 
 # --- Every page, its main control, and the uploads -------------------------------------------------------------
@@ -300,7 +302,7 @@ LIKELY = re.compile(r"^(?:9\d\.\d|100\.0)%$")   # a class's probability of 90% o
 def type_a_sentence(page):
     bars = page.locator(".st-key-text_probs .bartext")   # one per class: negative, positive
     expect(bars.nth(0)).to_have_text(LIKELY, timeout=30_000)   # "the plot was not good at all"
-    sentence = page.get_by_label("Sentence")
+    sentence = page.get_by_label("Sentence", exact=True)
     sentence.fill("a wonderful film, never boring")
     sentence.press("Enter")
     expect(bars.nth(1)).to_have_text(LIKELY, timeout=30_000)
@@ -421,7 +423,7 @@ def test_a_model_file_loads_and_a_pickle_carrying_code_is_refused(server, page, 
 
     open_page(page, url, "train")
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_text("LeNet-5 on digits")).to_be_visible()
+    expect(sidebar.get_by_text(DEFAULT_MODEL)).to_be_visible()
     page.get_by_role("tab", name="Save / load a file").click()
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Load a model file").locator(
         "input[type=file]")
@@ -429,8 +431,8 @@ def test_a_model_file_loads_and_a_pickle_carrying_code_is_refused(server, page, 
     expect(page.get_by_text("Loaded tinyvgg.safetensors: TinyVGG on shapes is now the current model.")
            ).to_be_visible(timeout=30_000)
     expect(sidebar.get_by_text("TinyVGG on shapes")).to_be_visible(timeout=30_000)
-    expect(sidebar.get_by_text("LeNet-5 on digits", exact=True)).to_have_count(0)
-    expect(sidebar.get_by_role("button", name="Switch back to LeNet-5 on digits")).to_be_visible()
+    expect(sidebar.get_by_text(DEFAULT_MODEL, exact=True)).to_have_count(0)
+    expect(sidebar.get_by_role("button", name=f"Switch back to {DEFAULT_MODEL}")).to_be_visible()
     expect(sidebar.get_by_text("Parameters: 4,336")).to_be_visible()
     settled(page)
 
@@ -572,8 +574,8 @@ def test_a_costly_model_file_uploaded_in_the_browser_is_refused_and_the_app_keep
     # the message is shown as text: a word joiner follows each ":" of it (see cnnviz.safe_text)
     expect(page.get_by_text(re.compile(r"wide\.safetensors was not loaded: This model is too costly to run here:"
                                        "\u2060? it needs 537 M multiply-adds per image"))).to_be_visible(timeout=30_000)
-    expect(page.get_by_text("The current model is unchanged: LeNet-5 on digits.")).to_be_visible()
+    expect(page.get_by_text(f"The current model is unchanged: {DEFAULT_MODEL}.")).to_be_visible()
     settled(page)
     page.get_by_test_id("stSidebarNav").get_by_text("Feature maps", exact=True).click()
-    expect(page.get_by_text("Prediction for test image 0 of digits")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Prediction for test image 0 of mnist")).to_be_visible(timeout=30_000)
     settled(page)

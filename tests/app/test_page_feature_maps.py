@@ -17,7 +17,8 @@ def channel_titles(fig: dict) -> list[str]:
 def test_default_view_predicts_test_image_0_and_shows_conv1(app):
     at = open_page(app, "feature_maps")
     zoo = load_zoo_model()
-    digits = load_image_dataset("digits")
+    digits = load_image_dataset(zoo.info.dataset)                      # real MNIST: the default model's own
+    assert digits.name == "mnist" and len(digits.x_test) == 1000
     probabilities = zoo.predict_proba(digits.x_test[:1])[0]
     predicted = zoo.info.class_names[int(probabilities.argmax())]
     prediction = next(m.value for m in at.markdown if m.value.startswith("**Prediction"))
@@ -165,8 +166,8 @@ def test_a_white_upload_is_blank(app):
 
 
 def test_a_black_on_white_digit_is_inverted_and_can_be_shown_as_it_is(app):
-    digits = load_image_dataset("digits")
     zoo = load_zoo_model()
+    digits = load_image_dataset(zoo.info.dataset)
     index = int(np.flatnonzero(digits.y_test == 7)[0])
     original = digits.x_test[index]
     assert zoo.info.class_names[int(zoo.predict_proba(original[None])[0].argmax())] == "7"
@@ -176,7 +177,7 @@ def test_a_black_on_white_digit_is_inverted_and_can_be_shown_as_it_is(app):
     at.file_uploader(key="features_upload").upload("seven.png", png_of(black_on_white), "image/png").run()
     assert not at.exception
     assert at.toggle(key="features_invert").value is True
-    assert any(i.value.startswith("Inverted: this image is dark on a light background and LeNet-5 on digits "
+    assert any(i.value.startswith(f"Inverted: this image is dark on a light background and {zoo.info.name} "
                                   "was trained on images that are light on a dark background") for i in at.info)
     assert prediction_line(at).startswith("**Prediction for upload 'seven.png', inverted:** 7 (")
     at.toggle(key="features_invert").set_value(False).run()

@@ -101,8 +101,8 @@ def test_maxblur_and_blur_are_offered_and_told_apart(app):
                for c in at.caption)
 
 
-def test_the_max_caption_no_longer_promises_an_unchanged_output_and_counts_ties(app):
-    at = open_page(app, "pooling")
+def test_the_max_caption_no_longer_promises_an_unchanged_output_and_counts_ties(digits_app):
+    at = open_page(digits_app, "pooling")
     at.selectbox(key="pool_map").set_value("relu1").run()            # ReLU maps: many all-zero windows
     (caption,) = [c.value for c in at.caption if c.value.startswith("Dots mark the value")]
     assert "leaves the output unchanged" not in caption

@@ -26,8 +26,8 @@ def test_default_view_numbers_for_lenet(app):
     assert any("95% of the gradient" in c.value for c in at.caption)
 
 
-def test_another_unit_layer_and_gradient_mode(app):
-    at = open_page(app, "receptive_fields")
+def test_another_unit_layer_and_gradient_mode(digits_app):
+    at = open_page(digits_app, "receptive_fields")
     at.selectbox(key="rf_layer").set_value("pool2").run()
     at.number_input(key="rf_row_pool2").set_value(0).run()
     assert not at.exception
@@ -151,8 +151,8 @@ def erf_caption(at) -> str:
                 or c.value.startswith("No gradient reaches"))
 
 
-def test_the_erf_sentence_for_a_unit_whose_gradient_fills_its_box(app):
-    at = open_page(app, "receptive_fields")
+def test_the_erf_sentence_for_a_unit_whose_gradient_fills_its_box(digits_app):
+    at = open_page(digits_app, "receptive_fields")
     at.selectbox(key="rf_layer").set_value("conv1").run()
     # conv1's gradient is |its 5x5 kernel|: 95% of it lies on 21 of the 25 pixels.
     caption = erf_caption(at)
@@ -162,8 +162,8 @@ def test_the_erf_sentence_for_a_unit_whose_gradient_fills_its_box(app):
     assert "smaller than the theoretical" not in caption and "found for deep networks: a small bump" not in caption
 
 
-def test_the_erf_sentence_for_the_default_view_says_it_peaks_off_centre(app):
-    at = open_page(app, "receptive_fields")
+def test_the_erf_sentence_for_the_default_view_says_it_peaks_off_centre(digits_app):
+    at = open_page(digits_app, "receptive_fields")
     caption = erf_caption(at)                       # conv2, channel 0, unit (5, 5), test image 0: 67%
     assert "lies on 67% of its pixels: the effective receptive field is somewhat smaller" in caption
     assert "peaks off centre, at row 12, column 16 (the box's centre is row 14.5, column 14.5)" in caption

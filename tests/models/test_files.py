@@ -600,3 +600,69 @@ def test_a_text_model_is_checked_at_its_longest_text():
                 load_model_bytes(data, budget=HOSTED.budget())
         else:
             load_model_bytes(data, budget=HOSTED.budget())
+
+
+# --- float16 storage (weights_dtype) ---------------------------------------------------------------
+
+def _bn_model(lib_tiny_trained) -> TrainedModel:
+    spec = CNNSpec("bn", 1, 8, (ConvSpec(3, 3, batch_norm=True, pool="avg"),), num_classes=3)
+    model = build_model(spec, seed=0)
+    with torch.no_grad():
+        model.bn1.running_var.fill_(1 / 3)  # not a float16 value: rounding it must show
+    return TrainedModel(model.eval(), dataclasses.replace(lib_tiny_trained.info, spec=spec))
+
+
+def test_float16_storage_halves_the_floats_and_loads_into_float32(tmp_path, lib_tiny_trained):
+    trained = _bn_model(lib_tiny_trained)
+    state = trained.model.state_dict()
+    half = model_to_bytes(trained, weights_dtype=torch.float16)
+    header = json.loads(half[8:8 + int.from_bytes(half[:8], "little")])
+    assert {name: header[name]["dtype"] for name in state} == {
+        name: "I64" if name.endswith("num_batches_tracked") else "F16" for name in state}
+    floats = sum(t.numel() for t in state.values() if t.is_floating_point())
+    def payload(data: bytes) -> int:  # the bytes after the JSON header
+        return len(data) - 8 - int.from_bytes(data[:8], "little")
+
+    assert payload(model_to_bytes(trained)) - payload(half) == 2 * floats  # 2 bytes a value, not 4
+    save_model(trained, tmp_path / "half.safetensors", weights_dtype=torch.float16)
+    assert (tmp_path / "half.safetensors").read_bytes() == half
+    loaded = load_model_bytes(half)
+    for name, tensor in loaded.model.state_dict().items():
+        assert tensor.dtype == state[name].dtype  # float32 again (int64 for the counter)
+        expected = state[name].half().float() if tensor.is_floating_point() else state[name]
+        assert torch.equal(tensor, expected), name
+    assert loaded.model.bn1.running_var[0].item() == np.float32(np.float16(1 / 3))
+    assert model_to_bytes(loaded, weights_dtype=torch.float16) == half  # float16 values survive the round trip
+
+
+def test_without_weights_dtype_the_file_keeps_float32(lib_tiny_trained):
+    assert model_to_bytes(lib_tiny_trained) == model_to_bytes(lib_tiny_trained, weights_dtype=None)
+    assert {t.dtype for t in st_load(model_to_bytes(lib_tiny_trained)).values()} == {torch.float32}
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"dtype": "F16", "shape": [3], "data_offsets": [0, 12]}, "does not match its shape"),  # float32 sizes
+    ({"dtype": "F16", "shape": [8], "data_offsets": [0, 16]}, "tensor data is cut off"),
+])
+def test_damaged_float16_entries_are_refused(entry, message):
+    refused(safetensors_bytes({"w": entry}, b"\0" * 12), message)
+
+
+def test_a_float16_file_of_another_shape_is_refused(lib_tiny_trained):
+    tensors = {k: v.half() for k, v in lib_tiny_trained.model.state_dict().items()}
+    tensors["fc1.weight"] = torch.zeros(3, 19, dtype=torch.float16)
+    data = st_save(tensors, metadata={"cnnviz": json.dumps(lib_tiny_trained.info.to_dict())})
+    refused(data, "fc1.weight")
+
+
+def test_lossless_weights_dtype_is_float16_only_where_float16_loses_nothing(lib_tiny_trained):
+    from cnnviz import lossless_weights_dtype
+
+    assert lossless_weights_dtype(lib_tiny_trained) is None            # seeded float32 weights
+    half = load_model_bytes(model_to_bytes(lib_tiny_trained, weights_dtype=torch.float16))
+    assert lossless_weights_dtype(half) == torch.float16                # every weight is a float16 value now
+    again = load_model_bytes(model_to_bytes(half, weights_dtype=lossless_weights_dtype(half)))
+    assert all(torch.equal(again.model.state_dict()[k], v) for k, v in half.model.state_dict().items())
+    with torch.no_grad():
+        half.model.conv1.weight[0, 0, 0, 0] += 1e-4                    # one weight between float16 values
+    assert lossless_weights_dtype(half) is None

@@ -124,6 +124,15 @@ def test_lenet_filters_show_every_input_when_they_fit():
         plot_filters(conv2[0])
 
 
+def test_a_big_filter_bank_draws_its_first_filters_and_says_so():
+    # EfficientNet-Lite0's head: 1,280 filters of 320x1x1; all of them would be 409,600 tiles.
+    weights = np.arange(1280 * 320, dtype=np.float32).reshape(1280, 320, 1, 1)
+    fig = plot_filters(weights)
+    assert np.asarray(only_heatmap(fig).z).shape == (64 * 2 - 1, 8 * 2 - 1)  # 64 rows, 8 columns, gap 1
+    assert fig.layout.title.text == "1280 filters of 320×1×1 (first 64 filters and first 8 of 320 input channels shown)"
+    assert "first 3 filters shown" in plot_filters(weights[:5, :2], max_outputs=3).layout.title.text
+
+
 # --- class probabilities -----------------------------------------------------------------------
 
 def test_class_probabilities_highlight_the_top_class():
@@ -241,3 +250,28 @@ def test_tile_titles_are_set_in_one_layout_update_not_one_add_annotation_each(mo
     monkeypatch.setattr(go.Figure, "add_annotation", lambda self, *a, **k: calls.append(k) or self)
     fig = plot_feature_maps(np.zeros((300, 2, 2), np.float32), max_channels=300)
     assert calls == [] and len(fig.layout.annotations) == 300
+
+
+def test_large_maps_are_drawn_as_block_means_that_a_person_can_check():
+    from cnnviz.plots.features import MAX_MONTAGE_CELLS, display_block
+
+    # 64 maps of 112x112 (EfficientNet's blocks.1) are 802,816 values: 3x3 blocks give 64 * 38 * 38 = 92,416
+    # cells, 2x2 would give 200,704, over the 160,000 allowed. 64 maps of 28x28 (50,176) are drawn whole.
+    assert MAX_MONTAGE_CELLS == 160_000
+    assert display_block(64, 112, 112) == 3 and display_block(64, 28, 28) == 1 and display_block(3, 225, 225) == 1
+    assert display_block(1, 1000, 1000) == 3  # 334 * 334 = 111,556 cells
+    maps = np.zeros((64, 112, 112), dtype=np.float32)
+    maps[0, :3, :3] = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]   # block (0, 0) of channel 0: mean 5
+    maps[0, 111, 111] = 8.0                               # the last block holds just this value (111 = 3 * 37)
+    fig = plot_feature_maps(maps)
+    heat = only_heatmap(fig)
+    custom = np.asarray(heat.customdata, dtype=float)
+    assert np.asarray(heat.z).size < 200_000 and "feature maps of 112×112" in fig.layout.title.text
+    assert "each cell the mean of 3×3 values" in fig.layout.title.text and "mean of 3×3" in heat.hovertemplate
+    first = custom[custom[..., 0] == 0]                   # channel 0's cells: (channel, row, col, value)
+    assert first.shape[0] == 38 * 38
+    assert first[(first[:, 1] == 0) & (first[:, 2] == 0), 3].tolist() == [5.0]
+    assert first[(first[:, 1] == 111) & (first[:, 2] == 111), 3].tolist() == [8.0]   # rows/cols of the map
+    assert set(first[:, 1].astype(int)) == set(range(0, 112, 3))
+    small = only_heatmap(plot_feature_maps(maps[:, :28, :28]))
+    assert "value %{customdata[3]" in small.hovertemplate and "mean" not in small.hovertemplate

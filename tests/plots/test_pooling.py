@@ -4,7 +4,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from cnnviz.analysis.pooling import InvarianceCurves, pool
+from cnnviz.analysis.invariance import InvarianceCurves
+from cnnviz.analysis.pooling import pool
 from cnnviz.plots.pooling import plot_invariance_curves, plot_layer_change, plot_pooling
 
 M = np.array([[1, 5, 0, 2],
