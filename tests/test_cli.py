@@ -168,7 +168,8 @@ def test_the_package_list_holds_every_library_folder_and_the_app():
     assert listed == library | app
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"cnnviz._app": "."}
     data = PYPROJECT["tool"]["setuptools"]["package-data"]
-    assert data["cnnviz"] == ["checkpoints/*.safetensors"] and data["cnnviz._app"] == [".streamlit/config.toml"]
+    assert data["cnnviz"] == ["checkpoints/*.safetensors", "data/bundled/*.gz", "data/bundled/*.txt",
+                              "data/bundled/photos/*"] and data["cnnviz._app"] == [".streamlit/config.toml"]
     assert list((PACKAGE_DIR / "checkpoints").glob("*.safetensors")) and (ROOT / ".streamlit/config.toml").is_file()
 
 

@@ -156,7 +156,7 @@ def test_the_numbers_decide_the_region_sentence(app):
     assert "exactly 0;" in sentence and "sits along the edges" in sentence
     assert not _zero_notes(chart_spec(at, "eq_view"))
     at.radio(key="eq_padding").set_value("circular").run()
-    assert any(c.value.startswith("Circular padding and a circular shift leave no border: all 1024 units")
+    assert any(c.value.startswith("Circular padding and a circular shift leave no border: all 1,024 units")
                for c in at.caption)
     spec = chart_spec(at, "eq_view")
     assert not spec["layout"].get("shapes")                           # every unit compared: no box

@@ -208,13 +208,14 @@ def test_switched_off_says_for_which_inputs(app):
     app.run()
     at = open_page(app, "receptive_fields")
     at.selectbox(key="rf_layer").set_value("relu1").run()       # unit (15, 15), channel 0: off for test image 0
-    assert erf_caption(at).startswith("No gradient reaches the input: this unit is switched off (its ReLU gives "
-                                      "0) for this input. Pick another unit, or average over many inputs.")
+    assert erf_caption(at).startswith("No gradient reaches the input: this unit is switched off for this input "
+                                      "(its ReLU gives 0, or a ReLU6 on its path is saturated at 6")
+    assert erf_caption(at).endswith("Pick another unit, or average over many inputs.")
     at.radio(key="rf_mode").set_value("test images").run()      # on for some of the 32 test images
     assert erf_caption(at).startswith("95% of the gradient")
     assert not any("switched off" in c.value for c in at.caption)
     at.selectbox(key="rf_layer").set_value("relu4").run()
     at.radio(key="rf_mode").set_value("random inputs").run()   # unit (5, 5), channel 0: off for every one
-    assert erf_caption(at).startswith("No gradient reaches the input: this unit is switched off (its ReLU gives "
-                                      "0) for every one of the 32 random inputs.")
+    assert erf_caption(at).startswith("No gradient reaches the input: this unit is switched off for every one "
+                                      "of the 32 random inputs (its ReLU gives 0")
     assert "for this input" not in erf_caption(at)
