@@ -50,10 +50,9 @@ def pick_example() -> None:
 
 frame = page_frame(text=True)
 st.title("TextCNN: convolution over words")
-st.caption(words.INTRO)
-
 trained = current_text_model()
 info = trained.info
+st.caption(words.intro(getattr(info.spec, "widths", None)))
 prep = info.preprocessing
 try:
     corpus = text_corpus(info.dataset) if info.dataset in CORPORA else None

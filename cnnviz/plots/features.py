@@ -206,21 +206,22 @@ def plot_filters(weights: np.ndarray, *, max_inputs: int = 8, max_outputs: int =
     return fig
 
 
-MAX_CLASS_BARS = 20
+MAX_CLASS_BARS = 10
 
 
 def plot_class_probabilities(probabilities: np.ndarray, class_names: Sequence[str]) -> go.Figure:
     """Horizontal bars of the probability of each class (in the given order), the top class highlighted.
 
-    With more than `MAX_CLASS_BARS` classes (a model file may declare thousands) only the
-    most probable ones are drawn, still in the given order, and the title says so.
+    With more than `MAX_CLASS_BARS` classes (ImageNet has 1,000; a model file may declare
+    thousands) only the most probable ones are drawn, most probable first, and the title says so:
+    in class order they would be a list of look-alike neighbours (tabby, tiger cat, ...).
     """
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     if len(class_names) != len(probabilities):
         raise ValueError(f"{len(probabilities)} probabilities for {len(class_names)} class names")
     shown = np.arange(len(probabilities))
     if len(shown) > MAX_CLASS_BARS:
-        shown = np.sort(np.argsort(-probabilities, kind="stable")[:MAX_CLASS_BARS])
+        shown = np.argsort(-probabilities, kind="stable")[:MAX_CLASS_BARS]
     # Names may come from a file: text, never plotly's HTML; equal names stay separate bars.
     names = unique_labels([as_plotly_text(class_names[i], limit=30) for i in shown.tolist()])
     values = probabilities[shown]
@@ -234,7 +235,8 @@ def plot_class_probabilities(probabilities: np.ndarray, class_names: Sequence[st
     fig.update_yaxes(type="category", autorange="reversed")
     cut = len(shown) < len(probabilities)
     if cut:
-        fig.update_layout(title=dict(text=f"the {len(shown)} most probable of {len(probabilities):,} classes",
+        fig.update_layout(title=dict(text=f"the {len(shown)} most probable of {len(probabilities):,} classes, "
+                                          "most probable first",
                                      font_size=12))
     # "100.0%" is written beyond the bar: the right margin holds it on a narrow column
     fig.update_layout(height=60 + 26 * len(names) + (30 if cut else 0),

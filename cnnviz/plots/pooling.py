@@ -33,7 +33,7 @@ OTHERS_LABEL = "other layers (grey; hover for names)"
 BARS_AXIS_TITLE = "layer in call order (coloured: each pooling layer; paler: the layer before it)"
 _SAME_COLOUR, _PROBABILITY_COLOUR = "#2ca02c", "#333333"
 _KIND_TITLES = {"max": "max pool", "avg": "average pool", "blur": "blur pool", "maxblur": "max-blur pool"}
-TIE_NOTE = "{ties} of {windows} windows tied (no dot)"
+TIE_NOTE = "{ties:,} of {windows:,} windows tied (no dot)"
 _AXIS_TITLES = {"translate": "shift to the right (pixels)", "rotate": "rotation, counter-clockwise (degrees)",
                 "scale": "scale factor (1 = unchanged)"}
 _AMOUNT_WORDS = {"translate": "a shift of {:g} pixel{}", "rotate": "a rotation of {:g}°{}", "scale": "scale {:g}×{}"}
@@ -62,6 +62,11 @@ def _grid_lines(starts: Sequence[int], kernel: int, extent: tuple[float, float])
     return xs, ys
 
 
+# Past this many windows (a 32x32 output) a marker per window covers the whole map (a 224x224 photo pooled
+# 2x2 has 12,544 windows): markers and grid lines are left out, and the title says so.
+MAX_MARKED_WINDOWS = 1024
+
+
 def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 0,
                  tie_note: str = TIE_NOTE) -> go.Figure:
     """A map (H, W) (or channel `channel` of maps (C, H, W)) and its pooled output side by side.
@@ -76,7 +81,9 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
     that are ties (`result.tied`: several equal maxima, e.g. all zero after a ReLU),
     which have no single winner and get no marker; the output panel's title then adds
     `tie_note` (formatted with `ties` and `windows`) and its hover says "tie". For
-    "subsample" markers show the values kept.
+    "subsample" markers show the values kept. With more than `MAX_MARKED_WINDOWS` windows
+    neither markers nor grid lines are drawn (they would cover the map); the title says so,
+    and the output's hover still names each window's winner.
     """
     maps = np.asarray(feature_map, dtype=np.float64)
     if maps.ndim == 2:
@@ -100,6 +107,9 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
     pool_title = _pool_title(result, (out_h, out_w))
     if tied.any():
         pool_title += "<br>" + tie_note.format(ties=int(tied.sum()), windows=tied.size)
+    marked = out_h * out_w <= MAX_MARKED_WINDOWS
+    if not marked:
+        pool_title += f"<br>{out_h * out_w:,} windows: too many to mark (hover the output)"
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08,
                         subplot_titles=(f"input {height}×{width}", pool_title))
     fig.add_trace(go.Heatmap(
@@ -117,7 +127,7 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
                              hovertemplate=pooled_hover + "<extra></extra>"), row=1, col=2)
 
     kernel, stride = result.kernel, result.stride
-    if result.kind in ("max", "avg"):
+    if result.kind in ("max", "avg") and marked:
         row_starts = [i * stride for i in range(out_h)]
         col_starts = [j * stride for j in range(out_w)]
         bottom, right = row_starts[-1] + kernel - 0.5, col_starts[-1] + kernel - 0.5
@@ -136,7 +146,7 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
 
     # Markers about half a pixel across, from large on an 8x8 map to small on a 64x64 one.
     marker_size = float(np.clip(200 / max(height, width), 4, 14))
-    if result.winners is not None:
+    if result.winners is not None and marked:
         single = ~tied.reshape(-1)
         winners = np.asarray(result.winners[channel]).reshape(-1, 2)[single]
         windows = np.stack(np.meshgrid(np.arange(out_h), np.arange(out_w), indexing="ij"),
@@ -147,7 +157,7 @@ def plot_pooling(feature_map: np.ndarray, result: PoolResult, *, channel: int = 
             marker=dict(symbol="circle-open", size=marker_size, color=_WINNER_COLOUR, line=dict(width=2)),
             hovertemplate="window (%{customdata[0]}, %{customdata[1]}) won by<br>input row %{y}, col %{x}"
                           "<br>value %{customdata[2]:.4g}<extra></extra>"), row=1, col=1)
-    elif result.kind == "subsample":
+    elif result.kind == "subsample" and marked:
         rows, cols = np.meshgrid(np.arange(0, height, stride), np.arange(0, width, stride), indexing="ij")
         fig.add_trace(go.Scatter(
             x=cols.ravel(), y=rows.ravel(), mode="markers", name="kept value",

@@ -45,13 +45,17 @@ def _describe(record: ReceptiveField) -> str:
             f"<br>unit (0, 0) centred on row {_num(record.start[0])}, col {_num(record.start[1])}{shape}{note}")
 
 
+MAX_LAYER_TICKS = 30  # layer names on the x axis of `plot_receptive_field_sizes`; more overlap at 45 degrees
+
+
 def plot_receptive_field_sizes(records: Sequence[ReceptiveField]) -> go.Figure:
     """Receptive field size (left axis) and jump (right axis) per layer, in order.
 
     One line of sizes (rows; a second one for columns only if any layer differs) and
     a dashed line of jumps on the second y axis. Layers without a receptive field are
-    gaps in the lines, marked with a grey x at 0 whose hover gives the reason. Pass a
-    filtered list (e.g. only convolutions and pooling) to thin out a deep network.
+    gaps in the lines, marked with a grey x at 0 whose hover gives the reason. Past
+    `MAX_LAYER_TICKS` layers only every k-th is named on the axis (the axis title says k);
+    every point's hover still names its layer.
     """
     labels = unique_labels([r.name for r in records])
     hover = [_describe(r) for r in records]
@@ -82,6 +86,9 @@ def plot_receptive_field_sizes(records: Sequence[ReceptiveField]) -> go.Figure:
                                  name="no receptive field", marker=dict(symbol="x", size=9, color=_NONE_COLOUR),
                                  hovertext=[hover[i] for i in undefined], hoverinfo="text"), secondary_y=False)
     fig.update_xaxes(type="category", title_text="layer", tickangle=-45, automargin=True)
+    if len(labels) > MAX_LAYER_TICKS:  # EfficientNet-Lite0 has 150 layers: name every k-th, hover names each
+        step = -(-len(labels) // MAX_LAYER_TICKS)
+        fig.update_xaxes(tickmode="array", tickvals=labels[::step], title_text=f"layer (every {step}th named)")
     fig.update_yaxes(title_text="receptive field (input pixels)", rangemode="tozero", secondary_y=False)
     top_jump = max([j for j in jump_rows + jump_cols if j is not None], default=1)
     fig.update_yaxes(title_text="jump (pixels between units)", rangemode="tozero", showgrid=False,

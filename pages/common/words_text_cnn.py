@@ -12,9 +12,13 @@ CORPORA = {"mr": "MR: 10,568 real movie-review sentences (offline)",
 # Sentences whose words pull both ways (negation, contrast), and one in the style of the real reviews.
 EXAMPLES = ("the plot was not good at all", "dull at first but wonderful in the end",
             "a gorgeous, witty, seductive movie", "not bad", "the acting was never boring")
-INTRO = ("For text, a CNN's window is an n-gram. Each word becomes a row of K numbers (its embedding), so a "
-         "sentence is an N×K matrix; filters of width 2, 3, 4 slide over it, 1-max pooling keeps each "
-         "filter's strongest n-gram wherever it is, and a linear layer classifies (Kim 2014).")
+def intro(widths: tuple[int, ...] | None) -> str:
+    """The page's first words; `widths` are the current TextCNN's filter widths (None: a model without them)."""
+    slide = (f"filters of width {', '.join(map(str, widths))} slide over it" if widths
+             else "filters of a few widths slide over it")
+    return ("For text, a CNN's window is an n-gram. Each word becomes a row of K numbers (its embedding), so a "
+            f"sentence is an N×K matrix; {slide}, 1-max pooling keeps each filter's strongest n-gram wherever it "
+            "is, and a linear layer classifies (Kim 2014).")
 EMPTY_SENTENCE = "Type a sentence: an empty one has no words to look at."
 POOLING_NOTE = ("1-max pooling: each filter keeps only its largest value over the sentence, so any sentence length "
                 "gives the same vector, which the linear layer classifies.")

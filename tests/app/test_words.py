@@ -213,3 +213,11 @@ def test_training_progress_and_file_sentences():
     assert train.loaded("a.pt", "LeNet-5", text=False) == "Loaded a.pt: LeNet-5 is now the current model."
     assert train.not_loaded("a.pt", "bad file", "LeNet-5") == (
         "a.pt was not loaded: bad file  \nThe current model is unchanged: LeNet-5.")
+
+
+def test_the_textcnn_intro_names_the_models_own_widths():
+    from pages.common import words_text_cnn
+
+    assert "filters of width 3, 4, 5 slide over it" in words_text_cnn.intro((3, 4, 5))   # Kim 2014's, on MR
+    assert "filters of width 2, 3, 4 slide over it" in words_text_cnn.intro((2, 3, 4))   # the negation lab's
+    assert "filters of a few widths" in words_text_cnn.intro(None)                       # fastText has none

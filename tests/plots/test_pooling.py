@@ -200,3 +200,17 @@ def test_layer_change_bars_equal_the_change_at_that_amount():
     np.testing.assert_allclose(plot_layer_change(data, np.float64(1.0)).data[0].y, data.change[1])
     with pytest.raises(ValueError, match="0.5 was not measured; the amounts are 0, 1, 2"):
         plot_layer_change(data, 0.5)
+
+
+def test_a_large_map_is_pooled_without_a_marker_per_window():
+    from cnnviz.plots.pooling import MAX_MARKED_WINDOWS
+
+    feature_map = np.random.default_rng(0).normal(size=(224, 224))
+    result = pool(feature_map, "max", 2, 2)
+    fig = plot_pooling(feature_map, result)
+    assert MAX_MARKED_WINDOWS == 1024 and result.output.shape[-2:] == (112, 112)
+    assert [t.type for t in fig.data] == ["heatmap", "heatmap"]         # no grid lines, no 12,544 markers
+    assert "12,544 windows: too many to mark (hover the output)" in fig.layout.annotations[1].text
+    assert "from input row %{customdata[0]}" in fig.data[1].hovertemplate  # the winners are still in the hover
+    small = plot_pooling(feature_map[:64, :64], pool(feature_map[:64, :64], "max", 2, 2))   # 1,024 windows
+    assert "winner of a window" in [t.name for t in small.data]

@@ -138,3 +138,17 @@ def test_picker_without_selection_and_bad_input():
     assert len(fig.layout.shapes) == 0 and isinstance(fig.data[-1], go.Scatter)
     with pytest.raises(ValueError, match=r"one channel \(H, W\)"):
         plot_unit_picker(np.zeros((2, 5, 5)), None)
+
+
+def test_a_deep_network_names_every_kth_layer_on_the_axis():
+    from cnnviz.plots.receptive_field import MAX_LAYER_TICKS
+
+    records = [ReceptiveField(f"layer{i}", "Conv2d", (1 + 2 * i, 1 + 2 * i), (1, 1), (0.0, 0.0), (1, 8, 8))
+               for i in range(150)]
+    fig = plot_receptive_field_sizes(records)
+    step = -(-150 // MAX_LAYER_TICKS)                                   # 150 layers, at most 30 names: every 5th
+    assert step == 5 and list(fig.layout.xaxis.tickvals) == [f"layer{i}" for i in range(0, 150, 5)]
+    assert fig.layout.xaxis.title.text == "layer (every 5th named)"
+    assert len(fig.data[0].x) == 150                                    # every layer is still a point
+    few = plot_receptive_field_sizes(records[:12])
+    assert few.layout.xaxis.tickvals is None and few.layout.xaxis.title.text == "layer"
