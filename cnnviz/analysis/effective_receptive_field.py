@@ -99,9 +99,24 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor, layer: str, uni
     x = torch.as_tensor(x)
     if x.ndim not in (3, 4):
         raise ValueError(f"x must be one input (C, H, W) or a batch (N, C, H, W), not shape {tuple(x.shape)}")
-    leaf = x.detach().reshape((1, *x.shape) if x.ndim == 3 else x.shape).clone()
-    leaf = leaf.to(model_dtype(model))
-    leaf.requires_grad_(True)
+    batch = x.detach().reshape((1, *x.shape) if x.ndim == 3 else x.shape).to(model_dtype(model))
+    per_pass = max(1, _VALUES_PER_PASS // max(1, batch[0].numel()))
+    total = torch.zeros(tuple(batch.shape[1:]), dtype=torch.float64)
+    for first in range(0, len(batch), per_pass):
+        total += _abs_gradient_sum(model, batch[first:first + per_pass], layer, unit, channel)
+    return (total / len(batch)).numpy()
+
+
+# Inputs per forward and backward pass of `effective_receptive_field`: the graph of a whole pass is held for
+# the backward, and 32 photos of 224x224 through EfficientNet-Lite0 at once took 2.6 GB; about this many input
+# values a pass keep it near one photo's (LeNet-5's 32 digits of 28x28 still go through in one pass).
+_VALUES_PER_PASS = 200_000
+
+
+def _abs_gradient_sum(model: nn.Module, batch: torch.Tensor, layer: str, unit: tuple[int, int],
+                      channel: int | None) -> torch.Tensor:
+    """The sum over `batch` (N, C, H, W) of |d unit / d image|, in float64; see `effective_receptive_field`."""
+    leaf = batch.clone().requires_grad_(True)
     flags = {m: m.training for m in model.modules()}
     try:
         model.eval()
@@ -119,16 +134,15 @@ def effective_receptive_field(model: nn.Module, x: torch.Tensor, layer: str, uni
         raise ValueError(f"unit {(row, col)} is outside the {rows}x{cols} map of {layer!r}")
     if channel is not None and not 0 <= channel < channels:
         raise ValueError(f"channel {channel} is outside the {channels} channels of {layer!r}")
+    zero = torch.zeros(tuple(leaf.shape[1:]), dtype=torch.float64)
     with torch.enable_grad():
         picked = out[:, :, row, col] if channel is None else out[:, channel, row, col]
         if not picked.requires_grad:
-            return np.zeros(tuple(leaf.shape[1:]), dtype=np.float64)
+            return zero
         # In eval mode the images of a batch do not interact, so the gradient of the sum
         # over the batch holds each image's own gradient.
         (grad,) = torch.autograd.grad(picked.sum(), leaf, allow_unused=True)
-    if grad is None:
-        return np.zeros(tuple(leaf.shape[1:]), dtype=np.float64)
-    return grad.detach().abs().double().mean(dim=0).cpu().numpy()
+    return zero if grad is None else grad.detach().abs().double().sum(dim=0).cpu()
 
 
 def receptive_field_crops(images: np.ndarray, units: np.ndarray, record: ReceptiveField) -> np.ndarray:

@@ -265,3 +265,19 @@ def test_receptive_fields_and_the_erf_of_a_float64_model():
     inside = np.zeros_like(erf, dtype=bool)
     inside[:, box[0]:box[2] + 1, box[1]:box[3] + 1] = True
     assert not erf[~inside].any()
+
+
+def test_a_batch_in_several_passes_gives_the_mean_of_one_pass(monkeypatch):
+    # A large input goes through in passes of about _VALUES_PER_PASS input values (32 ImageNet photos at once
+    # held 2.6 GB): the mean of |gradient| must not depend on how the batch is cut.
+    import cnnviz.analysis.effective_receptive_field as erf_module
+    from cnnviz.models.cnn import lenet5
+
+    model = lenet5()
+    x = torch.randn(7, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    whole = effective_receptive_field(model, x, "conv2", (5, 5), channel=2)
+    monkeypatch.setattr(erf_module, "_VALUES_PER_PASS", 2 * 28 * 28)   # 2 images a pass: 4 passes, the last of 1
+    cut = effective_receptive_field(model, x, "conv2", (5, 5), channel=2)
+    assert np.allclose(cut, whole, rtol=1e-12, atol=0) and cut.shape == (1, 28, 28)
+    by_hand = np.mean([effective_receptive_field(model, x[i], "conv2", (5, 5), channel=2) for i in range(7)], axis=0)
+    assert np.allclose(whole, by_hand, rtol=1e-12, atol=0)
