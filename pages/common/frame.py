@@ -120,6 +120,11 @@ def _model_from_link(key: str) -> None:
         link_notice(f"{MODEL_PARAM}={shorten(key, 40)} (not a zoo model: {', '.join(ZOO)})")
         return
     trained = zoo_copy(key)
+    if is_text_spec(trained.info.spec) and trained.info.spec.kind != "text_cnn":
+        # As for an uploaded file: the TextCNN page looks inside TextCNNs (fastText has no filters).
+        link_notice(f"{MODEL_PARAM}={shorten(key, 40)} "
+                    "(not a TextCNN, so the TextCNN page only compares it in a table)")
+        return
     if is_text_spec(trained.info.spec):
         if current_zoo_key(text=True) != key:
             set_current_text_model(trained, zoo_key=key, reason="named in the link this page was opened with")

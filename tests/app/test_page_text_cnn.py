@@ -256,3 +256,15 @@ def test_the_snippet_reproduces_the_token_attributions(app):
     run_snippet(at, "text_attributions")
     (code,) = [c.value for c in at.code if c.language == "python"]
     assert "cnnviz.load_zoo_model('textcnn-mr')" in code and "method='occlusion', window=2" in code
+
+
+def test_a_link_to_the_zoo_fasttext_keeps_the_textcnn_and_says_why():
+    # fastText has no filters, so the page cannot look inside it; an uploaded fastText file is refused too.
+    from tests.conftest import fresh_app
+
+    home = fresh_app("fasttext-mr")                                        # the link opens on home
+    (notice,) = [w.value for w in home.warning if _is_link_notice(w)]
+    assert "model=fasttext-mr (not a TextCNN, so the TextCNN page only compares it in a table)" in notice
+    at = open_page(home, "text_cnn")
+    assert at.session_state["current_text_model"].info == load_zoo_model("textcnn-mr").info
+    assert len(at.tabs) == 3                                                  # the TextCNN's widths 3, 4, 5
