@@ -5,6 +5,14 @@ safe model files, the model zoo and plotly figures. Everything the app shows can
 be reproduced in a notebook with the names exported here.
 """
 
+from cnnviz.analysis.attributions import (
+    DeletionInsertion,
+    ImageAttribution,
+    SanityCheck,
+    attribute_image,
+    deletion_insertion,
+    sanity_check,
+)
 from cnnviz.analysis.effective_receptive_field import (
     GradientSpread,
     effective_receptive_field,
@@ -23,8 +31,10 @@ from cnnviz.analysis.equivariance import (
 )
 from cnnviz.analysis.features import (
     TopActivations,
+    conv_layers,
     feature_maps,
     first_convolution,
+    last_rectified,
     spatial_layers,
     top_activations,
 )
@@ -188,7 +198,9 @@ __all__ = [
     "predict_proba",
     "save_model", "set_torch_threads", "settings_from_env", "spec_from_dict", "tiny_vgg", "tiny_vgg_spec",
     "to_model_input", "InputCheck", "check_input", "train", "untrained_model", "zoo_path", "TopActivations",
-    "feature_maps", "first_convolution",
+    "feature_maps", "first_convolution", "conv_layers", "last_rectified", "ImageAttribution", "SanityCheck",
+    "DeletionInsertion",
+    "attribute_image", "sanity_check", "deletion_insertion",
     "spatial_layers", "top_activations", "ReceptiveField", "effective_receptive_field",
     "gradient_mass_fraction", "GradientSpread", "gradient_spread", "receptive_field_crops", "receptive_fields",
     "Connectivity",

@@ -1,6 +1,12 @@
 """Plotly figures: each `plot_*` takes numbers computed by cnnviz and returns a `go.Figure`."""
 
 from cnnviz.plots.architecture import plot_architecture
+from cnnviz.plots.attributions import (
+    plot_attribution_grid,
+    plot_deletion_insertion,
+    plot_sanity_curves,
+    plot_sanity_maps,
+)
 from cnnviz.plots.equivariance import plot_equivariance_errors, plot_equivariance_view
 from cnnviz.plots.features import plot_class_probabilities, plot_feature_maps, plot_filters
 from cnnviz.plots.gradients import plot_gradient_heatmap, plot_gradient_norms, plot_loss_curves
@@ -29,5 +35,6 @@ __all__ = [
     "plot_unit_picker", "plot_equivariance_errors", "plot_equivariance_view", "plot_invariance_curves",
     "plot_layer_change", "plot_pooling", "plot_embedding_matrix", "plot_ngram_activations", "plot_pooled_vector",
     "plot_token_attributions", "plot_top_ngrams", "plot_winning_ngrams", "plot_gradient_heatmap",
-    "plot_gradient_norms", "plot_loss_curves",
+    "plot_gradient_norms", "plot_loss_curves", "plot_attribution_grid", "plot_deletion_insertion",
+    "plot_sanity_curves", "plot_sanity_maps",
 ]

@@ -54,7 +54,8 @@ PAGE_CONFIG = {"page_title": "cnnviz", "page_icon": ":material/grid_on:", "layou
 
 
 def navigation_pages() -> list:
-    """Every page of the app, in menu order; a page's url path is its file name without the number that orders it."""
+    """Every page of the app, in menu order; a page's url path is its file name without its number (the numbers
+    follow the order the pages were written in: Attributions, the ninth, sits with the other image pages)."""
     from pages.common.home import (
         home,  # home opens with page_frame: import it only when needed
     )
@@ -69,6 +70,8 @@ def navigation_pages() -> list:
         st.Page("pages/4_parameter_sharing.py", title="Parameter sharing", icon=":material/open_with:",
                 url_path="parameter_sharing"),
         st.Page("pages/5_pooling.py", title="Pooling", icon=":material/compress:", url_path="pooling"),
+        st.Page("pages/9_attributions.py", title="Attributions", icon=":material/highlight:",
+                url_path="attributions"),
         st.Page("pages/6_text_cnn.py", title="TextCNN", icon=":material/text_fields:", url_path="text_cnn"),
         st.Page("pages/7_resnet.py", title="ResNet vs plain", icon=":material/trending_down:", url_path="resnet"),
         st.Page("pages/8_lesson.py", title="Guided lesson", icon=":material/school:", url_path="lesson"),

@@ -1,0 +1,369 @@
+"""Figures of which pixels made an image model say a class: attribution maps, sanity checks, faithfulness.
+
+- `plot_attribution_grid`: the input, then one map per method, each coloured on its own scale
+  (methods differ by orders of magnitude: they are compared by pattern; hover gives raw values);
+- `plot_sanity_maps` and `plot_sanity_curves`: Adebayo et al. 2018's cascading randomisation as
+  two figures (the maps of every method at a few steps, and Spearman / SSIM against the steps).
+  They are two figures on purpose: eight rows of maps and two line charts in one figure left
+  each part too small to read, and a page can put them in columns or tabs;
+- `plot_deletion_insertion`: Petsiuk et al. 2018's curves, deletion and insertion side by side.
+
+Signed maps use the diverging scale of the rest of cnnviz (red negative, blue positive,
+symmetric around 0); magnitudes a sequential one starting at 0. Every heatmap keeps the raw
+values in `z` (each trace has its own zmin/zmax), so hover shows them without extra data.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnviz.safe_text import as_plotly_text
+
+if TYPE_CHECKING:  # the dataclasses only: plots never import torch (the analysis module does)
+    from cnnviz.analysis.attributions import DeletionInsertion, ImageAttribution, SanityCheck
+
+__all__ = ["METHOD_TITLES", "plot_attribution_grid", "plot_deletion_insertion", "plot_sanity_curves",
+           "plot_sanity_maps"]
+
+# In the order of `cnnviz.analysis.attributions.METHODS` (a test checks it), which also fixes each colour.
+METHOD_TITLES: dict[str, str] = {
+    "saliency": "Saliency", "input_x_gradient": "Input × Gradient", "integrated_gradients": "Integrated Gradients",
+    "smoothgrad": "SmoothGrad", "guided_backprop": "Guided Backprop", "grad_cam": "Grad-CAM",
+    "guided_grad_cam": "Guided Grad-CAM", "occlusion": "Occlusion",
+}
+# D3's palette without its grey, which is the random order's colour.
+_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+_RANDOM_COLOUR = "#7f7f7f"
+_DIVERGING = "RdBu"      # plotly's RdBu runs red (low) to blue (high), as plot_filters and the text figures
+_SEQUENTIAL = "Viridis"  # as plot_feature_maps; no red or blue, so it cannot be read as a sign
+# Cells per side of a grid tile: a 224x224 map is 50k cells, and nine of them (each with a value per
+# cell) made a 4.6 MB figure drawn at ~180 screen pixels a tile. Past this, blocks are averaged.
+MAX_TILE_SIDE = 112
+MAX_SANITY_TILE_SIDE = 56  # sanity-check tiles are smaller still (up to 8 rows of 6)
+_LAYER_CHARS = 24          # a layer name comes from a model file: shortened, and shown as text
+
+
+def _title(method: str) -> str:
+    return METHOD_TITLES.get(method) or as_plotly_text(method, limit=_LAYER_CHARS)
+
+
+def _colour(method: str, index: int) -> str:
+    """The same colour for a method in every figure; methods cnnviz does not know take the next ones."""
+    known = list(METHOD_TITLES)
+    slot = known.index(method) if method in known else len(known) + index
+    return _COLOURS[slot % len(_COLOURS)]
+
+
+def _display_block(height: int, width: int, largest: int) -> int:
+    """The smallest side f of blocks such that the map as f x f block means has at most `largest` cells a side."""
+    return max(1, -(-max(height, width) // largest))
+
+
+def _block_means(values: np.ndarray, block: int) -> np.ndarray:
+    """(..., H, W) -> (..., ceil(H/f), ceil(W/f)): the mean of each f x f block (of what is left at an edge)."""
+    if block == 1:
+        return values
+    *lead, height, width = values.shape
+    rows, cols = -(-height // block), -(-width // block)
+    padded = np.full((*lead, rows * block, cols * block), np.nan)
+    padded[..., :height, :width] = values
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a block that is all NaN stays NaN
+        return np.nanmean(padded.reshape(*lead, rows, block, cols, block), axis=(-3, -1))
+
+
+def _largest(values: np.ndarray) -> float:
+    """The largest finite |value| (1 when there is none, or all are 0), the half-width of a tile's colour range."""
+    finite = np.abs(values[np.isfinite(values)])
+    return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+
+
+def _placement(block: int) -> dict[str, float]:
+    """Cell k of a block-mean tile covers pixels k*f .. k*f+f-1: axes stay in the input's own pixels."""
+    return dict(x0=(block - 1) / 2, dx=block, y0=(block - 1) / 2, dy=block)
+
+
+def _pixel_axes(fig: go.Figure, rows: int, columns: int, height: int, width: int) -> None:
+    """Square pixels, row 0 on top, no ticks, on every tile of a rows x columns grid of subplots."""
+    for k in range(rows * columns):
+        row, col = divmod(k, columns)
+        fig.update_xaxes(range=[-0.5, width - 0.5], visible=False, constrain="domain", row=row + 1, col=col + 1)
+        fig.update_yaxes(range=[height - 0.5, -0.5], scaleanchor="x" if k == 0 else f"x{k + 1}", visible=False,
+                         constrain="domain", row=row + 1, col=col + 1)
+
+
+def _input_trace(pixels: np.ndarray, block: int) -> go.Image | go.Heatmap:
+    """The input image (C, H, W) in [0, 1] as block means: grey for one channel, colour for three."""
+    shown = _block_means(np.clip(pixels, 0, 1), block)
+    if pixels.shape[0] == 3:
+        rgb = np.round(np.nan_to_num(shown).transpose(1, 2, 0) * 255).astype(np.uint8)
+        return go.Image(z=rgb, name="input", hovertemplate="row %{y}, col %{x}<br>RGB %{z}", **_placement(block))
+    return go.Heatmap(z=shown[0].astype(np.float32), colorscale="gray", zmin=0, zmax=1, showscale=False, name="input",
+                      hovertemplate="row %{y}, col %{x}<br>grey %{z:.2f}", **_placement(block))
+
+
+def plot_attribution_grid(image: np.ndarray, attributions: Sequence[ImageAttribution], *, absolute: bool = False,
+                          columns: int = 4, class_name: str | None = None) -> go.Figure:
+    """The input image, then each method's map for it, a tile each, at most `columns` tiles a row.
+
+    `image` is (C, H, W) in [0, 1] (grey for C = 1, colour for C = 3); every map must be
+    (H, W) and for the same target. Tiles are titled with `METHOD_TITLES` (and the layer,
+    for Grad-CAM). A signed map (`signed=True`, shown unless `absolute`) is coloured on a
+    diverging scale symmetric around 0 (red against the class, blue for it, white 0);
+    an unsigned map, or any map when `absolute=True`, shows |value| on a sequential scale
+    from 0. Each tile's range is set by its own largest |value|, so methods whose values
+    differ by orders of magnitude are compared by pattern; `z` and the hover are the raw
+    values (|value| for sequential tiles). The figure's title and subtitle explain this.
+
+    Maps larger than `MAX_TILE_SIDE` a side are drawn as means of f x f blocks (input
+    included; the subtitle says so; hover gives the block's centre in the input's pixels).
+    `class_name` may come from a file: it is shown as text.
+    """
+    pixels = np.asarray(image, dtype=np.float64)
+    if pixels.ndim != 3 or pixels.shape[0] not in (1, 3) or 0 in pixels.shape:
+        raise ValueError(f"image must be (C, H, W) with C = 1 or 3 and no empty axis, not shape {pixels.shape}")
+    attributions = list(attributions)
+    if not attributions:
+        raise ValueError("give at least one attribution to draw")
+    if columns < 1:
+        raise ValueError(f"columns must be at least 1, not {columns}")
+    _, height, width = pixels.shape
+    maps = [np.asarray(a.attribution, dtype=np.float64) for a in attributions]
+    for a, values in zip(attributions, maps, strict=True):
+        if values.shape != (height, width):
+            raise ValueError(f"the {a.method} map has shape {values.shape}, the image is {height}×{width}")
+    targets = sorted({a.target for a in attributions})
+    if len(targets) > 1:
+        raise ValueError(f"the maps are for different targets {targets}: draw one grid per target")
+
+    block = _display_block(height, width, MAX_TILE_SIDE)
+    count = len(attributions) + 1
+    columns = min(columns, count)
+    rows = -(-count // columns)
+    titles = ["input"]
+    for a in attributions:
+        layer = f" · {as_plotly_text(a.layer, limit=_LAYER_CHARS)}" if a.layer else ""
+        titles.append(_title(a.method) + layer)
+    tile = min(200.0, 760 / columns)  # screen pixels per tile: a grid of 4 fills a ~800 px column
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.02,
+                        vertical_spacing=min(0.3 / rows, 32 / (rows * (tile + 32))))
+    fig.add_trace(_input_trace(pixels, block), row=1, col=1)
+
+    where = "row %{y}, col %{x}" if block == 1 else f"{block}×{block} block at row %{{y}}, col %{{x}}"
+    mean = "" if block == 1 else " (mean)"
+    bars: dict[str, bool] = {}
+    for k, (a, values) in enumerate(zip(attributions, maps, strict=True), start=1):
+        signed = a.signed and not absolute
+        label = "attribution" if signed or not (values < 0).any() else "|attribution|"
+        shown = _block_means(values if signed else np.abs(values), block).astype(np.float32)
+        bound = _largest(shown)
+        kind = "signed" if signed else "magnitude"
+        colour = (dict(colorscale=_DIVERGING, zmid=0.0, zmin=-bound, zmax=bound) if signed
+                  else dict(colorscale=_SEQUENTIAL, zmin=0.0, zmax=bound))
+        # One colour bar per kind, its ticks in words: every tile has its own range, so numbers would lie.
+        ticks = ([-bound, 0.0, bound], ["−max", "0", "+max"]) if signed else ([0.0, bound], ["0", "max"])
+        colorbar = dict(thickness=10, len=0.45, x=1.01, xanchor="left", tickvals=ticks[0], ticktext=ticks[1],
+                        y=1.0 if signed else 0.0, yanchor="top" if signed else "bottom",
+                        title=dict(text="each map's<br>own max", side="right"))
+        fig.add_trace(go.Heatmap(
+            z=shown, name=titles[k], showscale=kind not in bars, colorbar=colorbar, hoverongaps=False,
+            hovertemplate=f"{where}<br>{label}{mean} %{{z:.4g}}", **colour, **_placement(block)),
+            row=k // columns + 1, col=k % columns + 1)
+        bars[kind] = True
+    _pixel_axes(fig, rows, columns, height, width)
+
+    target = f"class {targets[0]}" + (f" ({as_plotly_text(class_name, limit=40)})" if class_name else "")
+    notes = []
+    if "signed" in bars:
+        notes.append(f"blue: for {target}, red: against it, white: 0")
+    if "magnitude" in bars:
+        notes.append("|value| from 0 (purple) to the map's max (yellow)")
+    scale = "each map on its own scale (its largest |value|), hover: raw values"
+    if block > 1:
+        scale += f"; each cell the mean of {block}×{block} pixels"
+    # The title at the top edge, its subtitle (one line a note) above the first row's tile titles.
+    top = 70 + 15 * len(notes)
+    fig.update_layout(
+        title=dict(text=f"What each method says made the model see {target}", font_size=14, y=1, yref="container",
+                   yanchor="top", pad=dict(t=12), subtitle=dict(text="<br>".join([*notes, scale]), font_size=11)),
+        height=int(rows * (tile + 32) + top), margin=dict(l=5, r=70, t=top, b=5), plot_bgcolor="white")
+    fig.update_annotations(font_size=11)
+    return fig
+
+
+def _steps_shown(steps: int, most: int) -> list[int]:
+    """Up to `most` step indices spread evenly over 0 .. steps-1, always the first and the last."""
+    return sorted({int(round(i)) for i in np.linspace(0, steps - 1, min(most, steps))})
+
+
+def _step_label(check: SanityCheck, index: int) -> str:
+    return "original" if index == 0 else "+" + as_plotly_text(check.steps[index], limit=_LAYER_CHARS)
+
+
+def _checked(checks: Sequence[SanityCheck]) -> list[SanityCheck]:
+    checks = list(checks)
+    if not checks:
+        raise ValueError("give at least one sanity check to draw")
+    for check in checks:
+        maps = np.asarray(check.maps)
+        steps = len(check.steps)
+        if maps.ndim != 3 or 0 in maps.shape:
+            raise ValueError(f"the {check.method} maps must be (S, H, W) with no empty axis, not {maps.shape}")
+        if not maps.shape[0] == steps == len(check.spearman) == len(check.ssim):
+            raise ValueError(f"the {check.method} check has {steps} steps, {maps.shape[0]} maps, "
+                             f"{len(check.spearman)} Spearman and {len(check.ssim)} SSIM values")
+    return checks
+
+
+def plot_sanity_maps(checks: Sequence[SanityCheck], *, max_steps_shown: int = 6) -> go.Figure:
+    """A row per method of its |map| at up to `max_steps_shown` steps of cascading randomisation.
+
+    The steps shown are spread evenly and always include the first ("original") and the
+    last (every layer randomised); each tile is titled with the layer randomised at that
+    step ("+fc3": fc3 and every layer above it). Each tile is |map| divided by its own
+    maximum (0..1, one sequential scale): a method that explains the model loses its
+    structure from left to right; one whose maps stay alike does not depend on the
+    weights. Rows get smaller as methods are added (the figure stays under ~1,000 px);
+    maps over `MAX_SANITY_TILE_SIDE` a side are block means (normalised after averaging).
+    `plot_sanity_curves` gives the numbers for the same checks.
+    """
+    checks = _checked(checks)
+    if max_steps_shown < 2:
+        raise ValueError(f"max_steps_shown must be at least 2 (the first and the last), not {max_steps_shown}")
+    picks = [_steps_shown(len(check.steps), max_steps_shown) for check in checks]
+    rows, columns = len(checks), max(len(p) for p in picks)
+    titles = [(_step_label(check, p[j]) if j < len(p) else "") for check, p in zip(checks, picks, strict=True)
+              for j in range(columns)]
+    tile = min(760 / columns, 900 / rows, 150.0)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.01,
+                        vertical_spacing=min(0.3 / rows, 26 / (rows * (tile + 26))))
+    for r, (check, p) in enumerate(zip(checks, picks, strict=True)):
+        maps = np.abs(np.asarray(check.maps, dtype=np.float64))
+        block = _display_block(maps.shape[1], maps.shape[2], MAX_SANITY_TILE_SIDE)
+        for j, step in enumerate(p):
+            shown = _block_means(maps[step], block)
+            fig.add_trace(go.Heatmap(
+                z=(shown / _largest(shown)).astype(np.float32), colorscale=_SEQUENTIAL, zmin=0.0, zmax=1.0,
+                showscale=r == 0 and j == 0, hoverongaps=False,
+                colorbar=dict(thickness=10, len=min(1.0, 300 / (rows * (tile + 26))), y=1.0, yanchor="top",
+                              title=dict(text="|map| / max", side="right")),
+                name=f"{_title(check.method)}, {titles[r * columns + j]}",
+                hovertemplate="row %{y}, col %{x}<br>|map| / its max %{z:.2f}", **_placement(block)),
+                row=r + 1, col=j + 1)
+        height_r, width_r = maps.shape[1:]
+        for j in range(columns):
+            k = r * columns + j
+            fig.update_xaxes(range=[-0.5, width_r - 0.5], visible=False, constrain="domain", row=r + 1, col=j + 1)
+            fig.update_yaxes(range=[height_r - 0.5, -0.5], scaleanchor="x" if k == 0 else f"x{k + 1}",
+                             constrain="domain", showticklabels=False, ticks="", showgrid=False, zeroline=False,
+                             title=dict(text=_title(check.method), font_size=11) if j == 0 else None,
+                             row=r + 1, col=j + 1)
+    fig.update_annotations(font_size=10)
+    fig.update_layout(
+        title=dict(text="Cascading randomisation (Adebayo et al. 2018): the maps", font_size=14,
+                   subtitle=dict(text="layers re-initialised from the top, one more each step; "
+                                      "a map that stays alike does not depend on what the model learnt",
+                                 font_size=11)),
+        height=int(rows * (tile + 26) + 100), margin=dict(l=70, r=60, t=90, b=5), plot_bgcolor="white")
+    return fig
+
+
+def plot_sanity_curves(checks: Sequence[SanityCheck]) -> go.Figure:
+    """Spearman rank correlation (left) and SSIM (right) of each step's |map| with the original, per method.
+
+    x is the number of layers randomised (0 = the original model, from the top down);
+    hover names the layer randomised at that step. One colour per method, the same in
+    both panels and in `plot_deletion_insertion` (one legend entry toggles both lines).
+    A dashed line marks 0.5: a method that depends on the weights drops well below it as
+    layers are randomised; one that stays near 1 explains the image, not the model.
+    """
+    checks = _checked(checks)
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
+        "Spearman rank correlation with the original", "SSIM with the original"))
+    low = 0.0
+    for i, check in enumerate(checks):
+        labels = ["original (nothing randomised)"] + [
+            f"{as_plotly_text(s, limit=_LAYER_CHARS)} (and all above)" for s in check.steps[1:]]
+        for col, (name, values) in enumerate((("Spearman", check.spearman), ("SSIM", check.ssim)), start=1):
+            values = np.asarray(values, dtype=np.float64)
+            if np.isfinite(values).any():
+                low = min(low, float(np.nanmin(values)))
+            fig.add_trace(go.Scatter(
+                x=np.arange(len(values)), y=values, mode="lines+markers", name=_title(check.method),
+                legendgroup=check.method, showlegend=col == 1, customdata=labels,
+                line=dict(color=_colour(check.method, i), width=2), marker_size=5,
+                hovertemplate=f"%{{x}} layers randomised, last %{{customdata}}<br>{name} %{{y:.3f}}"),
+                row=1, col=col)
+    for col in (1, 2):
+        fig.add_hline(y=0.5, line=dict(dash="dash", color=_RANDOM_COLOUR, width=1), row=1, col=col,
+                      annotation_text="0.5", annotation_position="top left", annotation_font_size=10)
+    fig.update_xaxes(title_text="layers randomised (from the top)", rangemode="tozero", dtick=1)
+    fig.update_yaxes(range=[min(-0.05, low - 0.05), 1.05])
+    fig.update_layout(
+        title=dict(text="Cascading randomisation (Adebayo et al. 2018): similarity to the original map",
+                   font_size=14),
+        height=380, margin=dict(l=50, r=10, t=70, b=50), plot_bgcolor="white",
+        legend=dict(orientation="h", y=-0.2, yanchor="top", x=0, font_size=11))
+    return fig
+
+
+def plot_deletion_insertion(curves: Sequence[DeletionInsertion]) -> go.Figure:
+    """Deletion (left) and insertion (right) curves of each method's map (Petsiuk et al. 2018).
+
+    x is the share of pixels removed (deletion) or added (insertion), most important first,
+    0 to 100%; y is the target class's probability, 0 to 1. One line per method, in the
+    same colour in both panels; each panel has its own legend under it, whose entries carry
+    that panel's area under the curve, "Grad-CAM (AUC 0.123)". Deletion: lower is better (the
+    probability falls at once); insertion: higher is better. The dashed grey line is the
+    random order of the first curve (`curves[0].random_*`; the others are the same seeded
+    order on the same image), which a faithful map must beat.
+    """
+    curves = list(curves)
+    if not curves:
+        raise ValueError("give at least one deletion/insertion result to draw")
+    for c in curves:
+        k = len(np.asarray(c.fractions))
+        lengths = [len(np.asarray(v)) for v in (c.deletion, c.insertion, c.random_deletion, c.random_insertion)]
+        if k == 0 or np.asarray(c.fractions).ndim != 1 or any(n != k for n in lengths):
+            raise ValueError(f"the {c.method} curves have {lengths} points for {k} fractions")
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1, subplot_titles=(
+        "Deletion: most important pixels removed first<br>(lower is better)",
+        "Insertion: most important pixels added first<br>(higher is better)"))
+    first = curves[0]
+    panels = (("deletion", "removed", "legend"), ("insertion", "added", "legend2"))
+    for col, (kind, verb, legend) in enumerate(panels, start=1):
+        random_auc = float(getattr(first, f"random_{kind}_auc"))
+        fig.add_trace(go.Scatter(
+            x=100 * np.asarray(first.fractions, dtype=np.float64), y=getattr(first, f"random_{kind}"),
+            mode="lines", name=f"random order (AUC {random_auc:.3f})", legend=legend,
+            line=dict(color=_RANDOM_COLOUR, dash="dash", width=1.5),
+            hovertemplate=f"random order (from {_title(first.method)}'s run)<br>%{{x:.0f}}% {verb}"
+                          "<br>p = %{y:.3f}<extra></extra>"), row=1, col=col)
+        for i, c in enumerate(curves):
+            auc = float(getattr(c, f"{kind}_auc"))
+            fig.add_trace(go.Scatter(
+                x=100 * np.asarray(c.fractions, dtype=np.float64), y=getattr(c, kind), mode="lines",
+                name=f"{_title(c.method)} (AUC {auc:.3f})", legend=legend, legendgroup=c.method,
+                line=dict(color=_colour(c.method, i), width=2),
+                hovertemplate=f"%{{x:.0f}}% {verb}<br>p = %{{y:.3f}}"), row=1, col=col)
+    targets = {c.target for c in curves}
+    who = f"class {first.target}" if len(targets) == 1 else "the target class"
+    fig.update_xaxes(title_text="pixels, most important first", range=[0, 100], ticksuffix="%")
+    fig.update_yaxes(title_text=f"probability of {who}", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(range=[0, 1.02], row=1, col=2)
+    # Each legend under its own panel, below the x axis title; the plot area stays ~300 px high.
+    # (tracegroupgap 0: each method is its own legend group, which would otherwise add 10 px an entry.)
+    entries = 20 * (len(curves) + 1)
+    legends = dict(orientation="v", y=-0.22, yanchor="top", font_size=11, bgcolor="rgba(0,0,0,0)", tracegroupgap=0)
+    fig.update_layout(
+        title=dict(text="Deletion and insertion (Petsiuk et al. 2018)", font_size=14, y=1, yref="container",
+                   yanchor="top", pad=dict(t=12)),
+        legend=dict(legends, x=0.0, xanchor="left"), legend2=dict(legends, x=0.55, xanchor="left"),
+        height=100 + 300 + 75 + entries, margin=dict(l=60, r=10, t=100, b=75 + entries), plot_bgcolor="white")
+    return fig

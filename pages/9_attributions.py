@@ -1,0 +1,139 @@
+"""Attributions: which pixels made the model say a class, and whether each map can be trusted."""
+
+import streamlit as st
+from torch import nn
+
+from cnnviz import attribute_image, deletion_insertion, last_rectified, sanity_check, spatial_layers
+from cnnviz.analysis.attributions import BASELINES, METHODS
+from cnnviz.plots import (
+    plot_attribution_grid,
+    plot_class_probabilities,
+    plot_deletion_insertion,
+    plot_sanity_curves,
+    plot_sanity_maps,
+)
+from cnnviz.plots.attributions import METHOD_TITLES
+from cnnviz.safe_text import as_markdown_text
+from pages.common import words_attributions as words
+from pages.common.frame import close_page_frame, page_frame
+from pages.common.inputs import pick_input
+from pages.common.links import linked
+from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
+from pages.common.session import app_settings, current_model
+from pages.common.shared_runs import shared_view, shared_with_figure
+
+PREDICTED = -1  # the class box's "the prediction"
+CHECKED = ["saliency", "integrated_gradients", "guided_backprop", "grad_cam"]  # the checks' default methods
+MAX_SANITY_LAYERS = 20  # one map per method and layer: EfficientNet-Lite0's 99 layers are too many for a page
+# A photo-sized input (EfficientNet's 224x224) makes a map cost up to seconds: the slowest methods (SmoothGrad,
+# Occlusion) are then left for the user to add, and the faithfulness test waits for a click.
+LARGE_INPUT = 100
+SLOW = ("smoothgrad", "occlusion")
+
+frame = page_frame()
+st.title("Attributions: which pixels decided?")
+st.caption(words.INTRO)
+
+trained = current_model()
+info = trained.info
+prep = info.preprocessing
+left, right = st.columns([1, 2])
+with left:
+    picked = pick_input(trained, key="attr")
+x = prep.apply(picked.image[None])[0]
+probabilities, bars = shared_view("attr_prediction", trained, (picked.image,), lambda: (
+    p := trained.predict_proba(picked.image[None])[0], plot_class_probabilities(p, info.class_names)))
+predicted = int(probabilities.argmax())
+with right:
+    classes = [PREDICTED, *range(len(info.class_names))]
+    choice = st.selectbox("Class to explain", classes, key=linked("attr_class", choices=classes),
+                          format_func=lambda c: words.class_choice(c, predicted, info.class_names))
+    target = predicted if choice == PREDICTED else int(choice)
+    st.plotly_chart(bars, key="attr_probabilities")
+
+settings = app_settings()
+layers = spatial_layers(trained.model, prep.input_shape)
+large = prep.size >= LARGE_INPUT
+default_methods = [m for m in METHODS if not (large and m in SLOW)]
+with st.expander("Methods and their settings", icon=":material/tune:"):
+    a, b, c = st.columns(3)
+    methods = a.multiselect("Methods", list(METHODS), default=default_methods, format_func=METHOD_TITLES.get,
+                            key=linked("attr_methods", choices=list(METHODS)))
+    layer = a.selectbox("Grad-CAM layer", layers, index=layers.index(last_rectified(trained.model, layers)),
+                        key=linked("attr_layer", choices=layers), help=words.LAYER_HELP)
+    baseline = b.radio("Integrated Gradients' baseline", BASELINES, horizontal=True,
+                       key=linked("attr_baseline", choices=list(BASELINES)))
+    cap = settings.max_attribution_steps
+    n_steps = b.slider("Integrated Gradients' steps", 10, cap, min(50, cap), step=10,
+                       key=linked("attr_steps", low=10, high=cap, step=10))
+    # One forward pass per window position: an eighth of the image a window, half that a stride, ~200 passes.
+    widest = max(4, prep.size // 2)
+    window = c.slider("Occlusion window (pixels)", 2, widest, max(2, prep.size // 8),
+                      key=linked("attr_window", low=2, high=widest))
+    stride = c.slider("Occlusion stride (pixels)", 1, widest, max(1, prep.size // 16),
+                      key=linked("attr_stride", low=1, high=widest))
+    absolute = st.toggle("Magnitudes only", key=linked("attr_absolute"), help=words.SIGNED_HELP)
+with st.popover("What each method computes", icon=":material/info:"):
+    for method in METHODS:
+        st.markdown(f"**{METHOD_TITLES[method]}**: {words.METHOD_NOTES[method]}")
+options = dict(layer=layer, baseline=baseline, n_steps=n_steps, window=window, stride=stride)
+setting_key = (picked.image, target, tuple(sorted(options.items())))
+
+
+def attributions(chosen: list[str]) -> list:
+    """Every chosen method's map for this input and class, each computed once per process (the grid and the
+    faithfulness test share them)."""
+    return [shared_view("attr_map", trained, (*setting_key, m), lambda m=m: attribute_image(
+        trained.model, x, m, target, preprocessing=prep, **options)) for m in chosen]
+
+
+if not methods:
+    st.info(words.NO_METHOD)
+else:
+    with st.spinner("Computing the maps ..."):
+        maps, grid = shared_with_figure(
+            "attr_grid", trained, (*setting_key, tuple(methods), absolute), lambda: attributions(methods),
+            lambda found: plot_attribution_grid(picked.image, found, absolute=absolute,
+                                                class_name=info.class_names[target]))
+    st.plotly_chart(grid, key="attr_grid")
+    ig = next((m for m in maps if m.method == "integrated_gradients"), None)
+    if ig is not None and ig.delta is not None and ig.score_change is not None:
+        st.caption(words.completeness(float(ig.attribution.sum()), ig.score_change, ig.delta))
+    reproduce_panel(grid, snippet(
+        model_code(), input_code(picked), "prep = trained.info.preprocessing", "x = prep.apply(image[None])[0]",
+        f"maps = [cnnviz.attribute_image(trained.model, x, method, {target}, preprocessing=prep, **{options!r})",
+        f"        for method in {methods!r}]",
+        f"fig = cnnviz.plots.plot_attribution_grid(image, maps, absolute={absolute!r}, "
+        f"class_name=trained.info.class_names[{target}])"), name="attributions")
+
+st.subheader("Can the maps be trusted?")
+checked = st.multiselect("Methods to check", list(METHODS), default=CHECKED, format_func=METHOD_TITLES.get,
+                         key=linked("attr_checked", choices=list(METHODS)))
+sanity_tab, faithful_tab = st.tabs(["Sanity check: randomise the weights", "Faithfulness: delete and insert pixels"])
+weighted = sum(isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d) for m in trained.model.modules())
+with sanity_tab:
+    st.caption(words.SANITY_NOTE)
+    if weighted > MAX_SANITY_LAYERS:
+        st.info(words.too_many_layers(as_markdown_text(info.name), weighted, MAX_SANITY_LAYERS))
+    elif checked:
+        with st.spinner("Randomising the layers one by one and computing each map again ..."):
+            checks, curves_figure = shared_with_figure(
+                "attr_sanity", trained, (*setting_key, tuple(checked)),
+                lambda: [sanity_check(trained.model, x, m, target, preprocessing=prep, **options) for m in checked],
+                plot_sanity_curves)
+        st.plotly_chart(curves_figure, key="attr_sanity_curves")
+        st.markdown(words.sanity_verdict({METHOD_TITLES[c.method]: float(c.spearman[-1]) for c in checks}))
+        st.plotly_chart(shared_view("attr_sanity_maps", trained, (*setting_key, tuple(checked)),
+                                    lambda: plot_sanity_maps(checks)), key="attr_sanity_maps")
+with faithful_tab:
+    st.caption(words.FAITHFULNESS_NOTE)
+    if checked and (not large or st.toggle(words.RUN_FAITHFULNESS, key="attr_run_faithfulness")):
+        with st.spinner("Deleting and inserting pixels in the order of each map ..."):
+            curves, curves_figure = shared_with_figure(
+                "attr_faithfulness", trained, (*setting_key, tuple(checked)),
+                lambda: [deletion_insertion(trained.model, x, found, target, preprocessing=prep)
+                         for found in attributions(checked)], plot_deletion_insertion)
+        st.plotly_chart(curves_figure, key="attr_faithfulness")
+        st.dataframe(words.auc_rows([(METHOD_TITLES[c.method], c.deletion_auc, c.insertion_auc) for c in curves],
+                                    curves[0].random_deletion_auc, curves[0].random_insertion_auc), hide_index=True)
+close_page_frame(frame)
