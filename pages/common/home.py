@@ -21,7 +21,7 @@ def home() -> None:
         "Load or train a small convolutional neural network (CNN), then look inside it. "
         "A trained model is already loaded, so every page has something to show; the panel "
         "in the sidebar always says which model is current.")
-    st.page_link("pages/8_lesson.py", label="New here? Follow the guided lesson: five ideas, one step at a time",
+    st.page_link("pages/8_lesson.py", label="New here? Follow the guided lesson: six ideas, one step at a time",
                  icon=":material/school:")
 
     st.subheader("What each page teaches")
@@ -48,7 +48,10 @@ def home() -> None:
         "- **ResNet vs plain**: the gradient each layer of a deep network gets at initialisation, with and "
         "without shortcuts, and the degradation experiment: a deeper plain net trains worse than a shallower "
         "one, a deeper ResNet does not.\n"
-        "- **Guided lesson**: the five ideas in order, each step opening the right page with the right settings.")
+        "- **Attributions**: which pixels made the model say a class, by eight methods from Captum side by side, and "
+        "whether each map can be trusted: does it change when the weights are destroyed, does deleting its pixels "
+        "destroy the prediction?\n"
+        "- **Guided lesson**: the six ideas in order, each step opening the right page with the right settings.")
     st.caption(
         "The topics follow the usual course on CNNs: sparse interaction (each output sees a small "
         "window), parameter sharing (one kernel everywhere, so convolution is translation "

@@ -151,6 +151,7 @@ LESSON_VIEWS = [  # each step: the heading of the page it opens, and a setting i
     ("3. Pooling", "Pooling: downsampling that buys invariance", "pool_over=64+test+images"),
     ("4. TextCNN", "TextCNN: convolution over words", "model=textcnn-sentiment"),
     ("5. ResNet", "ResNet: why shortcuts let deep networks train", "resnet_init=default"),
+    ("6. Which pixels decided?", "Attributions: which pixels decided?", "attr_layer=relu2"),
 ]
 
 
@@ -220,7 +221,8 @@ HEADINGS = {  # the title heading of each page
     "pooling": "Pooling: downsampling that buys invariance",
     "text_cnn": "TextCNN: convolution over words",
     "resnet": "ResNet: why shortcuts let deep networks train",
-    "lesson": "A guided lesson: five ideas behind CNNs",
+    "attributions": "Attributions: which pixels decided?",
+    "lesson": "A guided lesson: six ideas behind CNNs",
 }
 WITHOUT_CHARTS = {"train", "lesson"}  # no plotly chart until something is trained / opened
 
@@ -296,6 +298,14 @@ def pick_average_pooling(page):
     expect(titles.filter(has_text="max pool")).to_have_count(0)
 
 
+def explain_another_class(page):
+    titles = page.locator(".st-key-attr_grid .gtitle")
+    expect(titles.filter(has_text="see class 6 (6)")).to_have_count(1, timeout=60_000)   # MNIST test image 0: a 6
+    choose(page, "attr_class", "3: 3")
+    expect(titles.filter(has_text="see class 3 (3)")).to_have_count(1, timeout=60_000)
+    expect(titles).to_have_count(1)   # the old figure is gone
+
+
 LIKELY = re.compile(r"^(?:9\d\.\d|100\.0)%$")   # a class's probability of 90% or more
 
 
@@ -335,6 +345,7 @@ MAIN_CONTROLS = {  # the Train page's control (training) has tests of its own ab
     "pooling": pick_average_pooling,
     "text_cnn": type_a_sentence,
     "resnet": toggle_batch_norm,
+    "attributions": explain_another_class,
     "lesson": next_lesson_step,
 }
 
@@ -516,7 +527,8 @@ def test_the_unit_picker_is_readable_on_a_1024_px_projector(server, page):
 
 NAV_LABELS = {"": "Home", "train": "Train / load", "feature_maps": "Feature maps",
               "receptive_fields": "Receptive fields", "parameter_sharing": "Parameter sharing", "pooling": "Pooling",
-              "text_cnn": "TextCNN", "resnet": "ResNet vs plain", "lesson": "Guided lesson"}
+              "text_cnn": "TextCNN", "resnet": "ResNet vs plain", "attributions": "Attributions",
+              "lesson": "Guided lesson"}
 
 
 def test_markup_in_an_uploaded_model_file_renders_as_text_on_every_page(server, page, tmp_path):

@@ -18,20 +18,21 @@ def lesson_steps():
     return namespace["STEPS"]
 
 
-def test_the_lesson_walks_through_the_five_ideas_in_order(app):
+def test_the_lesson_walks_through_the_six_ideas_in_order(app):
     at = open_page(app, "lesson")
     titles = []
-    for step in range(5):
+    for step in range(6):
         titles.append(at.subheader[0].value)
         (link,) = at.get("page_link")
         assert link.proto.query_string                    # the step opens its view with settings
         assert at.info and "Think about it" in at.info[0].value
-        if step < 4:
+        if step < 5:
             at.button(key="lesson_next").click().run()
-    assert titles == ["1. Sparse interaction", "2. Parameter sharing", "3. Pooling", "4. TextCNN", "5. ResNet"]
+    assert titles == ["1. Sparse interaction", "2. Parameter sharing", "3. Pooling", "4. TextCNN", "5. ResNet",
+                      "6. Which pixels decided?"]
     assert at.button(key="lesson_next").disabled
     at.button(key="lesson_back").click().run()
-    assert at.subheader[0].value == "4. TextCNN"
+    assert at.subheader[0].value == "5. ResNet"
 
 
 @pytest.mark.parametrize("step", lesson_steps(), ids=lambda s: s.title)
@@ -63,3 +64,20 @@ def test_the_sparse_interaction_step_quotes_the_pages_own_counts():
     assert f"m·n = {m} × {n} = {counts.dense_connections}" in step.hint
     assert f"{counts.conv_weights} shared weights" in step.hint
     assert "k·n" not in step.idea + step.hint   # n is the number of inputs everywhere
+
+
+def test_the_attributions_step_quotes_the_measured_correlations():
+    """Its hint says Integrated Gradients survives the randomisation and Grad-CAM does not: measured here."""
+    from cnnviz import load_image_dataset, load_zoo_model, sanity_check
+
+    step = lesson_steps()[-1]
+    trained = load_zoo_model(step.params["model"])
+    prep = trained.info.preprocessing
+    image = load_image_dataset(trained.info.dataset).x_test[0]           # the page's default input
+    x = prep.apply(image[None])[0]
+    target = int(trained.predict_proba(image[None])[0].argmax())
+    options = dict(layer=step.params["attr_layer"], baseline=step.params["attr_baseline"], preprocessing=prep)
+    ig = sanity_check(trained.model, x, "integrated_gradients", target, **options)
+    cam = sanity_check(trained.model, x, "grad_cam", target, **options)
+    assert f"near 1 ({ig.spearman[-1]:.2f} for this digit)" in step.hint and ig.spearman[-1] > 0.9
+    assert "Grad-CAM's falls to about 0" in step.hint and abs(cam.spearman[-1]) < 0.3
