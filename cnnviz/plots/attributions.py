@@ -78,9 +78,18 @@ def _block_means(values: np.ndarray, block: int) -> np.ndarray:
         return np.nanmean(padded.reshape(*lead, rows, block, cols, block), axis=(-3, -1))
 
 
+# On a map of this many cells or more the colours saturate at the CLIP_PERCENTILE-th percentile of |value|:
+# gradients of an ImageNet network have a few extreme pixels that left every other one white (Captum's own
+# viewer clips at the 98th).
+CLIP_CELLS, CLIP_PERCENTILE = 1000, 99.5
+
+
 def _largest(values: np.ndarray) -> float:
-    """The largest finite |value| (1 when there is none, or all are 0), the half-width of a tile's colour range."""
+    """The half-width of a tile's colour range: the largest finite |value|, or on a map of `CLIP_CELLS` or more
+    its `CLIP_PERCENTILE`-th percentile (if above 0); 1 when there is nothing but 0."""
     finite = np.abs(values[np.isfinite(values)])
+    if finite.size >= CLIP_CELLS and np.percentile(finite, CLIP_PERCENTILE) > 0:
+        return float(np.percentile(finite, CLIP_PERCENTILE))
     return float(finite.max()) if finite.size and finite.max() > 0 else 1.0
 
 
@@ -184,7 +193,9 @@ def plot_attribution_grid(image: np.ndarray, attributions: Sequence[ImageAttribu
         notes.append(f"blue: for {target}, red: against it, white: 0")
     if "magnitude" in bars:
         notes.append("|value| from 0 (purple) to the map's max (yellow)")
-    scale = "each map on its own scale (its largest |value|), hover: raw values"
+    bound_words = (f"its {CLIP_PERCENTILE:g}th percentile of |value| (a few brighter pixels saturate)"
+                   if height * width >= CLIP_CELLS else "its largest |value|")
+    scale = f"each map on its own scale: {bound_words}; hover: raw values"
     if block > 1:
         scale += f"; each cell the mean of {block}×{block} pixels"
     # The title at the top edge, its subtitle (one line a note) above the first row's tile titles.

@@ -341,3 +341,16 @@ def test_the_plot_module_imports_neither_torch_nor_the_analysis_at_run_time():
     # The dataclasses' module will import torch: only under TYPE_CHECKING here.
     top_level = {node.module for node in tree.body if isinstance(node, ast.ImportFrom)}
     assert not any(name and name.startswith("cnnviz.analysis") for name in top_level)
+
+
+def test_a_large_map_saturates_at_its_99_5th_percentile_so_one_extreme_pixel_does_not_blank_the_rest():
+    values = np.full((40, 40), 1.0)                     # 1,600 cells: at least CLIP_CELLS
+    values[0, 0] = 1000.0                               # one extreme pixel, as ImageNet gradients have
+    fig = plot_attribution_grid(np.zeros((1, 40, 40)), [ImageAttribution("saliency", 0, values, signed=False)])
+    heat = fig.data[1]
+    assert attribution_plots.CLIP_CELLS == 1000 and heat.zmax == pytest.approx(np.percentile(np.abs(values), 99.5))
+    assert heat.zmax == 1.0 and np.asarray(heat.z).max() == 1000.0        # the colour saturates, the hover does not
+    assert "99.5th percentile of |value|" in fig.layout.title.subtitle.text
+    small = plot_attribution_grid(np.zeros((1, 20, 20)), [ImageAttribution("saliency", 0, values[:20, :20],
+                                                                              signed=False)])
+    assert small.data[1].zmax == 1000.0 and "its largest |value|" in small.layout.title.subtitle.text
