@@ -179,7 +179,7 @@ def plot_attribution_grid(image: np.ndarray, attributions: Sequence[ImageAttribu
         ticks = ([-bound, 0.0, bound], ["−max", "0", "+max"]) if signed else ([0.0, bound], ["0", "max"])
         colorbar = dict(thickness=10, len=0.45, x=1.01, xanchor="left", tickvals=ticks[0], ticktext=ticks[1],
                         y=1.0 if signed else 0.0, yanchor="top" if signed else "bottom",
-                        title=dict(text="each map's<br>own max", side="right"))
+                        title=dict(text="each map's<br>own scale", side="right"))
         fig.add_trace(go.Heatmap(
             z=shown, name=titles[k], showscale=kind not in bars, colorbar=colorbar, hoverongaps=False,
             hovertemplate=f"{where}<br>{label}{mean} %{{z:.4g}}", **colour, **_placement(block)),
