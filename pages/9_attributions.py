@@ -58,7 +58,7 @@ default_methods = [m for m in METHODS if not (large and m in SLOW)]
 with st.expander("Methods and their settings", icon=":material/tune:"):
     a, b, c = st.columns(3)
     methods = a.multiselect("Methods", list(METHODS), default=default_methods, format_func=METHOD_TITLES.get,
-                            key=linked("attr_methods", choices=list(METHODS)))
+                            key=linked("attr_methods", choices=list(METHODS), many=True))
     layer = a.selectbox("Grad-CAM layer", layers, index=layers.index(last_rectified(trained.model, layers)),
                         key=linked("attr_layer", choices=layers), help=words.LAYER_HELP)
     baseline = b.radio("Integrated Gradients' baseline", BASELINES, horizontal=True,
@@ -108,7 +108,7 @@ else:
 
 st.subheader("Can the maps be trusted?")
 checked = st.multiselect("Methods to check", list(METHODS), default=CHECKED, format_func=METHOD_TITLES.get,
-                         key=linked("attr_checked", choices=list(METHODS)))
+                         key=linked("attr_checked", choices=list(METHODS), many=True))
 sanity_tab, faithful_tab = st.tabs(["Sanity check: randomise the weights", "Faithfulness: delete and insert pixels"])
 weighted = sum(isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d) for m in trained.model.modules())
 with sanity_tab:

@@ -8,16 +8,28 @@ MAX_TEXT = 2000  # longest free text a link may carry (the longest text box take
 
 
 def encode_value(value: object) -> str:
-    """A widget value as it stands in a URL: on/off as true/false, anything else as its text."""
+    """A widget value as it stands in a URL: on/off as true/false, a multiselect's list as its items joined by
+    commas, anything else as its text."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(encode_value(item) for item in value)
     return str(value)
 
 
 def decode_value(raw: str, *, choices: Sequence | None, low: float | None, high: float | None,
-                 step: float | None, text: bool) -> tuple[bool, object, str]:
-    """(ok, value, why not) for one URL value: one of `choices`, free `text`, a number from `low` to
-    `high` (whole if both are ints) on the grid of `step`, or with none of them true/false."""
+                 step: float | None, text: bool, many: bool = False) -> tuple[bool, object, str]:
+    """(ok, value, why not) for one URL value: one of `choices` (with `many`, a list of them, each at most
+    once, comma-separated), free `text`, a number from `low` to `high` (whole if both are ints) on the
+    grid of `step`, or with none of them true/false."""
+    if choices is not None and many:
+        picked = []
+        for part in raw.split(",") if raw else []:
+            ok, value, why = decode_value(part, choices=choices, low=None, high=None, step=None, text=False)
+            if not ok or value in picked:
+                return False, None, why or f"{part} twice"
+            picked.append(value)
+        return True, picked, ""
     if choices is not None:
         for choice in choices:
             if encode_value(choice) == raw:

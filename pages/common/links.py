@@ -57,32 +57,40 @@ def _page() -> str | None:
 
 
 def linked(key: str, *, choices: Sequence | None = None, low: float | None = None, high: float | None = None,
-           step: float | None = None, text: bool = False) -> str:
+           step: float | None = None, text: bool = False, many: bool = False) -> str:
     """Make widget `key` part of the page's link and return the key, for `key=linked(...)`.
 
     Say what is valid: `choices` (the widget's options), `low`/`high` (a number
     range; ints give an int) with the widget's `step` if it has one, `text=True`
-    (free text); with none of them the value
+    (free text), `many=True` with `choices` (a multiselect: a list of them); with none of them the value
     is on/off. A URL value is used only in the run that a link from outside starts.
     A page left and opened again shows the values it had (Streamlit forgets the
     state of widgets that a run does not draw).
     """
     st.session_state.setdefault(_LINKED, []).append(key)
-    if choices is not None and key in st.session_state and st.session_state[key] not in choices:
+    if choices is not None and key in st.session_state and not _fits(st.session_state[key], choices, many):
         del st.session_state[key]  # a value kept from other options (another model's layers): use the default
     kept = st.session_state.get(_KEPT, {})
     if key not in st.session_state and key in kept:
-        ok, value, _ = decode_value(encode_value(kept[key]), choices=choices, low=low, high=high, step=step, text=text)
+        ok, value, _ = decode_value(encode_value(kept[key]), choices=choices, low=low, high=high, step=step, text=text,
+                                    many=many)
         if ok:  # still valid (the model, and so the options, may have changed meanwhile)
             st.session_state[key] = value
     raw = (st.session_state.get(_INCOMING) or {}).get(key)
     if raw is not None:
-        ok, value, why = decode_value(raw, choices=choices, low=low, high=high, step=step, text=text)
+        ok, value, why = decode_value(raw, choices=choices, low=low, high=high, step=step, text=text, many=many)
         if ok:
             st.session_state[key] = value
         else:
             st.session_state.setdefault(_NOTICES, []).append(f"{key}={shorten(raw, 40)} ({why})")
     return key
+
+
+def _fits(value: object, choices: Sequence, many: bool) -> bool:
+    """Whether a widget's value is one of `choices` (with `many`: a list of them)."""
+    if many:
+        return isinstance(value, list) and all(item in choices for item in value)
+    return value in choices
 
 
 def link_notice(message: str) -> None:

@@ -70,10 +70,6 @@ def test_changing_the_grad_cam_layer_retitles_its_tiles(server, page):
     expect(page).to_have_url(re.compile("attr_layer=conv2"), timeout=30_000)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "The multiselect drops the tag but the page keeps computing and drawing every method: linked('attr_methods', "
-    "choices=list(METHODS)) deletes its list value on each run, so the grid still has 9 tiles (Occlusion included) "
-    "and the URL still lists 'occlusion'"))
 def test_removing_a_method_removes_its_tile(server, page):
     url, _ = server
     titles = open_attributions(page, url)

@@ -34,3 +34,17 @@ def test_free_text_has_a_length_limit_and_on_off_is_true_or_false():
         False, None, f"longer than {MAX_TEXT} characters")
     assert decode_value("true", **NONE) == (True, True, "")
     assert decode_value("yes", **NONE) == (False, None, "not true or false")
+
+
+def test_a_multiselects_list_travels_as_comma_separated_choices():
+    methods = ["saliency", "grad_cam", "occlusion"]
+    assert encode_value(["grad_cam", "saliency"]) == "grad_cam,saliency" and encode_value([]) == ""
+    assert encode_value((2, 3, 4)) == "(2, 3, 4)"                      # a tuple is one choice, as before
+    decode = lambda raw: decode_value(raw, choices=methods, low=None, high=None, step=None, text=False,  # noqa: E731
+                                      many=True)
+    assert decode("grad_cam,saliency") == (True, ["grad_cam", "saliency"], "")   # the user's order kept
+    assert decode("") == (True, [], "")
+    ok, _, why = decode("grad_cam,smoothgrad")
+    assert not ok and why.startswith("not one of saliency")
+    ok, _, why = decode("grad_cam,grad_cam")
+    assert not ok and why == "grad_cam twice"

@@ -20,12 +20,6 @@ IMAGENET = "efficientnet-lite0-imagenet"
 CHECKED = ["saliency", "integrated_gradients", "guided_backprop", "grad_cam"]   # the checks' default methods
 VIRIDIS = plotly.colors.sequential.Viridis[0]   # the first colour of the magnitudes' scale
 RDBU = plotly.colors.diverging.RdBu[0]          # ... and of the signed maps' scale
-MULTISELECT_BUG = ("pages/9_attributions.py links the multiselects with linked(key, choices=list(METHODS)): "
-                   "linked() deletes a session value that is not one of the choices, and a multiselect's value is a "
-                   "list, so every change of 'attr_methods'/'attr_checked' is undone (the page keeps its defaults) "
-                   "and every link of the page gives the notice \"attr_methods=\\['saliency', ... (not one of "
-                   "saliency, input_x_gradient, ...)\"")
-
 
 def tile_titles(fig: dict) -> list[str]:
     return [a["text"] for a in fig["layout"].get("annotations", [])]
@@ -163,7 +157,6 @@ def test_class_layer_baseline_steps_and_magnitudes_change_the_grid(app, mnist_in
     assert f"changes by {ig.score_change:.4g} from the baseline" in ig_caption(at)
 
 
-@pytest.mark.xfail(strict=True, reason=MULTISELECT_BUG)
 def test_fewer_methods_and_fewer_checks(app):
     at = open_page(app, "attributions")
     at.multiselect(key="attr_methods").set_value(["integrated_gradients", "grad_cam"]).run()
@@ -251,12 +244,12 @@ def test_a_link_restores_the_settings_and_a_garbled_one_falls_back(app):
     assert tile_titles(chart_spec(garbled, "attr_grid"))[6] == "Grad-CAM · relu2"
 
 
-@pytest.mark.xfail(strict=True, reason=MULTISELECT_BUG)
 def test_a_link_restores_the_methods_without_a_notice(lenet):
     own = new_session_from_link(lenet, "attributions")        # the page's own default view
     assert not own.warning, own.warning[0].value
-    two = new_session_from_link(lenet, "attributions", {"attr_methods": "['integrated_gradients', 'grad_cam']",
-                                                        "attr_checked": "['grad_cam']"})
+    assert dict(own.query_params)["attr_checked"] == "saliency,integrated_gradients,guided_backprop,grad_cam"
+    two = new_session_from_link(lenet, "attributions", {"attr_methods": "integrated_gradients,grad_cam",
+                                                        "attr_checked": "grad_cam"})
     assert not two.warning, two.warning[0].value
     assert tile_titles(chart_spec(two, "attr_grid")) == titles_of(["integrated_gradients", "grad_cam"], "relu2")
 
