@@ -31,7 +31,6 @@ from cnnviz.analysis.equivariance import (
 )
 from cnnviz.analysis.features import (
     TopActivations,
-    conv_layers,
     feature_maps,
     first_convolution,
     last_rectified,
@@ -198,7 +197,7 @@ __all__ = [
     "predict_proba",
     "save_model", "set_torch_threads", "settings_from_env", "spec_from_dict", "tiny_vgg", "tiny_vgg_spec",
     "to_model_input", "InputCheck", "check_input", "train", "untrained_model", "zoo_path", "TopActivations",
-    "feature_maps", "first_convolution", "conv_layers", "last_rectified", "ImageAttribution", "SanityCheck",
+    "feature_maps", "first_convolution", "last_rectified", "ImageAttribution", "SanityCheck",
     "DeletionInsertion",
     "attribute_image", "sanity_check", "deletion_insertion",
     "spatial_layers", "top_activations", "ReceptiveField", "effective_receptive_field",

@@ -1,10 +1,9 @@
 """Attributions: which pixels made the model say a class, and whether each map can be trusted."""
 
 import streamlit as st
-from torch import nn
 
 from cnnviz import attribute_image, deletion_insertion, last_rectified, sanity_check, spatial_layers
-from cnnviz.analysis.attributions import BASELINES, METHODS
+from cnnviz.analysis.attributions import BASELINES, METHODS, randomised_layers
 from cnnviz.plots import (
     plot_attribution_grid,
     plot_class_probabilities,
@@ -41,8 +40,13 @@ left, right = st.columns([1, 2])
 with left:
     picked = pick_input(trained, key="attr")
 x = prep.apply(picked.image[None])[0]
-probabilities, bars = shared_view("attr_prediction", trained, (picked.image,), lambda: (
-    p := trained.predict_proba(picked.image[None])[0], plot_class_probabilities(p, info.class_names)))
+if picked.blank:
+    right.markdown(words.blank_input(as_markdown_text(picked.label)))
+    close_page_frame(frame)
+    st.stop()
+probabilities, bars = shared_with_figure("attr_prediction", trained, (picked.image,),
+                                         lambda: trained.predict_proba(picked.image[None])[0],
+                                         lambda found: plot_class_probabilities(found, info.class_names))
 predicted = int(probabilities.argmax())
 with right:
     classes = [PREDICTED, *range(len(info.class_names))]
@@ -56,22 +60,23 @@ layers = spatial_layers(trained.model, prep.input_shape)
 large = prep.size >= LARGE_INPUT
 default_methods = [m for m in METHODS if not (large and m in SLOW)]
 with st.expander("Methods and their settings", icon=":material/tune:"):
-    a, b, c = st.columns(3)
-    methods = a.multiselect("Methods", list(METHODS), default=default_methods, format_func=METHOD_TITLES.get,
+    method_col, ig_col, occlusion_col = st.columns(3)
+    methods = method_col.multiselect("Methods", list(METHODS), default=default_methods, format_func=METHOD_TITLES.get,
                             key=linked("attr_methods", choices=list(METHODS), many=True))
-    layer = a.selectbox("Grad-CAM layer", layers, index=layers.index(last_rectified(trained.model, layers)),
+    layer = method_col.selectbox("Grad-CAM layer", layers, index=layers.index(last_rectified(trained.model, layers)),
                         key=linked("attr_layer", choices=layers), help=words.LAYER_HELP)
-    baseline = b.radio("Integrated Gradients' baseline", BASELINES, horizontal=True,
+    baseline = ig_col.radio("Integrated Gradients' baseline", BASELINES, horizontal=True,
                        key=linked("attr_baseline", choices=list(BASELINES)))
-    cap = settings.max_attribution_steps
-    n_steps = b.slider("Integrated Gradients' steps", 10, cap, min(50, cap), step=10,
+    cap = max(20, settings.max_attribution_steps)  # a slider from 10 needs room to move
+    n_steps = ig_col.slider("Integrated Gradients' steps", 10, cap, min(50, cap), step=10,
                        key=linked("attr_steps", low=10, high=cap, step=10))
-    # One forward pass per window position: an eighth of the image a window, half that a stride, ~200 passes.
-    widest = max(4, prep.size // 2)
-    window = c.slider("Occlusion window (pixels)", 2, widest, max(2, prep.size // 8),
-                      key=linked("attr_window", low=2, high=widest))
-    stride = c.slider("Occlusion stride (pixels)", 1, widest, max(1, prep.size // 16),
-                      key=linked("attr_stride", low=1, high=widest))
+    # One forward pass per window position: windows of an eighth of the image at half that stride make about
+    # 15 x 15 passes (on a 28-pixel digit, windows of 3 at stride 1 make 26 x 26, each cheap).
+    widest = max(3, prep.size // 2)
+    window = occlusion_col.slider("Occlusion window (pixels)", 2, widest, max(2, prep.size // 8),
+                                  key=linked("attr_window", low=2, high=widest))
+    stride = occlusion_col.slider("Occlusion stride (pixels)", 1, widest, max(1, prep.size // 16),
+                                  key=linked("attr_stride", low=1, high=widest))
     absolute = st.toggle("Magnitudes only", key=linked("attr_absolute"), help=words.SIGNED_HELP)
 with st.popover("What each method computes", icon=":material/info:"):
     for method in METHODS:
@@ -98,7 +103,8 @@ else:
     st.plotly_chart(grid, key="attr_grid")
     ig = next((m for m in maps if m.method == "integrated_gradients"), None)
     if ig is not None and ig.delta is not None and ig.score_change is not None:
-        st.caption(words.completeness(float(ig.attribution.sum()), ig.score_change, ig.delta))
+        st.caption(words.completeness(float(ig.attribution.sum()), ig.score_change, ig.delta,
+                                      at_cap=n_steps >= settings.max_attribution_steps))
     reproduce_panel(grid, snippet(
         model_code(), input_code(picked), "prep = trained.info.preprocessing", "x = prep.apply(image[None])[0]",
         f"maps = [cnnviz.attribute_image(trained.model, x, method, {target}, preprocessing=prep, **{options!r})",
@@ -110,7 +116,7 @@ st.subheader("Can the maps be trusted?")
 checked = st.multiselect("Methods to check", list(METHODS), default=CHECKED, format_func=METHOD_TITLES.get,
                          key=linked("attr_checked", choices=list(METHODS), many=True))
 sanity_tab, faithful_tab = st.tabs(["Sanity check: randomise the weights", "Faithfulness: delete and insert pixels"])
-weighted = sum(isinstance(m, nn.Conv2d | nn.Linear | nn.BatchNorm2d) for m in trained.model.modules())
+weighted = len(shared_view("attr_randomised", trained, (), lambda: randomised_layers(trained.model, prep.input_shape)))
 with sanity_tab:
     st.caption(words.SANITY_NOTE)
     if weighted > MAX_SANITY_LAYERS:
@@ -122,18 +128,22 @@ with sanity_tab:
                 lambda: [sanity_check(trained.model, x, m, target, preprocessing=prep, **options) for m in checked],
                 plot_sanity_curves)
         st.plotly_chart(curves_figure, key="attr_sanity_curves")
-        st.markdown(words.sanity_verdict({METHOD_TITLES[c.method]: float(c.spearman[-1]) for c in checks}))
+        st.markdown(words.sanity_verdict({METHOD_TITLES[check.method]: float(check.spearman[-1])
+                                          for check in checks}))
         st.plotly_chart(shared_view("attr_sanity_maps", trained, (*setting_key, tuple(checked)),
                                     lambda: plot_sanity_maps(checks)), key="attr_sanity_maps")
 with faithful_tab:
     st.caption(words.FAITHFULNESS_NOTE)
-    if checked and (not large or st.toggle(words.RUN_FAITHFULNESS, key="attr_run_faithfulness")):
+    if len(info.class_names) == 1:
+        st.info(words.ONE_CLASS)
+    elif checked and (not large or st.toggle(words.RUN_FAITHFULNESS, key="attr_run_faithfulness")):
         with st.spinner("Deleting and inserting pixels in the order of each map ..."):
             curves, curves_figure = shared_with_figure(
                 "attr_faithfulness", trained, (*setting_key, tuple(checked)),
                 lambda: [deletion_insertion(trained.model, x, found, target, preprocessing=prep)
                          for found in attributions(checked)], plot_deletion_insertion)
         st.plotly_chart(curves_figure, key="attr_faithfulness")
-        st.dataframe(words.auc_rows([(METHOD_TITLES[c.method], c.deletion_auc, c.insertion_auc) for c in curves],
+        st.dataframe(words.auc_rows([(METHOD_TITLES[curve.method], curve.deletion_auc, curve.insertion_auc)
+                                     for curve in curves],
                                     curves[0].random_deletion_auc, curves[0].random_insertion_auc), hide_index=True)
 close_page_frame(frame)

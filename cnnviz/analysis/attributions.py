@@ -77,7 +77,7 @@ class SanityCheck:
     `steps[0]` is "original"; `steps[i]` names the layer whose weights were re-initialised
     at step i (all those of the steps before it stay random: top layer first). `maps` (S, H, W)
     are the method's maps at each step; `spearman` and `ssim` (S,) compare each step's
-    absolute map with the original's (1.0 at step 0).
+    absolute map with the original's (1.0 at step 0; Spearman is NaN where a map is constant: no order).
     """
 
     method: str
@@ -340,7 +340,7 @@ def sanity_check(model: nn.Module, x: torch.Tensor | np.ndarray, method: str, ta
     image = _image(x, work)
     if min(image.shape[2:]) < 3:
         raise ValueError(f"sanity_check needs images of at least 3 x 3 pixels, not {tuple(image.shape[2:])}")
-    names = _randomised_layers(work, image, layers)
+    names = randomised_layers(work, tuple(image.shape[1:]), layers)
     generator = torch.Generator().manual_seed(seed)
     maps = [original.attribution]
     for name in names:
@@ -350,10 +350,12 @@ def sanity_check(model: nn.Module, x: torch.Tensor | np.ndarray, method: str, ta
     return SanityCheck(method, ("original", *names), np.stack(maps), scores[:, 0].copy(), scores[:, 1].copy())
 
 
-def _randomised_layers(model: nn.Module, image: torch.Tensor, layers: Sequence[str] | None) -> list[str]:
+def randomised_layers(model: nn.Module, input_shape: tuple[int, ...], layers: Sequence[str] | None = None) -> list[str]:
+    """The layers `sanity_check` randomises, in its order: `layers` checked, or by default every called convolution,
+    linear or batch norm layer with weights, top (logits side) first."""
     modules = dict(model.named_modules())
     if layers is None:
-        called = dict.fromkeys(row.name for row in model_summary(model, tuple(image.shape[1:])))
+        called = dict.fromkeys(row.name for row in model_summary(model, input_shape))
         return [name for name in reversed(called) if isinstance(modules[name], _RANDOMISED)
                 and any(True for _ in modules[name].parameters())]
     bad = [layers] if isinstance(layers, str) else [n for n in layers if not isinstance(modules.get(n), _RANDOMISED)]
@@ -373,8 +375,8 @@ def _ranks(values: np.ndarray) -> np.ndarray:
 
 def _spearman(a: np.ndarray, b: np.ndarray) -> float:
     ranks_a, ranks_b = _ranks(a.ravel()), _ranks(b.ravel())
-    if ranks_a.std() == 0 or ranks_b.std() == 0:
-        return 0.0
+    if ranks_a.std() == 0 or ranks_b.std() == 0:  # a constant map has no order: no correlation to speak of
+        return float("nan")
     return float(np.corrcoef(ranks_a, ranks_b)[0, 1])
 
 

@@ -106,11 +106,6 @@ def spatial_layers(model: nn.Module, input_shape: tuple[int, int, int]) -> list[
     return [row.name for i, row in enumerate(rows) if last[row.name] == i and len(row.output_shape) == 3]
 
 
-def conv_layers(model: nn.Module) -> list[str]:
-    """The qualified names of the model's 2-d convolutions, in the order they were defined (Grad-CAM's choices)."""
-    return [name for name, module in model.named_modules() if isinstance(module, nn.Conv2d)]
-
-
 def last_rectified(model: nn.Module, layers: list[str]) -> str:
     """The last of `layers` that is a ReLU or ReLU6 (Grad-CAM's usual layer: Selvaraju et al. weigh rectified maps),
     else the last convolution, else the last layer.
@@ -118,6 +113,8 @@ def last_rectified(model: nn.Module, layers: list[str]) -> str:
     On the zoo LeNet-5 conv2's maps, before their ReLU, are 93% zeros after Grad-CAM's own ReLU, and deleting
     pixels in their order is no better than a random order; relu2's are not.
     """
+    if not layers:
+        raise ValueError("no layers to choose from")
     modules = dict(model.named_modules())
     for kinds in ((nn.ReLU, nn.ReLU6), (nn.Conv2d,)):
         found = [name for name in layers if isinstance(modules.get(name), kinds)]

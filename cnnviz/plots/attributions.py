@@ -15,7 +15,6 @@ values in `z` (each trace has its own zmin/zmax), so hover shows them without ex
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -72,10 +71,8 @@ def _block_means(values: np.ndarray, block: int) -> np.ndarray:
     *lead, height, width = values.shape
     rows, cols = -(-height // block), -(-width // block)
     padded = np.full((*lead, rows * block, cols * block), np.nan)
-    padded[..., :height, :width] = values
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a block that is all NaN stays NaN
-        return np.nanmean(padded.reshape(*lead, rows, block, cols, block), axis=(-3, -1))
+    padded[..., :height, :width] = values  # every block holds at least one pixel of the map: no empty mean
+    return np.nanmean(padded.reshape(*lead, rows, block, cols, block), axis=(-3, -1))
 
 
 # On a map of this many cells or more the colours saturate at the CLIP_PERCENTILE-th percentile of |value|:
@@ -260,7 +257,7 @@ def plot_sanity_maps(checks: Sequence[SanityCheck], *, max_steps_shown: int = 6)
         for j, step in enumerate(p):
             shown = _block_means(maps[step], block)
             fig.add_trace(go.Heatmap(
-                z=(shown / _largest(shown)).astype(np.float32), colorscale=_SEQUENTIAL, zmin=0.0, zmax=1.0,
+                z=(shown / (float(shown.max()) or 1.0)).astype(np.float32), colorscale=_SEQUENTIAL, zmin=0.0, zmax=1.0,
                 showscale=r == 0 and j == 0, hoverongaps=False,
                 colorbar=dict(thickness=10, len=min(1.0, 300 / (rows * (tile + 26))), y=1.0, yanchor="top",
                               title=dict(text="|map| / max", side="right")),

@@ -251,14 +251,6 @@ def test_first_convolution_skips_what_computes_nothing():
     assert first_convolution(model, spatial_layers(model, (1, 28, 28))) == "conv1"
 
 
-def test_conv_layers_lists_every_convolution_in_order():
-    from cnnviz import conv_layers
-
-    assert conv_layers(lenet5()) == ["conv1", "conv2"]
-    assert conv_layers(tiny_vgg()) == ["conv1", "conv2", "conv3", "conv4"]
-    assert conv_layers(nn.Sequential(nn.Linear(2, 2))) == []
-
-
 def test_last_rectified_is_grad_cams_default_layer():
     from cnnviz import last_rectified
 
@@ -267,3 +259,5 @@ def test_last_rectified_is_grad_cams_default_layer():
     no_relu = nn.Sequential(nn.Conv2d(1, 2, 3), nn.Conv2d(2, 2, 3), nn.MaxPool2d(2))
     assert last_rectified(no_relu, ["0", "1", "2"]) == "1"                      # the last convolution
     assert last_rectified(nn.Sequential(nn.MaxPool2d(2)), ["0"]) == "0"
+    with pytest.raises(ValueError, match="no layers"):
+        last_rectified(model, [])

@@ -266,3 +266,11 @@ def test_the_snippet_reproduces_the_grid(app):
     assert not at.exception
     assert "class 2 (2)" in chart_spec(at, "attr_grid")["layout"]["title"]["text"]
     run_snippet(at, "attr_grid")
+
+
+def test_a_blank_drawing_gets_no_maps_and_says_why(app):
+    at = open_page(app, "attributions")
+    at.radio(key="attr_source").set_value("Draw").run()                   # an empty canvas
+    assert not at.exception
+    assert any(m.value.startswith("**No attributions for your drawing:** it is blank") for m in at.markdown)
+    assert not [c for c in at.get("plotly_chart") if "attr_grid" in c.proto.id]   # no map of nothing

@@ -221,3 +221,25 @@ def test_the_textcnn_intro_names_the_models_own_widths():
     assert "filters of width 3, 4, 5 slide over it" in words_text_cnn.intro((3, 4, 5))   # Kim 2014's, on MR
     assert "filters of width 2, 3, 4 slide over it" in words_text_cnn.intro((2, 3, 4))   # the negation lab's
     assert "filters of a few widths" in words_text_cnn.intro(None)                       # fastText has none
+
+
+# --- Attributions -------------------------------------------------------------------------------
+
+def test_the_completeness_sentence_follows_its_numbers():
+    from pages.common import words_attributions as words
+
+    assert words.completeness(25.13, 25.06, 0.071).endswith("0.071, 0.3% of the change: converged: within 1% of it.")
+    assert words.completeness(9.24, 8.918, 0.32).endswith("3.6% of the change: close: within 5% of it.")
+    assert words.completeness(1.0, 2.0, 1.0).endswith("not converged: raise the number of steps.")
+    assert words.completeness(1.0, 2.0, 1.0, at_cap=True).endswith("this server allows no more steps, so read the "
+                                                                    "map with care.")
+    assert "the same class score as the image" in words.completeness(0.0, 0.0, 0.0)   # a blank input, say
+
+
+def test_the_sanity_verdict_names_failing_passing_and_constant_maps():
+    from pages.common import words_attributions as words
+
+    text = words.sanity_verdict({"Integrated Gradients": 0.99, "Grad-CAM": -0.01, "Saliency": float("nan")})
+    assert "still above it for Integrated Gradients (0.99)" in text and "Passed: Grad-CAM (-0.01)." in text
+    assert "No verdict for Saliency: the map is the same everywhere" in text and "(this page's line: 0.5)" in text
+    assert "at most that for every method" in words.sanity_verdict({"Grad-CAM": 0.1})
