@@ -13,6 +13,7 @@ from cnnviz.analysis.attributions import (
     deletion_insertion,
     sanity_check,
 )
+from cnnviz.analysis.convolution import ConvolutionStep, convolution_positions, convolution_step
 from cnnviz.analysis.effective_receptive_field import (
     GradientSpread,
     effective_receptive_field,
@@ -199,7 +200,8 @@ __all__ = [
     "to_model_input", "InputCheck", "check_input", "train", "untrained_model", "zoo_path", "TopActivations",
     "feature_maps", "first_convolution", "last_rectified", "ImageAttribution", "SanityCheck",
     "DeletionInsertion",
-    "attribute_image", "sanity_check", "deletion_insertion",
+    "attribute_image", "sanity_check", "deletion_insertion", "ConvolutionStep", "convolution_positions",
+    "convolution_step",
     "spatial_layers", "top_activations", "ReceptiveField", "effective_receptive_field",
     "gradient_mass_fraction", "GradientSpread", "gradient_spread", "receptive_field_crops", "receptive_fields",
     "Connectivity",

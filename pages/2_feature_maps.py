@@ -18,6 +18,7 @@ from cnnviz.plots import (
 )
 from cnnviz.plots.features import MAX_FEATURE_MAPS
 from cnnviz.safe_text import as_markdown_text
+from pages.common.convolution_view import convolution_steps
 from pages.common.frame import close_page_frame, page_frame
 from pages.common.inputs import index_slider, pick_input
 from pages.common.links import linked, refresh_link
@@ -122,6 +123,8 @@ def layer_details() -> None:
             st.plotly_chart(filters, key="filters")
             st.caption("One row per output channel, one column per input channel: blue weights add, "
                        "red subtract.")
+        with st.expander(f"One value of {layer}, step by step", icon=":material/calculate:"):
+            convolution_steps(trained, picked, x, layer, channels)
 
     data = own_test_data(trained)
     if data is None:

@@ -7,6 +7,7 @@ from cnnviz.plots.attributions import (
     plot_sanity_curves,
     plot_sanity_maps,
 )
+from cnnviz.plots.convolution import plot_convolution_step, plot_convolution_window
 from cnnviz.plots.equivariance import plot_equivariance_errors, plot_equivariance_view
 from cnnviz.plots.features import plot_class_probabilities, plot_feature_maps, plot_filters
 from cnnviz.plots.gradients import plot_gradient_heatmap, plot_gradient_norms, plot_loss_curves
@@ -36,5 +37,5 @@ __all__ = [
     "plot_layer_change", "plot_pooling", "plot_embedding_matrix", "plot_ngram_activations", "plot_pooled_vector",
     "plot_token_attributions", "plot_top_ngrams", "plot_winning_ngrams", "plot_gradient_heatmap",
     "plot_gradient_norms", "plot_loss_curves", "plot_attribution_grid", "plot_deletion_insertion",
-    "plot_sanity_curves", "plot_sanity_maps",
+    "plot_sanity_curves", "plot_sanity_maps", "plot_convolution_step", "plot_convolution_window",
 ]

@@ -208,3 +208,25 @@ def test_an_uploaded_file_name_is_shown_as_text(app):
                                                    "image/png").run()
     # markup escaped; a word joiner after ":" (Streamlit links http:// even when the colon is escaped)
     assert "upload '\\*\\*big\\*\\* \\[x\\](http\\:\u2060//e.x) \\<b\\>.png'" in prediction_line(at)
+
+
+def test_one_value_of_a_convolution_step_by_step_equals_the_layers_output(app):
+    # Issue 18, part 2: the page shows how conv1 computes one number, with the real numbers.
+    from cnnviz import convolution_step
+
+    at = open_page(app, "feature_maps")
+    zoo = load_zoo_model()
+    x = zoo.info.preprocessing.apply(load_image_dataset(zoo.info.dataset).x_test[:1])[0]
+    for channel, row, col in ((0, 14, 14), (3, 0, 0)):                   # the centre, then a padded corner
+        if channel:
+            at.slider(key="conv_channel_conv1").set_value(channel).run()
+        at.number_input(key="conv_row_conv1").set_value(row).run()
+        at.number_input(key="conv_col_conv1").set_value(col).run()
+        assert not at.exception
+        step = convolution_step(zoo.model, x, "conv1", channel, (row, col))
+        title = chart_spec(at, "conv_numbers")["layout"]["title"]["text"]
+        assert f"conv1: output channel {channel} at (row {row}, col {col})" in title
+        assert f"= total {step.total:.4f} → ReLU → {max(step.total, 0.0):.4f}" in title
+        assert f"the layer's output here: {step.output:.4f}" in title and abs(step.total - step.output) < 1e-5
+    assert step.padded.any() and step.window == (-2, -2, 2, 2)          # conv1 pads by 2: the corner reads padding
+    assert chart_spec(at, "conv_window")["data"]                         # the window on the input, the output marked
