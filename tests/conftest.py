@@ -167,14 +167,16 @@ def assert_same_figure_data(actual, expected, path="data"):
         assert actual == expected, f"{path}: {actual!r} != {expected!r}"
 
 
-def run_snippet(at, chart_key: str) -> None:
-    """Run the page's "reproduce this figure" snippet offline and check it redraws the chart `chart_key`."""
+def run_snippet(at, chart_key: str, code_with: str | None = None) -> None:
+    """Run the page's "reproduce this figure" snippet offline and check it redraws the chart `chart_key`.
+
+    A page with several snippets names the one to run by a piece of its code, `code_with`."""
     import json
     from unittest import mock
 
     import plotly.graph_objects as go
 
-    (code,) = [c.value for c in at.code if c.language == "python"]
+    (code,) = [c.value for c in at.code if c.language == "python" and (code_with is None or code_with in c.value)]
     namespace: dict = {}
     with mock.patch.object(go.Figure, "show") as show:  # a script opens a browser tab here: record it
         exec(compile(code, "<snippet>", "exec"), namespace)

@@ -125,12 +125,13 @@ def test_the_snippet_reproduces_the_feature_maps(app):
     from tests.conftest import run_snippet
 
     at = open_page(app, "feature_maps")
-    run_snippet(at, "maps")                                           # default: test image 0, conv1, one scale
+    run_snippet(at, "maps", "plot_feature_maps")                      # default: test image 0, conv1, one scale
+    run_snippet(at, "conv_numbers", "plot_convolution_step")          # conv1's one value, step by step
     at.radio(key="features_source").set_value("Photo").run()
     at.selectbox(key="features_photo").set_value("coffee").run()
     at.selectbox(key="features_layer").set_value("pool2").run()
     at.toggle(key="features_per_channel").set_value(True).run()
-    run_snippet(at, "maps")
+    run_snippet(at, "maps", "plot_feature_maps")
 
 
 # --- blank and inverted inputs (issue 12, B10) -----------------------------------------------------
