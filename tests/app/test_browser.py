@@ -48,22 +48,6 @@ def test_first_visit_of_a_new_server_straight_to_a_page_runs_it_inside_the_app()
         browser.close()
 
 
-@pytest.fixture(scope="module")
-def server():
-    """The app served on a local port: its URL and when the server was started."""
-    with served_app() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
-
-
 def test_cold_start_shows_home_with_the_zoo_model(server, page):
     url, started = server
     page.goto(url)

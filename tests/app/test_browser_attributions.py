@@ -13,12 +13,12 @@ import pytest
 
 from cnnviz.analysis.attributions import METHODS
 from cnnviz.plots.attributions import METHOD_TITLES
-from tests.serve import CHROMIUM, CHROMIUM_ARGS, served_app
+from tests.serve import CHROMIUM
 
 if not Path(CHROMIUM).exists() and os.environ.get("CI") != "true":
     pytest.skip("Debian's chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
 
-from playwright.sync_api import expect, sync_playwright  # noqa: E402
+from playwright.sync_api import expect  # noqa: E402
 
 from tests.app.test_browser import choose, settled  # noqa: E402
 
@@ -28,21 +28,6 @@ HEADING = "Attributions: which pixels decided?"
 def titles_of(methods, layer: str) -> list[str]:
     """The grid's tile titles: the input, then each method's title, Grad-CAM's with its layer."""
     return ["input", *(METHOD_TITLES[m] + (f" · {layer}" if "grad_cam" in m else "") for m in methods)]
-
-
-@pytest.fixture(scope="module")
-def server():
-    with served_app() as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def page(server):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        yield page
-        browser.close()
 
 
 def open_attributions(page, url: str):
