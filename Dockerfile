@@ -7,7 +7,8 @@ FROM python:3.11-slim
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    CNNVIZ_HOSTED=1
+    CNNVIZ_HOSTED=1 \
+    CNNVIZ_CACHE=/app/cache
 
 WORKDIR /app
 
@@ -20,6 +21,8 @@ COPY app.py ./
 COPY .streamlit ./.streamlit
 COPY cnnviz ./cnnviz
 COPY pages ./pages
+# EfficientNet-Lite0's checkpoint is converted from its installed package once, here, not per container.
+RUN python -c "from cnnviz.models.zoo import build_prebuilt; build_prebuilt('efficientnet-lite0-imagenet')"
 
 # Nothing in the app needs to write to its own files: run as an unprivileged user.
 RUN useradd --create-home --uid 10001 cnnviz

