@@ -2,6 +2,8 @@
 #   docker build -t cnnviz .
 #   docker run -p 8501:8501 cnnviz            (then open http://localhost:8501)
 # The limits can be changed at run time, e.g. -e CNNVIZ_MAX_TRAININGS=3 (see README, Settings).
+# No CJK font is installed: the figures' Chinese (the TextCNN page's characters, the 中文 pages) is drawn by
+# the visitor's browser. Only pictures made on a server (screenshots) need one: apt-get install fonts-noto-cjk.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \

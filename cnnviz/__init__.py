@@ -51,6 +51,7 @@ from cnnviz.analysis.gradients import (
     train_with_gradient_norms,
 )
 from cnnviz.analysis.invariance import InvarianceCurves, invariance_curves, transform_image
+from cnnviz.analysis.ngram_contributions import NgramContributions, ngram_contributions
 from cnnviz.analysis.ngrams import (
     IG_TOLERANCE,
     MAX_IG_STEPS,
@@ -71,6 +72,14 @@ from cnnviz.analysis.pooling import (
     pooling_stages,
 )
 from cnnviz.analysis.receptive_field import ReceptiveField, receptive_fields
+from cnnviz.analysis.replay import (
+    EpochSnapshot,
+    ReplayRecorder,
+    TrainingReplay,
+    convolution_layers,
+    histogram_layers,
+    load_replay,
+)
 from cnnviz.analysis.sparsity import (
     Connectivity,
     LayerParameterCount,
@@ -78,6 +87,12 @@ from cnnviz.analysis.sparsity import (
     layer_parameter_counts,
 )
 from cnnviz.analysis.summary import LayerSummary, model_summary
+from cnnviz.analysis.visualisation import (
+    DEFAULT_VISUALISATION_STEPS,
+    FeatureVisualisation,
+    channel_objective,
+    visualise_channel,
+)
 from cnnviz.data.images import (
     OFFLINE_DATASETS,
     ONLINE_DATASETS,
@@ -99,13 +114,15 @@ from cnnviz.data.text import (
     OFFLINE_TEXT_CORPORA,
     ONLINE_TEXT_CORPORA,
     TextDataset,
+    bundled_corpus_sizes,
     load_text_corpus,
     text_dataset_from_rows,
 )
 from cnnviz.data.text_csv import csv_columns, texts_from_csv
-from cnnviz.data.tokenizer import PAD_ID, UNK_ID, tokenize
+from cnnviz.data.tokenizer import PAD_ID, UNK_ID, is_cjk, join_tokens, tokenize
 from cnnviz.data.vocabulary import TextPreprocessing, Vocabulary
 from cnnviz.errors import (
+    BadArgumentError,
     CnnvizError,
     DatasetUnavailableError,
     ImageLoadError,
@@ -220,4 +237,8 @@ __all__ = [
     "activation_stats", "degradation_experiment", "gradient_norms", "train_with_gradient_norms", "saved_view",
     "HOSTED", "APP_BATCH_SIZE", "DEFAULT_BUDGET", "Budget", "ModelCost", "ModelTooCostlyError", "check_budget",
     "model_cost",
+    "NgramContributions", "ngram_contributions", "is_cjk", "join_tokens", "bundled_corpus_sizes",
+    "EpochSnapshot", "ReplayRecorder", "TrainingReplay", "convolution_layers", "histogram_layers", "load_replay",
+    "BadArgumentError", "DEFAULT_VISUALISATION_STEPS", "FeatureVisualisation", "channel_objective",
+    "visualise_channel",
 ]

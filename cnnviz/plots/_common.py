@@ -5,7 +5,7 @@ Tiles go on one grid so many small images are drawn as one trace (fast in a brow
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -35,3 +35,15 @@ def unique_labels(names: Sequence[str]) -> list[str]:
         seen[name] = seen.get(name, 0) + 1
         labels.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
     return labels
+
+
+def chosen_labels(defaults: Mapping[str, str], labels: Mapping[str, str] | None) -> dict[str, str]:
+    """A figure's words: its English `defaults` with `labels` (e.g. another language's) over them.
+
+    Each plot function that draws words has a public `<NAME>_LABELS` dict of English defaults
+    and a `labels` argument taking the same keys (str.format templates where a value goes in).
+    """
+    unknown = set(labels or {}) - set(defaults)
+    if unknown:
+        raise ValueError(f"unknown figure labels {sorted(unknown)}; known: {sorted(defaults)}")
+    return {**defaults, **(labels or {})}

@@ -10,24 +10,44 @@ gaps between the kernel's taps when it is dilated) and which output value it mak
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.plots._common import chosen_labels
+
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
     from cnnviz.analysis.convolution import ConvolutionStep
 
-__all__ = ["plot_convolution_step", "plot_convolution_window"]
+__all__ = ["CONVOLUTION_STEP_LABELS", "CONVOLUTION_WINDOW_LABELS", "plot_convolution_step",
+           "plot_convolution_window"]
 
-HEADING = "{layer}: output channel {channel} at (row {row}, col {col})"
-EQUATION = "sum over channels {sum} + bias {bias} = total {total}"
-ACTIVATION = " → {name} → {value}"
-OUTPUT_NOTE = "the layer's output here: {output}"
-CUT_NOTE = "… and {more} more channel{s}, sum shown: {hidden}"
-PANEL_TITLES = ("input ch {c}", "kernel for ch {c}", "products, sum = {sum}")
-PAD_TEXT = "pad"
+CONVOLUTION_STEP_LABELS = {
+    "heading": "{layer}: output channel {channel} at (row {row}, col {col})",
+    "equation": "sum over channels {sum} + bias {bias} = total {total}",
+    "activation": " → {name} → {value}",
+    "output_note": "the layer's output here: {output}",
+    "cut_note": "… and {more} more channel(s), sum shown: {hidden}",
+    "input_panel": "input ch {c}",
+    "kernel_panel": "kernel for ch {c}",
+    "products_panel": "products, sum = {sum}",
+    "pad": "pad",
+    "input_hover": "input row {row}, col {col}<br>value {value}",
+    "padding_hover": "{mode} padding at row {row}, col {col}<br>value {value}",
+    "kernel_hover": "kernel row {row}, col {col}<br>weight {value}",
+    "products_hover": "patch × weight at row {row}, col {col}<br>{value}",
+}
+CONVOLUTION_WINDOW_LABELS = {
+    "input_title": "input ch {c} of {layer}: window rows {top}–{bottom}, cols {left}–{right}",
+    "output_title": "output ch {channel}: position ({row}, {col})",
+    "row": "row",
+    "column": "column",
+    "map_hover": "row {row}, col {col}<br>{value}",
+    "tap_hover": "tap at row {row}, col {col}",
+}
 _PAD_COLOUR, _WINDOW_COLOUR, _TAP_COLOUR = "#c8c8c8", "#e4002b", "#ff7f0e"
 _DIVERGING = "RdBu_r"  # negative blue, positive red, white at 0
 _ROW_HEIGHT, _HEADER = 240, 105
@@ -55,6 +75,11 @@ def _axis_id(index: int) -> str:
     return "x" if index == 1 else f"x{index}"
 
 
+def _plotly(template: str, **fields: str) -> str:
+    """A label template as a plotly hovertemplate: each {field} becomes the plotly reference given for it."""
+    return template.format(**{name: "%{" + ref + "}" for name, ref in fields.items()})
+
+
 def _equation(step: ConvolutionStep, equation: str, activation: str) -> str:
     text = equation.format(sum=_number(float(np.sum(step.channel_sums))), bias=_number(step.bias),
                            total=_number(step.total))
@@ -63,21 +88,20 @@ def _equation(step: ConvolutionStep, equation: str, activation: str) -> str:
     return text
 
 
-def plot_convolution_step(step: ConvolutionStep, *, max_channels: int = 3, heading: str = HEADING,
-                          equation: str = EQUATION, activation: str = ACTIVATION, output_note: str = OUTPUT_NOTE,
-                          cut_note: str = CUT_NOTE, panel_titles: tuple[str, str, str] = PANEL_TITLES,
-                          pad_text: str = PAD_TEXT) -> go.Figure:
+def plot_convolution_step(step: ConvolutionStep, *, max_channels: int = 3,
+                          labels: Mapping[str, str] | None = None) -> go.Figure:
     """The output value of `step` computed before the reader's eyes, one row per input channel.
 
     Each of the first `max_channels` input channels of the group gets three heatmaps: the
-    input patch under the kernel (cells on padding grey, written `pad_text` and their value),
+    input patch under the kernel (cells on padding grey, written "pad" and their value),
     the kernel (a diverging scale symmetric around 0) and the product patch × kernel (the same
     kind of scale), every cell written to 2 decimals with its exact value on hover, and the
-    channel's sum in the product's title. The title gives `heading`, the note `cut_note` when
-    channels were left out (their sum is in the total), the `equation` with the activation
-    (when one directly follows) and `output_note` with the value the layer gave, equal to the
-    total. The label templates are arguments so a page can translate them.
+    channel's sum in the product's title. The title gives the heading, a note when channels
+    were left out (their sum is in the total), the equation with the activation (when one
+    directly follows) and the value the layer gave, equal to the total. `labels` over
+    CONVOLUTION_STEP_LABELS give its words in another language.
     """
+    words = chosen_labels(CONVOLUTION_STEP_LABELS, labels)
     if max_channels < 1:
         raise ValueError(f"max_channels must be at least 1, not {max_channels}")
     shown = min(max_channels, len(step.input_channels))
@@ -85,8 +109,8 @@ def plot_convolution_step(step: ConvolutionStep, *, max_channels: int = 3, headi
     titles = []
     for i in range(shown):
         c = step.input_channels[i]
-        titles += [panel_titles[0].format(c=c), panel_titles[1].format(c=c),
-                   panel_titles[2].format(c=c, sum=_number(float(step.channel_sums[i]), 2))]
+        titles += [words["input_panel"].format(c=c), words["kernel_panel"].format(c=c),
+                   words["products_panel"].format(c=c, sum=_number(float(step.channel_sums[i]), 2))]
     fig = make_subplots(rows=shown, cols=3, subplot_titles=titles, horizontal_spacing=0.05,
                         vertical_spacing=min(0.12, 0.3 / shown))
     patch_values = step.patch[:shown]
@@ -109,28 +133,31 @@ def plot_convolution_step(step: ConvolutionStep, *, max_channels: int = 3, headi
         fig.add_trace(go.Heatmap(
             z=step.patch[i], zmin=low, zmax=high, colorscale="Viridis", showscale=False, name=f"patch ch {c}",
             text=patch_text, texttemplate="%{text}", customdata=patch_data,
-            hovertemplate="input row %{customdata[0]}, col %{customdata[1]}<br>value %{customdata[2]}"
-                          f"<extra>input ch {c}</extra>"), row=row, col=1)
+            hovertemplate=_plotly(words["input_hover"], row="customdata[0]", col="customdata[1]",
+                                  value="customdata[2]") + f"<extra>ch {c}</extra>"), row=row, col=1)
         if padded.any():
-            pad_cells = [[f"{pad_text}<br>{t}" if padded[r, k] else "" for k, t in enumerate(line)]
+            pad_cells = [[f"{words['pad']}<br>{t}" if padded[r, k] else "" for k, t in enumerate(line)]
                          for r, line in enumerate(_cells(step.patch[i]))]
             fig.add_trace(go.Heatmap(
                 z=np.where(padded, 1.0, np.nan), colorscale=[[0, _PAD_COLOUR], [1, _PAD_COLOUR]], showscale=False,
                 name=f"padding ch {c}", text=pad_cells, texttemplate="%{text}", textfont_color="#333333",
                 customdata=patch_data, hoverongaps=False,
-                hovertemplate=f"{step.padding_mode} padding at row %{{customdata[0]}}, col %{{customdata[1]}}"
-                              f"<br>value %{{customdata[2]}}<extra>input ch {c}</extra>"), row=row, col=1)
+                hovertemplate=words["padding_hover"].format(
+                    mode=step.padding_mode, row="%{customdata[0]}", col="%{customdata[1]}", value="%{customdata[2]}")
+                + f"<extra>ch {c}</extra>"), row=row, col=1)
         fig.add_trace(go.Heatmap(
             z=step.kernel[i], zmin=-weight_bound, zmax=weight_bound, zmid=0, colorscale=_DIVERGING, showscale=False,
             name=f"kernel ch {c}", text=_cells(step.kernel[i]), texttemplate="%{text}",
             customdata=_exact(step.kernel[i]),
-            hovertemplate="kernel row %{y}, col %{x}<br>weight %{customdata}" f"<extra>ch {c}</extra>"),
+            hovertemplate=_plotly(words["kernel_hover"], row="y", col="x", value="customdata")
+            + f"<extra>ch {c}</extra>"),
             row=row, col=2)
         fig.add_trace(go.Heatmap(
             z=step.products[i], zmin=-product_bound, zmax=product_bound, zmid=0, colorscale=_DIVERGING,
             showscale=False, name=f"products ch {c}", text=_cells(step.products[i]), texttemplate="%{text}",
             customdata=_exact(step.products[i]),
-            hovertemplate="patch × weight at row %{y}, col %{x}<br>%{customdata}" f"<extra>ch {c}</extra>"),
+            hovertemplate=_plotly(words["products_hover"], row="y", col="x", value="customdata")
+            + f"<extra>ch {c}</extra>"),
             row=row, col=3)
         for col in range(1, 4):
             index = i * 3 + col
@@ -138,13 +165,13 @@ def plot_convolution_step(step: ConvolutionStep, *, max_channels: int = 3, headi
                              constrain="domain", row=row, col=col)
             fig.update_yaxes(range=[kh - 0.5, -0.5], showticklabels=False, showgrid=False, zeroline=False,
                              scaleanchor=_axis_id(index), constrain="domain", row=row, col=col)
-    lines = [heading.format(layer=step.layer, channel=step.channel, row=step.position[0], col=step.position[1])]
+    lines = [words["heading"].format(layer=step.layer, channel=step.channel, row=step.position[0],
+                                     col=step.position[1])]
     more = len(step.input_channels) - shown
     if more:
-        lines.append(cut_note.format(more=more, s="" if more == 1 else "s",
-                                     hidden=_number(float(np.sum(step.channel_sums[shown:])))))
-    lines.append(f"<b>{_equation(step, equation, activation)}</b>")
-    lines.append(output_note.format(output=_number(step.output)))
+        lines.append(words["cut_note"].format(more=more, hidden=_number(float(np.sum(step.channel_sums[shown:])))))
+    lines.append(f"<b>{_equation(step, words['equation'], words['activation'])}</b>")
+    lines.append(words["output_note"].format(output=_number(step.output)))
     header = _HEADER + 18 * (len(lines) - 3)
     fig.update_layout(title=dict(text="<br>".join(lines), x=0, xanchor="left", xref="paper", y=1, yref="container",
                                  yanchor="top", pad=dict(t=10), font_size=14),
@@ -165,9 +192,7 @@ def _tick_step(size: int) -> int:
 
 
 def plot_convolution_window(input_map: np.ndarray, output_map: np.ndarray, step: ConvolutionStep, *,
-                            input_title: str = "input ch {c} of {layer}: window rows {top}–{bottom}, "
-                                               "cols {left}–{right}",
-                            output_title: str = "output ch {channel}: position ({row}, {col})") -> go.Figure:
+                            labels: Mapping[str, str] | None = None) -> go.Figure:
     """The input map (H, W) with the window of `step` on it, beside the output map (H_out, W_out) with its position.
 
     Pass `step.input_map` (the first input channel of the group) and `step.output_map`, or
@@ -175,8 +200,9 @@ def plot_convolution_window(input_map: np.ndarray, output_map: np.ndarray, step:
     and dashed where it lies on padding (the grey area beyond the map's edges); a ring marks
     each of the kernel's taps, so a dilated kernel shows its gaps. On the output map the
     position is outlined and marked with a cross. Moving the position by one moves the window
-    by the stride.
+    by the stride. `labels` over CONVOLUTION_WINDOW_LABELS give its words in another language.
     """
+    words = chosen_labels(CONVOLUTION_WINDOW_LABELS, labels)
     values = np.asarray(input_map, dtype=np.float64)
     outputs = np.asarray(output_map, dtype=np.float64)
     if values.ndim != 2 or outputs.ndim != 2:
@@ -188,11 +214,12 @@ def plot_convolution_window(input_map: np.ndarray, output_map: np.ndarray, step:
     height, width = values.shape
     top, left, bottom, right = step.window
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.08, subplot_titles=(
-        input_title.format(c=step.input_channels[0], layer=step.layer, top=top, bottom=bottom, left=left,
+        words["input_title"].format(c=step.input_channels[0], layer=step.layer, top=top, bottom=bottom, left=left,
                            right=right),
-        output_title.format(channel=step.channel, row=row, col=col)))
+        words["output_title"].format(channel=step.channel, row=row, col=col)))
     fig.add_trace(go.Heatmap(z=values, colorscale="Viridis", showscale=False, name="input map",
-                             hovertemplate="row %{y}, col %{x}<br>%{z:.4g}<extra>input</extra>"), row=1, col=1)
+                             hovertemplate=_plotly(words["map_hover"], row="y", col="x", value="z:.4g")
+                             + "<extra></extra>"), row=1, col=1)
     outside = top < 0 or left < 0 or bottom >= height or right >= width
     if outside:
         x, y = _rectangle(top, left, bottom, right)
@@ -209,9 +236,11 @@ def plot_convolution_window(input_map: np.ndarray, output_map: np.ndarray, step:
     taps_y, taps_x = np.meshgrid(tap_rows, tap_cols, indexing="ij")
     fig.add_trace(go.Scatter(x=taps_x.ravel(), y=taps_y.ravel(), mode="markers", name="kernel taps",
                              marker=dict(symbol="circle-open", size=6, color=_TAP_COLOUR, line_width=1.5),
-                             hovertemplate="tap at row %{y}, col %{x}<extra></extra>"), row=1, col=1)
+                             hovertemplate=_plotly(words["tap_hover"], row="y", col="x") + "<extra></extra>"),
+                  row=1, col=1)
     fig.add_trace(go.Heatmap(z=outputs, colorscale="Viridis", showscale=False, name="output map",
-                             hovertemplate="row %{y}, col %{x}<br>%{z:.4g}<extra>output</extra>"), row=1, col=2)
+                             hovertemplate=_plotly(words["map_hover"], row="y", col="x", value="z:.4g")
+                             + "<extra></extra>"), row=1, col=2)
     x, y = _rectangle(row, col, row, col)
     fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name="output position outline", hoverinfo="skip",
                              line=dict(color=_WINDOW_COLOUR, width=3)), row=1, col=2)
@@ -220,12 +249,12 @@ def plot_convolution_window(input_map: np.ndarray, output_map: np.ndarray, step:
                              hovertemplate=f"output ({row}, {col}) = {step.output:.6g}<extra></extra>"), row=1, col=2)
     x_range = [min(-0.5, left - 0.5) - 0.5, max(width - 0.5, right + 0.5) + 0.5] if outside else [-0.5, width - 0.5]
     y_range = [max(height - 0.5, bottom + 0.5) + 0.5, min(-0.5, top - 0.5) - 0.5] if outside else [height - 0.5, -0.5]
-    fig.update_xaxes(range=x_range, showgrid=False, zeroline=False, constrain="domain", title_text="column",
-                     dtick=_tick_step(width), row=1, col=1)
+    fig.update_xaxes(range=x_range, showgrid=False, zeroline=False, constrain="domain",
+                     title_text=words["column"], dtick=_tick_step(width), row=1, col=1)
     fig.update_yaxes(range=y_range, showgrid=False, zeroline=False, scaleanchor="x", constrain="domain",
-                     title_text="row", dtick=_tick_step(height), row=1, col=1)
+                     title_text=words["row"], dtick=_tick_step(height), row=1, col=1)
     fig.update_xaxes(range=[-0.5, outputs.shape[1] - 0.5], showgrid=False, zeroline=False, constrain="domain",
-                     title_text="column", dtick=_tick_step(outputs.shape[1]), row=1, col=2)
+                     title_text=words["column"], dtick=_tick_step(outputs.shape[1]), row=1, col=2)
     fig.update_yaxes(range=[outputs.shape[0] - 0.5, -0.5], showgrid=False, zeroline=False, scaleanchor="x2",
                      constrain="domain", dtick=_tick_step(outputs.shape[0]), row=1, col=2)
     fig.update_layout(height=420, margin=dict(l=40, r=20, t=60, b=40), showlegend=False,

@@ -8,27 +8,52 @@ take the dataclasses of `cnnviz.analysis.equivariance` and need no torch.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnviz.plots._common import unique_labels
+from cnnviz.plots._common import chosen_labels, unique_labels
 
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
     from cnnviz.analysis.equivariance import EquivarianceView, LayerEquivariance
 
-__all__ = ["plot_equivariance_errors", "plot_equivariance_view"]
+__all__ = ["EQUIVARIANCE_ERRORS_LABELS", "EQUIVARIANCE_VIEW_LABELS", "plot_equivariance_errors",
+           "plot_equivariance_view"]
 
-PANEL_TITLES = ("f(x)", "f(shift x)", "shift f(x)", "difference")
-REGION_NAME = "compared region (no border reaches it)"
-EXACTLY_ZERO = "exactly 0"
-ABOUT_ZERO = "≈ 0 everywhere<br>(largest |difference| {largest:.1e})"
-EXACT_NAME = "shift is a multiple of the jump"
-INEXACT_NAME = "not a multiple: nearest map shift"
-NONE_NAME = "no unit compared"
+# The words of each figure (str.format templates), in English; `labels` give another language's.
+EQUIVARIANCE_VIEW_LABELS = {
+    "f_x": "f(x)",
+    "f_shifted_x": "f(shift x)",
+    "shifted_f_x": "shift f(x)",
+    "difference": "difference",
+    "hover": "row {row}, col {col}",
+    "activation": "activation",
+    "difference_bar": "f(shift x) −<br>shift f(x)",
+    "region": "compared region (no border reaches it)",
+    "exactly_zero": "exactly 0",
+    "about_zero": "≈ 0 everywhere<br>(largest |difference| {largest:.1e})",
+    "title": "{layer}, channel {channel}",
+    "exact": "map shift {shift} units: exact, the image shift is a multiple of the jump",
+    "inexact": ("map shift {shift} units: not exact, only the nearest whole shift "
+                "(the image shift is not a multiple of the jump)"),
+}
+EQUIVARIANCE_ERRORS_LABELS = {
+    "exact": "shift is a multiple of the jump",
+    "inexact": "not a multiple: nearest map shift",
+    "none": "no unit compared",
+    "jump": "jump {rows}×{cols} input pixels between units",
+    "map_shift": "shift / jump = {shift} units",
+    "nearest": "compared after the nearest whole shift {shift}",
+    "no_unit": "no unit is far enough from the borders to compare",
+    "rounding": "relative error {error:.2g} (≈0: float rounding)",
+    "error": "relative error {error:.3g}",
+    "compared": "{compared} units per channel compared",
+    "x": "layer",
+    "y": "relative error<br>‖f(shift x) − shift f(x)‖ / ‖shift f(x)‖",
+}
 # Relative errors below this are float rounding: drawn at this value and labelled "≈0".
 ZERO_FLOOR = 1e-7
 # The difference's colour range is at least this share of the maps' largest |value|, so float
@@ -73,9 +98,7 @@ def _zero_note(difference: np.ndarray, bound_floor: float, exactly: str, about: 
     return None
 
 
-def plot_equivariance_view(view: EquivarianceView, *, titles: Sequence[str] = PANEL_TITLES,
-                           region_label: str = REGION_NAME, exactly_zero: str = EXACTLY_ZERO,
-                           about_zero: str = ABOUT_ZERO) -> go.Figure:
+def plot_equivariance_view(view: EquivarianceView, *, labels: Mapping[str, str] | None = None) -> go.Figure:
     """f(x), f(shift x), shift f(x) and their difference for one channel, as four heatmaps in a row.
 
     The first three share one colour scale (a horizontal colour bar below them), so
@@ -83,17 +106,17 @@ def plot_equivariance_view(view: EquivarianceView, *, titles: Sequence[str] = PA
     shift f(x) covers the whole map, borders included, on its own diverging scale,
     symmetric around 0 (white = equal); its range is at least 1/1000 of the maps'
     largest |value|, so float rounding looks white. A dashed box (legend entry
-    `region_label`) frames the compared units (`view.compared`, the ones no border
+    "region") frames the compared units (`view.compared`, the ones no border
     reaches, on which the reported error is measured) on the last three panels, so an
     error along the edges shows outside it; no box when every unit is compared. A
-    difference that is all exactly 0 carries the words `exactly_zero` over its panel,
-    one that is all float rounding `about_zero` (formatted with `largest`), so a
-    uniform panel does not look like a failed render. `titles` are the four panel
-    titles. The title names the layer and channel; its subtitle
-    (`layout.title.subtitle`) says the map shift and whether it is exact.
+    difference that is all exactly 0 carries the words "exactly_zero" over its panel,
+    one that is all float rounding "about_zero" (formatted with `largest`), so a
+    uniform panel does not look like a failed render. The title names the layer and
+    channel; its subtitle (`layout.title.subtitle`) says the map shift and whether it
+    is exact. `labels` over EQUIVARIANCE_VIEW_LABELS give its words in another language.
     """
-    if len(titles) != 4:
-        raise ValueError(f"give four panel titles, not {len(titles)}")
+    words = chosen_labels(EQUIVARIANCE_VIEW_LABELS, labels)
+    titles = [words[key] for key in ("f_x", "f_shifted_x", "shifted_f_x", "difference")]
     maps = [np.asarray(m, dtype=np.float64) for m in (view.f_x, view.f_shifted_x, view.shifted_f_x)]
     difference = np.asarray(view.difference, dtype=np.float64)
     for m in (*maps, difference):
@@ -108,18 +131,18 @@ def plot_equivariance_view(view: EquivarianceView, *, titles: Sequence[str] = PA
     fig = make_subplots(rows=1, cols=4, subplot_titles=tuple(titles), horizontal_spacing=0.04)
 
     def hover(panel: str) -> str:
-        return "row %{y}, col %{x}<br>%{z:.4g}<extra>" + panel + "</extra>"
+        return words["hover"].format(row="%{y}", col="%{x}") + "<br>%{z:.4g}<extra>" + panel + "</extra>"
 
     for i, (title, values) in enumerate(zip(titles[:3], maps, strict=True)):
         fig.add_trace(go.Heatmap(
             z=values, colorscale="Viridis", zmin=low, zmax=high, showscale=i == 0,
             colorbar=dict(orientation="h", x=0.37, xanchor="center", len=0.7, y=-0.08, yanchor="top",
-                          thickness=10, title=dict(text="activation", side="top")),
+                          thickness=10, title=dict(text=words["activation"], side="top")),
             hovertemplate=hover(title)), row=1, col=i + 1)
     fig.add_trace(go.Heatmap(
         z=difference, colorscale="RdBu", zmid=0.0, zmin=-bound, zmax=bound, hoverongaps=False,
         colorbar=dict(x=1.0, xanchor="left", len=0.9, thickness=10, tickformat=".2~g",
-                      title=dict(text="f(shift x) −<br>shift f(x)")),
+                      title=dict(text=words["difference_bar"])),
         hovertemplate=hover(titles[3])), row=1, col=4)
 
     box = _region_box(view.compared_region)
@@ -129,8 +152,8 @@ def plot_equivariance_view(view: EquivarianceView, *, titles: Sequence[str] = PA
             # Pixel (r, c) covers r - 0.5 .. r + 0.5: the box follows the compared units' outer edges.
             fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
                           line=dict(color=_REGION_COLOUR, width=1.5, dash="dash"), row=1, col=col,
-                          name=region_label, showlegend=col == 2, legendgroup="region")
-    note = _zero_note(difference, floor, exactly_zero, about_zero)
+                          name=words["region"], showlegend=col == 2, legendgroup="region")
+    note = _zero_note(difference, floor, words["exactly_zero"], words["about_zero"])
     if note is not None:
         # Over the panel's centre: a uniform white-grey square otherwise looks like a failed render.
         fig.add_annotation(text=f"<b>{note}</b>", x=0.5, y=0.5, xref="x4 domain", yref="y4 domain",
@@ -144,37 +167,33 @@ def plot_equivariance_view(view: EquivarianceView, *, titles: Sequence[str] = PA
         fig.update_yaxes(range=[height - 0.5, -0.5], scaleanchor=f"x{'' if i == 1 else i}", constrain="domain",
                          showgrid=False, zeroline=False, showticklabels=i == 1, row=1, col=i)
 
-    shift = _pair(view.map_shift)
-    if view.exact:
-        note = f"map shift {shift} units: exact, the image shift is a multiple of the jump"
-    else:
-        note = (f"map shift {shift} units: not exact, only the nearest whole shift "
-                f"(the image shift is not a multiple of the jump)")
+    note = words["exact" if view.exact else "inexact"].format(shift=_pair(view.map_shift))
     fig.update_layout(
-        title=dict(text=f"{view.layer}, channel {view.channel}", font_size=14, y=0.97, yanchor="top",
-                   subtitle=dict(text=note, font_size=12)),
+        title=dict(text=words["title"].format(layer=view.layer, channel=view.channel), font_size=14, y=0.97,
+                   yanchor="top", subtitle=dict(text=note, font_size=12)),
         height=400, margin=dict(l=40, r=70, t=100, b=70), plot_bgcolor="white",
         # Bottom right, beside the activation colour bar, clear of the panel titles.
         legend=dict(orientation="h", x=1.0, xanchor="right", y=-0.1, yanchor="top", font_size=11))
     return fig
 
 
-def _hover(layer: LayerEquivariance) -> str:
-    lines = [f"<b>{layer.name}</b>", f"jump {layer.jump[0]}×{layer.jump[1]} input pixels between units",
-             f"shift / jump = {_pair(layer.map_shift)} units"]
+def _hover(layer: LayerEquivariance, words: Mapping[str, str]) -> str:
+    lines = [f"<b>{layer.name}</b>", words["jump"].format(rows=layer.jump[0], cols=layer.jump[1]),
+             words["map_shift"].format(shift=_pair(layer.map_shift))]
     if not layer.exact:
-        lines.append(f"compared after the nearest whole shift {_pair(layer.applied_shift)}")
+        lines.append(words["nearest"].format(shift=_pair(layer.applied_shift)))
     if math.isnan(layer.error):
-        lines.append("no unit is far enough from the borders to compare")
+        lines.append(words["no_unit"])
     elif layer.error < ZERO_FLOOR:
-        lines.append(f"relative error {layer.error:.2g} (≈0: float rounding)")
+        lines.append(words["rounding"].format(error=layer.error))
     else:
-        lines.append(f"relative error {layer.error:.3g}")
-    lines.append(f"{layer.compared} units per channel compared")
+        lines.append(words["error"].format(error=layer.error))
+    lines.append(words["compared"].format(compared=layer.compared))
     return "<br>".join(lines)
 
 
-def plot_equivariance_errors(layers: Sequence[LayerEquivariance]) -> go.Figure:
+def plot_equivariance_errors(layers: Sequence[LayerEquivariance], *,
+                             labels: Mapping[str, str] | None = None) -> go.Figure:
     """The relative error ||f(shift x) - shift f(x)|| / ||shift f(x)|| of every layer, in order.
 
     Green circles: the image shift is a multiple of the layer's jump, so the map can
@@ -182,33 +201,35 @@ def plot_equivariance_errors(layers: Sequence[LayerEquivariance]) -> go.Figure:
     and the map was compared after the nearest whole shift (expect a clear error).
     Errors below 1e-7 are float rounding: drawn at 1e-7 and labelled "≈0". The y axis
     is logarithmic when the errors span more than two decades. Layers with no unit to
-    compare are grey crosses at the bottom. Hover gives jump and map shift.
+    compare are grey crosses at the bottom. Hover gives jump and map shift. `labels` over
+    EQUIVARIANCE_ERRORS_LABELS give its words in another language.
     """
-    labels = unique_labels([layer.name for layer in layers])
+    words = chosen_labels(EQUIVARIANCE_ERRORS_LABELS, labels)
+    names = unique_labels([layer.name for layer in layers])
     shown = [max(layer.error, ZERO_FLOOR) if math.isfinite(layer.error) else math.nan for layer in layers]
     finite = [v for v in shown if math.isfinite(v)]
     log = bool(finite) and max(finite) / min(finite) > 100
     bottom = min(finite) if log else 0.0  # where layers with nothing compared are drawn
 
     fig = go.Figure()
-    groups = ((EXACT_NAME, _EXACT_COLOUR, "circle", lambda e: e.exact and not math.isnan(e.error)),
-              (INEXACT_NAME, _INEXACT_COLOUR, "diamond", lambda e: not e.exact and not math.isnan(e.error)),
-              (NONE_NAME, _NONE_COLOUR, "x", lambda e: math.isnan(e.error)))
-    for name, colour, symbol, member in groups:
+    groups = (("exact", _EXACT_COLOUR, "circle", lambda e: e.exact and not math.isnan(e.error)),
+              ("inexact", _INEXACT_COLOUR, "diamond", lambda e: not e.exact and not math.isnan(e.error)),
+              ("none", _NONE_COLOUR, "x", lambda e: math.isnan(e.error)))
+    for group, colour, symbol, member in groups:
         index = [i for i, layer in enumerate(layers) if member(layer)]
         if not index:
             continue
         fig.add_trace(go.Scatter(
-            x=[labels[i] for i in index], y=[bottom if name == NONE_NAME else shown[i] for i in index],
-            mode="markers+text", name=name, marker=dict(color=colour, symbol=symbol, size=11),
+            x=[names[i] for i in index], y=[bottom if group == "none" else shown[i] for i in index],
+            mode="markers+text", name=words[group], marker=dict(color=colour, symbol=symbol, size=11),
             text=["≈0" if layers[i].error < ZERO_FLOOR else "" for i in index], textposition="top center",
-            textfont=dict(size=10, color=colour), hovertext=[_hover(layers[i]) for i in index],
+            textfont=dict(size=10, color=colour), hovertext=[_hover(layers[i], words) for i in index],
             hoverinfo="text", cliponaxis=False))
     # Two traces share the axis: the category order is fixed to the layers' order.
-    fig.update_xaxes(type="category", categoryorder="array", categoryarray=labels, title_text="layer",
+    fig.update_xaxes(type="category", categoryorder="array", categoryarray=names, title_text=words["x"],
                      tickangle=-45, automargin=True)
     fig.update_yaxes(type="log" if log else "linear", exponentformat="power", automargin=True,
-                     title_text="relative error<br>‖f(shift x) − shift f(x)‖ / ‖shift f(x)‖")
+                     title_text=words["y"])
     if not log:
         # Linear: from 0; errors that are all float rounding sit at the bottom of a 0..1 axis
         # instead of being blown up to fill it.

@@ -5,6 +5,8 @@ several nets layer by layer on a log scale; `plot_loss_curves` draws the trainin
 loss of a `DegradationResult`'s runs (He et al. 2016, Figure 1);
 `plot_gradient_heatmap` draws one `GradientTrace` as a layer x step picture of
 log10 gradient norms that can be drawn while the run is still filling it in.
+Each takes `labels` over its `<NAME>_LABELS` (English defaults) for its words in
+another language.
 """
 
 from __future__ import annotations
@@ -16,11 +18,35 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.plots._common import chosen_labels
+
 if TYPE_CHECKING:  # only for type hints: the figures need no torch
     from cnnviz.analysis.gradients import ActivationStats, GradientNorms, GradientTrace
 
 _PLAIN_COLOUR, _RESIDUAL_COLOUR = "#d62728", "#1f77b4"
 _SMOOTHING = 10  # steps in the running mean of a loss curve: one batch's loss is noisy
+# The figures' words (str.format templates; a hover's {layer}, {value} ... are filled with plotly's %{...}).
+GRADIENT_NORMS_LABELS = {
+    "norms_title": "‖∂loss/∂W‖ of each layer's weights",
+    "std_title": "standard deviation of each layer's input",
+    "norms_hover": "{net}<br>layer {layer}: {name}<br>‖grad‖ = {value}",
+    "std_hover": "{net}<br>layer {layer}: {name}<br>input std = {value}",
+    "norms_y": "gradient norm",
+    "std_y": "input std",
+    "x": "layer (1 = first conv, last = fully connected)",
+    "underflow": "gaps: the gradient underflowed to exactly 0 in {nets}",
+}
+LOSS_CURVES_LABELS = {
+    "hover": "{net}<br>step {step}: loss {loss} (this batch {batch})",
+    "x": "training step (mini-batch)",
+    "y": "training loss",
+}
+GRADIENT_HEATMAP_LABELS = {
+    "hover": "step {step}, layer {layer} ({name})<br>log10 ‖grad‖ = {value}",
+    "x": "training step",
+    "y": "layer",
+    "colorbar": "‖grad‖",
+}
 
 
 def _colour(label: str) -> str:
@@ -68,28 +94,28 @@ def _log_ticks(values: list[np.ndarray]) -> dict:
             "ticktext": [_log_number(t, powers=powers) for t in chosen]}
 
 
-def plot_gradient_norms(norms: Mapping[str, GradientNorms],
-                        stats: Mapping[str, ActivationStats] | None = None) -> go.Figure:
+def plot_gradient_norms(norms: Mapping[str, GradientNorms], stats: Mapping[str, ActivationStats] | None = None,
+                        *, labels: Mapping[str, str] | None = None) -> go.Figure:
     """Each net's gradient norm per weighted layer, input (left) to output (right), on a log scale.
 
     With `stats`, a second panel below shows the standard deviation of the input
     each layer sees, on a log scale too. Nets whose label starts with "plain" are
     red, the others blue. A norm of exactly 0 (the gradient underflowed) leaves a
-    gap, and the figure says so.
+    gap, and the figure says so. `labels` over GRADIENT_NORMS_LABELS give its words.
     """
     if not norms:
         raise ValueError("give the gradient norms of at least one net")
+    words = chosen_labels(GRADIENT_NORMS_LABELS, labels)
     rows = 2 if stats else 1
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.1,
-                        subplot_titles=("‖∂loss/∂W‖ of each layer's weights",
-                                        "standard deviation of each layer's input")[:rows])
+                        subplot_titles=(words["norms_title"], words["std_title"])[:rows])
     underflow = []
     for label, result in norms.items():
         depth = np.arange(1, len(result.norms) + 1)
         fig.add_trace(go.Scatter(
             x=depth, y=_log_safe(result.norms), mode="lines+markers", name=label, legendgroup=label,
             line=dict(color=_colour(label)), marker=dict(size=5), customdata=np.array(result.layers),
-            hovertemplate=f"{label}<br>layer %{{x}}: %{{customdata}}<br>‖grad‖ = %{{y:.3g}}<extra></extra>"),
+            hovertemplate=_hover(words["norms_hover"], net=label)),
             row=1, col=1)
         if (result.norms == 0).any():
             underflow.append(label)
@@ -98,19 +124,19 @@ def plot_gradient_norms(norms: Mapping[str, GradientNorms],
                 x=depth, y=_log_safe(stats[label].std), mode="lines+markers", name=label, legendgroup=label,
                 showlegend=False, line=dict(color=_colour(label), dash="dot"), marker=dict(size=5),
                 customdata=np.array(stats[label].layers),
-                hovertemplate=f"{label}<br>layer %{{x}}: %{{customdata}}<br>input std = %{{y:.3g}}<extra></extra>"),
+                hovertemplate=_hover(words["std_hover"], net=label)),
                 row=2, col=1)
-    fig.update_yaxes(type="log", title_text="gradient norm", **_log_ticks([r.norms for r in norms.values()]),
+    fig.update_yaxes(type="log", title_text=words["norms_y"], **_log_ticks([r.norms for r in norms.values()]),
                      row=1, col=1)
     if rows == 2 and stats:
-        fig.update_yaxes(type="log", title_text="input std", **_log_ticks([s.std for s in stats.values()]),
+        fig.update_yaxes(type="log", title_text=words["std_y"], **_log_ticks([s.std for s in stats.values()]),
                          row=2, col=1)
-    fig.update_xaxes(title_text="layer (1 = first conv, last = fully connected)", row=rows, col=1)
+    fig.update_xaxes(title_text=words["x"], row=rows, col=1)
     # Top down: the underflow note, the legend, the first panel's title; each on its own line, so
     # they cannot overlap however narrow the column is.
     top = 100 if underflow else 76
     if underflow:
-        fig.add_annotation(text=f"gaps: the gradient underflowed to exactly 0 in {', '.join(underflow)}",
+        fig.add_annotation(text=words["underflow"].format(nets=", ".join(underflow)),
                            xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="top",
                            yshift=top - 2, showarrow=False, font=dict(size=11, color="#555"))
     height = 326 + 220 * (rows - 1) + top - 76
@@ -120,19 +146,29 @@ def plot_gradient_norms(norms: Mapping[str, GradientNorms],
     return fig
 
 
+def _hover(template: str, **names: str) -> str:
+    """A hover template from a figure's words: {net} as given, {layer}, {name}, {value}, {step}, ... as plotly's
+    placeholders for the hovered point (x, customdata, y or z)."""
+    points = {"layer": "%{x}", "name": "%{customdata}", "value": "%{y:.3g}", "step": "%{x}", "loss": "%{y:.3f}",
+              "batch": "%{customdata:.3f}"}
+    return template.format(**{**points, **names}) + "<extra></extra>"
+
+
 def _running_mean(values: np.ndarray, window: int) -> np.ndarray:
     cumulative = np.cumsum(np.insert(np.asarray(values, dtype=np.float64), 0, 0.0))
     counts = np.minimum(np.arange(1, len(values) + 1), window)
     return (cumulative[1:] - cumulative[np.arange(1, len(values) + 1) - counts]) / counts
 
 
-def plot_loss_curves(runs: Mapping[str, GradientTrace], *, total_steps: int | None = None) -> go.Figure:
+def plot_loss_curves(runs: Mapping[str, GradientTrace], *, total_steps: int | None = None,
+                     labels: Mapping[str, str] | None = None) -> go.Figure:
     """Training loss per step of each run (a running mean over 10 steps), like He et al. 2016's Figure 1.
 
     Plain nets are red and dashed, residual nets blue and solid; the deeper of two
     nets is drawn with a thicker line. The x axis spans `total_steps`, so curves
-    of runs still in progress grow into it.
+    of runs still in progress grow into it. `labels` over LOSS_CURVES_LABELS give its words.
     """
+    words = chosen_labels(LOSS_CURVES_LABELS, labels)
     depths = sorted({_depth(label) for label in runs})
     fig = go.Figure()
     for label, trace in runs.items():
@@ -143,10 +179,10 @@ def plot_loss_curves(runs: Mapping[str, GradientTrace], *, total_steps: int | No
             x=steps, y=_running_mean(trace.losses, _SMOOTHING), mode="lines", name=label,
             line=dict(color=_colour(label), dash="dash" if plain else "solid", width=3.5 if deep else 1.5),
             customdata=trace.losses,
-            hovertemplate=f"{label}<br>step %{{x}}: loss %{{y:.3f}} (this batch %{{customdata:.3f}})<extra></extra>"))
+            hovertemplate=_hover(words["hover"], net=label)))
     last = total_steps or max((t.steps_done for t in runs.values()), default=1)
-    fig.update_xaxes(title_text="training step (mini-batch)", range=[0, last + 1])
-    fig.update_yaxes(title_text="training loss", rangemode="tozero")
+    fig.update_xaxes(title_text=words["x"], range=[0, last + 1])
+    fig.update_yaxes(title_text=words["y"], rangemode="tozero")
     fig.update_layout(height=340, margin=dict(l=60, r=20, t=30, b=40),
                       legend=dict(orientation="h", y=1.1, x=1, xanchor="right"))
     return fig
@@ -158,12 +194,15 @@ def _depth(label: str) -> int:
 
 
 def plot_gradient_heatmap(trace: GradientTrace, *, title: str = "", total_steps: int | None = None,
-                          zrange: tuple[float, float] | None = None) -> go.Figure:
+                          zrange: tuple[float, float] | None = None,
+                          labels: Mapping[str, str] | None = None) -> go.Figure:
     """log10 of every layer's gradient norm (rows, first layer on top) at every step (columns).
 
     `zrange` (in log10 units) puts several heatmaps on one colour scale; by default
     the range is this trace's own. Steps not trained yet stay blank up to `total_steps`.
+    `labels` over GRADIENT_HEATMAP_LABELS give its words (`title` is the caller's).
     """
+    words = chosen_labels(GRADIENT_HEATMAP_LABELS, labels)
     layers = len(trace.layers)
     values = np.log10(_log_safe(trace.norms)).T if trace.steps_done else np.full((layers, 0), np.nan)
     if zrange is None:
@@ -171,18 +210,18 @@ def plot_gradient_heatmap(trace: GradientTrace, *, title: str = "", total_steps:
         zrange = (float(finite.min()), float(finite.max())) if finite.size else (-3.0, 1.0)
     low, high = zrange if zrange[0] < zrange[1] else (zrange[0] - 1, zrange[0] + 1)
     ticks = np.arange(np.ceil(low), np.floor(high) + 1)
-    labels = [f"1e{int(t)}" for t in ticks]
+    tick_text = [f"1e{int(t)}" for t in ticks]
     if len(ticks) < 2:  # the range lies within about one decade: label its ends instead
         ticks = np.array([low, high])
-        labels = [f"{10 ** t:.2g}" for t in ticks]
+        tick_text = [f"{10 ** t:.2g}" for t in ticks]
     fig = go.Figure(go.Heatmap(
         z=values, x=np.arange(1, trace.steps_done + 1), y=np.arange(1, layers + 1), zmin=low, zmax=high,
         colorscale="Viridis", customdata=np.repeat(np.array(trace.layers)[:, None], trace.steps_done, 1),
-        colorbar=dict(title=dict(text="‖grad‖", side="right"), tickvals=ticks,
-                      ticktext=labels, thickness=12),
-        hovertemplate="step %{x}, layer %{y} (%{customdata})<br>log10 ‖grad‖ = %{z:.2f}<extra></extra>"))
-    fig.update_xaxes(title_text="training step", range=[0.5, (total_steps or max(trace.steps_done, 1)) + 0.5])
-    fig.update_yaxes(title_text="layer", autorange="reversed")
+        colorbar=dict(title=dict(text=words["colorbar"], side="right"), tickvals=ticks,
+                      ticktext=tick_text, thickness=12),
+        hovertemplate=_hover(words["hover"], step="%{x}", layer="%{y}", value="%{z:.2f}")))
+    fig.update_xaxes(title_text=words["x"], range=[0.5, (total_steps or max(trace.steps_done, 1)) + 0.5])
+    fig.update_yaxes(title_text=words["y"], autorange="reversed")
     fig.update_layout(title=dict(text=title, x=0.01, font=dict(size=14)), height=320,
                       margin=dict(l=60, r=20, t=40 if title else 10, b=40))
     return fig

@@ -1,4 +1,5 @@
-"""Figures of a TextCNN at work: the embedding matrix, n-gram maps, 1-max pooling and token attributions.
+"""Figures of a TextCNN at work: the embedding matrix, n-gram maps and 1-max pooling (token attributions and
+top n-grams: cnnviz/plots/text_attributions.py, which shares this module's sentence axis).
 
 Every figure of one sentence puts token (or n-gram) number p at x = p, so the
 winning n-grams and the attributions of a sentence line up column for column when
@@ -7,26 +8,30 @@ Category axes are avoided on purpose: plotly merges equal labels, and a sentence
 may repeat a word. Signed values use one diverging scale symmetric around 0
 (red negative, blue positive); relu activations, which are never negative, a
 sequential one starting at 0.
+
+Each plot function takes `labels` over its `<NAME>_LABELS` (English defaults) for its words
+in another language: str.format templates; in a hover, the {names} stand for the hovered
+point's values.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 
+from cnnviz.plots._common import chosen_labels
 from cnnviz.safe_text import as_plotly_text
 
 if TYPE_CHECKING:  # the dataclasses only: plots never import torch
-    from cnnviz.analysis.ngrams import NgramActivations, TokenAttribution, TopNgram
+    from cnnviz.analysis.ngrams import NgramActivations
 
 _FONT = 11
 _PLOT_WIDTH = 620  # pixels of plotting area in a ~700 px wide column
 _WIDTH_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 _SENTENCE_MARGIN = dict(l=90, r=10)  # the same plot area in every sentence figure, so columns line up
-_METHOD_NAMES = {"integrated_gradients": "Integrated gradients", "occlusion": "Occlusion"}
 _TOKEN_CHARS = 40   # a "word" of a typed sentence may be thousands of characters long
 
 
@@ -75,7 +80,12 @@ def _short(token: str) -> str:
     return token if len(token) <= _TICK_CHARS else token[:_TICK_CHARS - 1] + "…"
 
 
-def _token_axis(fig: go.Figure, tokens: Sequence[str]) -> None:
+# The x axis of a sentence figure (plot_winning_ngrams, plot_token_attributions): both take these words.
+_AXIS_LABELS = {"positions": "token position", "tokens": "token (hover for each)",
+                "tokens_sampled": "token, 1 in {step} named (hover for each)"}
+
+
+def _token_axis(fig: go.Figure, tokens: Sequence[str], words: Mapping[str, str]) -> None:
     """x = token position 0 .. L-1, the same range and ticks in every sentence figure (so figures line up).
 
     The ticks are positions when the tokens are written in their cells, else the tokens
@@ -84,14 +94,14 @@ def _token_axis(fig: go.Figure, tokens: Sequence[str]) -> None:
     if _tokens_fit_cells(tokens):
         positions = list(range(0, len(tokens), _tick_step(len(tokens))))
         fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=[str(p) for p in positions],
-                         title_text="token position")
+                         title_text=words["positions"])
     else:
         # one label per 1.3 font sizes of width: rotated labels stand side by side without touching
         step = max(_tick_step(len(tokens)), int(np.ceil(1.3 * _TICK_FONT / _sentence_cell(tokens))))
         positions = list(range(0, len(tokens), step))
-        every = "" if step == 1 else f", 1 in {step} named"
+        title = words["tokens"] if step == 1 else words["tokens_sampled"].format(step=step)
         fig.update_xaxes(tickmode="array", tickvals=positions, ticktext=[_short(tokens[p]) for p in positions],
-                         tickangle=-90, tickfont_size=_TICK_FONT, title_text=f"token{every} (hover for each)")
+                         tickangle=-90, tickfont_size=_TICK_FONT, title_text=title)
     fig.update_xaxes(range=[-0.5, len(tokens) - 0.5], showgrid=False, zeroline=False, automargin=False)
 
 
@@ -108,6 +118,11 @@ def _cell_texts(tokens: Sequence[str]) -> list[str]:
     return [str(t) for t in tokens] if _tokens_fit_cells(tokens) else [""] * len(tokens)
 
 
+def _hover(template: str, **points: object) -> str:
+    """A hover template from a figure's words, the {names} put in (plotly's %{...} placeholders mostly)."""
+    return template.format(**points) + "<extra></extra>"
+
+
 def _font_for(cell: float, texts: Sequence[str]) -> int:
     """A cell-text size that lets the longest text fit a cell of `cell` pixels (about 0.6 em per character)."""
     longest = max((len(t) for t in texts), default=1)
@@ -116,12 +131,22 @@ def _font_for(cell: float, texts: Sequence[str]) -> int:
 
 # --- the input matrix --------------------------------------------------------------------------
 
-def plot_embedding_matrix(tokens: Sequence[str], embeddings: np.ndarray) -> go.Figure:
+EMBEDDING_MATRIX_LABELS = {
+    "title": "The input: {tokens} tokens × {dimensions} embedding dimensions",
+    "x": "embedding dimension",
+    "colorbar": "value",
+    "hover": "{token} (token {position})<br>dimension {dimension}<br>value {value}",
+}
+
+
+def plot_embedding_matrix(tokens: Sequence[str], embeddings: np.ndarray, *,
+                          labels: Mapping[str, str] | None = None) -> go.Figure:
     """The sentence as the N x K matrix a TextCNN reads: a row per token (top to bottom), a column per dimension.
 
     Diverging colours symmetric around 0 (red negative, blue positive); square cells;
-    hover shows token, position, dimension and value.
+    hover shows token, position, dimension and value. `labels` over EMBEDDING_MATRIX_LABELS.
     """
+    words = chosen_labels(EMBEDDING_MATRIX_LABELS, labels)
     embeddings = np.asarray(embeddings, dtype=np.float32)
     tokens = _shown(tokens)
     if embeddings.ndim != 2 or embeddings.shape[0] != len(tokens) or 0 in embeddings.shape:
@@ -132,23 +157,37 @@ def plot_embedding_matrix(tokens: Sequence[str], embeddings: np.ndarray) -> go.F
     hover_tokens = np.repeat(np.array(tokens, dtype=object)[:, None], k, axis=1)
     fig = go.Figure(go.Heatmap(
         z=embeddings, x=np.arange(k), y=np.arange(n), text=hover_tokens, colorscale="RdBu", zmid=0.0,
-        zmin=-bound, zmax=bound, colorbar=dict(title=dict(text="value"), thickness=12),
-        hovertemplate="%{text} (token %{y})<br>dimension %{x}<br>value %{z:.4g}<extra></extra>"))
+        zmin=-bound, zmax=bound, colorbar=dict(title=dict(text=words["colorbar"]), thickness=12),
+        hovertemplate=_hover(words["hover"], token="%{text}", position="%{y}", dimension="%{x}", value="%{z:.4g}")))
     step = _tick_step(n, 60)
     rows = list(range(0, n, step))
     fig.update_yaxes(tickmode="array", tickvals=rows, ticktext=[tokens[i] for i in rows], autorange="reversed",
                      scaleanchor="x", constrain="domain", showgrid=False, zeroline=False)
-    fig.update_xaxes(title_text="embedding dimension", constrain="domain", showgrid=False, zeroline=False)
+    fig.update_xaxes(title_text=words["x"], constrain="domain", showgrid=False, zeroline=False)
     # Square cells at most 24 px; a long sentence shrinks them so the figure stays under ~1,400 px.
     unit = min(24.0, _PLOT_WIDTH / k, 1300 / n)
-    fig.update_layout(title=dict(text=f"The input: {n} tokens × {k} embedding dimensions", font_size=13),
+    fig.update_layout(title=dict(text=words["title"].format(tokens=n, dimensions=k), font_size=13),
                       height=int(110 + unit * n), margin=dict(l=90, r=10, t=45, b=50), plot_bgcolor="white")
     return fig
 
 
 # --- n-gram maps and 1-max pooling -------------------------------------------------------------
 
-def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figure:
+NGRAM_ACTIVATIONS_LABELS = {
+    "title": "{filters} filters of width {width} on each {width}-gram",
+    "silent": " · {silent} silent (0 everywhere: no winner)",
+    "y": "filter",
+    "hover": "filter {filter}<br>“{ngram}” (position {position})<br>activation {value}",
+    "kept": "kept by 1-max pooling",
+    "kept_hover": "filter {filter} keeps “{ngram}”<br>pooled value {value}",
+    "tie": "a tie: the same maximum",
+    "tie_hover": "filter {filter}: “{ngram}” ties at the maximum {value}<br>(pooling keeps this value whichever "
+                 "n-gram it picks)",
+}
+
+
+def plot_ngram_activations(acts: NgramActivations, width_index: int, *,
+                           labels: Mapping[str, str] | None = None) -> go.Figure:
     """Filters x positions heatmap of one width's relu(conv) values; x labels are the n-grams; winners circled.
 
     The circle on each row marks the n-gram that 1-max pooling keeps for that filter
@@ -156,7 +195,9 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
     they get a small red cross: pooling keeps the same value whichever it picks. A
     silent filter (0 everywhere) gets no circle: it has no winner. Hover names filter,
     n-gram, position and value. The axes show the real filters and positions only.
+    `labels` over NGRAM_ACTIVATIONS_LABELS.
     """
+    words = chosen_labels(NGRAM_ACTIVATIONS_LABELS, labels)
     maps = np.asarray(acts.activations[width_index], dtype=np.float32)
     width = acts.widths[width_index]
     texts = _shown(acts.ngram_texts(width_index))
@@ -174,18 +215,19 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
     fig = go.Figure([
         go.Heatmap(z=maps, x=np.arange(positions), y=np.arange(filters), text=cell_text, colorscale="Blues",
                    zmin=0.0, zmax=top, xgap=1, ygap=1, colorbar=dict(title=dict(text="relu(conv)"), thickness=12),
-                   hovertemplate="filter %{y}<br>“%{text}” (position %{x})<br>activation %{z:.4g}<extra></extra>"),
-        go.Scatter(x=winners[fired], y=fired, mode="markers", name="kept by 1-max pooling", showlegend=True,
+                   hovertemplate=_hover(words["hover"], filter="%{y}", ngram="%{text}", position="%{x}",
+                                        value="%{z:.4g}")),
+        go.Scatter(x=winners[fired], y=fired, mode="markers", name=words["kept"], showlegend=True,
                    marker=dict(symbol="circle-open", size=size, color="#d62728", line_width=2),
                    customdata=np.stack([texts_array[winners[fired]], pooled[fired]], axis=1).reshape(-1, 2),
-                   hovertemplate="filter %{y} keeps “%{customdata[0]}”<br>pooled value %{customdata[1]:.4g}"
-                                 "<extra></extra>"),
-        go.Scatter(x=tie_cols, y=tie_rows, mode="markers", name="a tie: the same maximum",
+                   hovertemplate=_hover(words["kept_hover"], filter="%{y}", ngram="%{customdata[0]}",
+                                        value="%{customdata[1]:.4g}")),
+        go.Scatter(x=tie_cols, y=tie_rows, mode="markers", name=words["tie"],
                    showlegend=bool(len(tie_rows)),
                    marker=dict(symbol="x-thin-open", size=0.6 * size, color="#d62728", line_width=2),
                    customdata=np.stack([texts_array[tie_cols], pooled[tie_rows]], axis=1).reshape(-1, 2),
-                   hovertemplate="filter %{y}: “%{customdata[0]}” ties at the maximum %{customdata[1]:.4g}"
-                                 "<br>(pooling keeps this value whichever n-gram it picks)<extra></extra>"),
+                   hovertemplate=_hover(words["tie_hover"], filter="%{y}", ngram="%{customdata[0]}",
+                                        value="%{customdata[1]:.4g}")),
     ])
     step = _tick_step(positions)
     ticks = list(range(0, positions, step))
@@ -193,15 +235,15 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
                      range=[-0.5, positions - 0.5], showgrid=False, zeroline=False, constrain="domain")
     # An explicit range: autorange would pad around the markers and show rows -1 and F that do not exist.
     rows = list(range(0, filters, _tick_step(filters, 32)))
-    fig.update_yaxes(title_text="filter", range=[filters - 0.5, -0.5], tickmode="array", tickvals=rows,
+    fig.update_yaxes(title_text=words["y"], range=[filters - 0.5, -0.5], tickmode="array", tickvals=rows,
                      ticktext=[str(r) for r in rows], scaleanchor="x", constrain="domain", showgrid=False,
                      zeroline=False)
     unit = min(_cell(positions, largest=40), 1200 / filters)
     longest = max((len(t) for t in texts), default=1)
     silent = filters - len(fired)
-    title = f"{filters} filters of width {width} on each {width}-gram"
+    title = words["title"].format(filters=filters, width=width)
     if silent:
-        title += f" · {silent} silent (0 everywhere: no winner)"
+        title += words["silent"].format(silent=silent)
     fig.update_layout(
         title=dict(text=title, font_size=13),
         height=int(100 + unit * filters + 5.5 * min(longest, 40)), plot_bgcolor="white",
@@ -210,11 +252,21 @@ def plot_ngram_activations(acts: NgramActivations, width_index: int) -> go.Figur
     return fig
 
 
-def plot_pooled_vector(acts: NgramActivations) -> go.Figure:
+POOLED_VECTOR_LABELS = {
+    "title": "1-max pooling: {values} values, one per filter",
+    "x": "position in the pooled vector (the linear head's input)",
+    "y": "1-max pooled value",
+    "width": "width {width}",
+    "hover": "width {width}, filter {filter}<br>“{ngram}”<br>pooled {value}",
+}
+
+
+def plot_pooled_vector(acts: NgramActivations, *, labels: Mapping[str, str] | None = None) -> go.Figure:
     """Bars of the pooled vector the linear head reads, in the model's order, a colour per filter width.
 
-    Hover names width, filter, the winning n-gram and its value.
+    Hover names width, filter, the winning n-gram and its value. `labels` over POOLED_VECTOR_LABELS.
     """
+    words = chosen_labels(POOLED_VECTOR_LABELS, labels)
     fig = go.Figure()
     offset = 0
     vector = np.asarray(acts.pooled_vector, dtype=np.float32)
@@ -222,30 +274,42 @@ def plot_pooled_vector(acts: NgramActivations) -> go.Figure:
         filters = len(acts.pooled[i])
         ngrams = _shown([acts.winning_ngram(i, f)[2] for f in range(filters)])
         fig.add_trace(go.Bar(
-            x=np.arange(offset, offset + filters), y=vector[offset:offset + filters], name=f"width {width}",
+            x=np.arange(offset, offset + filters), y=vector[offset:offset + filters],
+            name=words["width"].format(width=width),
             marker_color=_WIDTH_COLOURS[i % len(_WIDTH_COLOURS)],
             customdata=np.stack([np.arange(filters), np.array(ngrams, dtype=object)], axis=1),
-            hovertemplate=f"width {width}, filter %{{customdata[0]}}<br>“%{{customdata[1]}}”"
-                          "<br>pooled %{y:.4g}<extra></extra>"))
+            hovertemplate=_hover(words["hover"], width=width, filter="%{customdata[0]}", ngram="%{customdata[1]}",
+                                 value="%{y:.4g}")))
         offset += filters
-    fig.update_xaxes(title_text="position in the pooled vector (the linear head's input)", range=[-0.5, offset - 0.5],
+    fig.update_xaxes(title_text=words["x"], range=[-0.5, offset - 0.5],
                      showgrid=False)
-    fig.update_yaxes(title_text="1-max pooled value", rangemode="tozero")
-    fig.update_layout(title=dict(text=f"1-max pooling: {offset} values, one per filter", font_size=13), height=320,
+    fig.update_yaxes(title_text=words["y"], rangemode="tozero")
+    fig.update_layout(title=dict(text=words["title"].format(values=offset), font_size=13), height=320,
                       bargap=0.15, margin=dict(l=60, r=10, t=45, b=50),
                       legend=dict(orientation="h", y=1.0, yanchor="bottom", x=1, xanchor="right"))
     return fig
 
 
-def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters: int = 16) -> go.Figure:
+WINNING_NGRAMS_LABELS = {
+    "title": "The {width}-gram each filter keeps",
+    "strongest": " (the {shown} strongest of {total} filters)",
+    "silent": "(silent: all n-grams give 0)",
+    "hover": "filter {filter} keeps “{ngram}”<br>pooled value {value}<br>token {position}: {token}",
+    **_AXIS_LABELS,
+}
+
+
+def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters: int = 16,
+                        labels: Mapping[str, str] | None = None) -> go.Figure:
     """For each filter of one width, the sentence with the n-gram that 1-max pooling kept highlighted.
 
     A row per filter (the `max_filters` with the largest pooled values, strongest
     first), a column per token at x = token position, the token written in each cell;
     1 inside the winning window, 0 elsewhere. A filter whose pooled value is 0 is
     silent (every n-gram ties at 0, so none is highlighted). Same x axis as
-    `plot_token_attributions` for the same sentence.
+    `plot_token_attributions` for the same sentence. `labels` over WINNING_NGRAMS_LABELS.
     """
+    words = chosen_labels(WINNING_NGRAMS_LABELS, labels)
     if max_filters < 1:
         raise ValueError(f"max_filters must be at least 1, not {max_filters}")
     tokens = _shown(acts.tokens)
@@ -260,8 +324,8 @@ def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters
         start, end, text = acts.winning_ngram(width_index, int(f))
         if pooled[f] > 0:
             z[row, start:end] = 1.0
-        ngrams.append(as_plotly_text(text, limit=_TOKEN_CHARS) if pooled[f] > 0 else "(silent: all n-grams give 0)")
-    labels = [f"f{f} · {pooled[f]:.2g}" for f in chosen]
+        ngrams.append(as_plotly_text(text, limit=_TOKEN_CHARS) if pooled[f] > 0 else words["silent"])
+    row_names = [f"f{f} · {pooled[f]:.2g}" for f in chosen]
     cell_text = np.array([_cell_texts(tokens)] * len(chosen), dtype=object).reshape(len(chosen), length)
     hover_tokens = np.array([tokens] * len(chosen), dtype=object).reshape(len(chosen), length)
     custom = np.empty((len(chosen), length, 4), dtype=object)
@@ -274,122 +338,16 @@ def plot_winning_ngrams(acts: NgramActivations, width_index: int, *, max_filters
         z=z, x=np.arange(length), y=np.arange(len(chosen)), text=cell_text, texttemplate="%{text}",
         textfont=dict(size=_font_for(cell, tokens)), customdata=custom, colorscale=[[0, "#f7f7f7"], [1, "#fdae61"]],
         zmin=0.0, zmax=1.0, showscale=False, xgap=1, ygap=1,
-        hovertemplate="filter %{customdata[0]} keeps “%{customdata[1]}”<br>pooled value %{customdata[2]:.4g}"
-                      "<br>token %{x}: %{customdata[3]}<extra></extra>"))
-    _token_axis(fig, tokens)
-    fig.update_yaxes(tickmode="array", tickvals=list(range(len(chosen))), ticktext=labels, autorange="reversed",
+        hovertemplate=_hover(words["hover"], filter="%{customdata[0]}", ngram="%{customdata[1]}",
+                             value="%{customdata[2]:.4g}", position="%{x}", token="%{customdata[3]}")))
+    _token_axis(fig, tokens, words)
+    fig.update_yaxes(tickmode="array", tickvals=list(range(len(chosen))), ticktext=row_names, autorange="reversed",
                      showgrid=False, zeroline=False, automargin=False)
-    title = f"The {width}-gram each filter keeps"
+    title = words["title"].format(width=width)
     if len(chosen) < total:
-        title += f" (the {len(chosen)} strongest of {total} filters)"
+        title += words["strongest"].format(shown=len(chosen), total=total)
     row_height = float(np.clip(cell * 0.6, 18, 30))
     depth = _axis_depth(tokens)
     fig.update_layout(title=dict(text=title, font_size=13), height=int(55 + depth + row_height * len(chosen)),
                       plot_bgcolor="white", margin=dict(**_SENTENCE_MARGIN, t=45, b=depth + 3))
-    return fig
-
-
-# --- attributions and top n-grams --------------------------------------------------------------
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """(first, last) of each run of True in a 1-d bool mask."""
-    runs, first = [], None
-    for i, flag in enumerate([*mask.tolist(), False]):
-        if flag and first is None:
-            first = i
-        elif not flag and first is not None:
-            runs.append((first, i - 1))
-            first = None
-    return runs
-
-
-def plot_token_attributions(attr: TokenAttribution, *, class_name: str | None = None) -> go.Figure:
-    """The sentence as one row of coloured cells, each token written in its cell, coloured by its attribution.
-
-    Blue pushes the target class's logit up, red pushes it down; the colour range is
-    symmetric around 0. The title names the method and the target and, for integrated
-    gradients, the completeness check: sum of attributions, logit difference to the
-    all-padding baseline, the convergence delta (also relative to that difference) and
-    the steps used.
-
-    Pad positions the model added (`attr.padding`) are not words: their cells are left
-    empty and marked "padding", and they count neither in the colour range nor in Σ
-    (with occlusion windows wider than one word they would otherwise get the drops of
-    the words next to them). Integrated gradients gives them exactly 0, so Σ is the same.
-    """
-    values = np.asarray(attr.attributions, dtype=np.float32).reshape(-1)
-    tokens = _shown(attr.tokens)
-    if len(tokens) != len(values):
-        raise ValueError(f"{len(values)} attributions for {len(tokens)} tokens")
-    length = len(tokens)
-    padding = np.zeros(length, dtype=bool) if attr.padding is None else np.asarray(attr.padding, dtype=bool)
-    if padding.shape != (length,):
-        raise ValueError(f"padding must mark each of the {length} tokens, not have shape {padding.shape}")
-    shown = np.where(padding, np.nan, values)  # NaN: plotly leaves the cell empty
-    words = values[~padding]
-    bound = _bound(words)
-    target = f"class {attr.target}" + (f" ({as_plotly_text(class_name)})" if class_name else "")
-    method = _METHOD_NAMES.get(attr.method, attr.method)
-    title = f"{method} for {target}: Σ{' over the words' if padding.any() else ''} = {words.sum():.3g}"
-    if attr.prediction_difference is not None:
-        title += f", logit(sentence) − logit(all &lt;pad&gt;) = {attr.prediction_difference:.3g}"
-    if attr.delta is not None:
-        title += f"<br>convergence δ = {attr.delta:.2g}"
-        relative = attr.relative_delta
-        if relative is not None and np.isfinite(relative) and attr.prediction_difference:
-            title += f" ({relative:.2%} of the difference)"
-        if attr.n_steps is not None:
-            title += f" with {attr.n_steps} steps"
-        if attr.prediction_difference is not None and attr.converged is False:
-            title += " (NOT converged: do not trust small differences)"
-    elif attr.method == "occlusion":
-        title += "<br>drop in the logit when tokens are replaced by &lt;pad&gt;"
-    cell = _sentence_cell(tokens)
-    texts = [("" if pad else text) for text, pad in zip(_cell_texts(tokens), padding, strict=True)]
-    fig = go.Figure(go.Heatmap(
-        z=shown[None, :], x=np.arange(length), y=[0], text=[texts], customdata=[tokens], texttemplate="%{text}",
-        textfont=dict(size=_font_for(cell, [t for t, pad in zip(tokens, padding, strict=True) if not pad])),
-        colorscale="RdBu", zmid=0.0, zmin=-bound, zmax=bound, xgap=1,
-        # A horizontal colour bar below keeps the plot area as wide as plot_winning_ngrams' (columns line up).
-        colorbar=dict(orientation="h", x=0.5, xanchor="center", yanchor="top", len=0.7, thickness=10,
-                      title=dict(text=f"red: against {target} · blue: for it", side="top")),
-        hovertemplate="token %{x}: %{customdata}<br>attribution %{z:.4g}<extra></extra>"))
-    for first, last in _runs(padding):
-        fig.add_annotation(x=(first + last) / 2, y=0, text="padding<br>(not a word)" if last > first else "padding",
-                           showarrow=False, font=dict(size=10, color="#888888"))
-    _token_axis(fig, tokens)
-    fig.update_yaxes(visible=False, range=[-0.5, 0.5], automargin=False)
-    row = float(np.clip(cell * 0.8, 26, 48))
-    # The colour bar sits at the figure's bottom edge, below the margin that the token axis
-    # needs, so its title cannot run into the axis labels however long the tokens are.
-    depth, bar = _axis_depth(tokens) + 6, 58
-    height = int(row + 60 + depth + bar)
-    fig.update_traces(colorbar=dict(yref="container", y=4 / height, yanchor="bottom"))
-    fig.update_layout(title=dict(text=title, font_size=12), height=height,
-                      plot_bgcolor="white", margin=dict(**_SENTENCE_MARGIN, t=60, b=depth + bar))
-    return fig
-
-
-def plot_top_ngrams(items: Sequence[TopNgram]) -> go.Figure:
-    """Horizontal bars of the n-grams a filter likes most over a corpus, strongest on top.
-
-    Hover shows the activation and where it was reached (example, start).
-    """
-    items = list(items)
-    n = len(items)
-    texts = _shown([item.text for item in items])
-    fig = go.Figure(go.Bar(
-        x=[item.activation for item in items], y=np.arange(n), orientation="h", marker_color="#4a90c2",
-        customdata=[[text, item.example, item.start] for text, item in zip(texts, items, strict=True)],
-        text=[f"{item.activation:.3g}" for item in items], textposition="outside", cliponaxis=False,
-        hovertemplate="“%{customdata[0]}”<br>activation %{x:.4g}<br>example %{customdata[1]}, "
-                      "from token %{customdata[2]}<extra></extra>"))
-    fig.update_yaxes(tickmode="array", tickvals=list(range(n)), ticktext=texts,
-                     autorange="reversed", showgrid=False)
-    fig.update_xaxes(title_text="relu(conv): the filter's activation", rangemode="tozero")
-    if not items:
-        fig.add_annotation(text="no n-grams (empty corpus)", showarrow=False, x=0.5, y=0.5, xref="paper",
-                           yref="paper", font_size=_FONT + 2)
-    fig.update_layout(height=100 + 26 * max(n, 2), margin=dict(l=10, r=40, t=30, b=45))
-    fig.update_yaxes(automargin=True)
     return fig

@@ -1,14 +1,19 @@
-"""Figures of a training run: loss and accuracy curves, confusion matrix, image grids."""
+"""Figures of a training run: loss and accuracy curves, confusion matrix, image grids.
+
+Each figure with words of its own takes `labels` over its `<NAME>_LABELS` (English defaults);
+`plot_image_grid` draws only the titles it is given.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnviz.plots._common import chosen_labels
 from cnnviz.plots._common import montage as tile_montage
 from cnnviz.safe_text import as_plotly_text
 
@@ -16,33 +21,56 @@ if TYPE_CHECKING:  # figures need no torch at run time
     from cnnviz.models.training import EpochReport
 
 
-def plot_training_curves(history: Sequence[EpochReport], *, total_epochs: int | None = None) -> go.Figure:
-    """Training loss (left) and train/test accuracy (right) per epoch."""
+# The figures' words (str.format templates; a hover's {true}, {predicted}, {count} are the hovered cell's).
+TRAINING_CURVES_LABELS = {
+    "loss_title": "Training loss",
+    "accuracy_title": "Accuracy",
+    "train_loss": "train loss",
+    "train_accuracy": "train accuracy",
+    "test_accuracy": "test accuracy",
+    "x": "epoch",
+}
+CONFUSION_MATRIX_LABELS = {
+    "hover": "true {true}, predicted {predicted}: {count}",
+    "x": "predicted",
+    "y": "true",
+}
+
+
+def plot_training_curves(history: Sequence[EpochReport], *, total_epochs: int | None = None,
+                         labels: Mapping[str, str] | None = None) -> go.Figure:
+    """Training loss (left) and train/test accuracy (right) per epoch; `labels` over TRAINING_CURVES_LABELS
+    give its words."""
+    words = chosen_labels(TRAINING_CURVES_LABELS, labels)
     epochs = [r.epoch for r in history]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Training loss", "Accuracy"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(words["loss_title"], words["accuracy_title"]))
     fig.add_trace(go.Scatter(x=epochs, y=[r.train_loss for r in history], mode="lines+markers",
-                             name="train loss"), row=1, col=1)
+                             name=words["train_loss"]), row=1, col=1)
     fig.add_trace(go.Scatter(x=epochs, y=[r.train_accuracy for r in history], mode="lines+markers",
-                             name="train accuracy"), row=1, col=2)
+                             name=words["train_accuracy"]), row=1, col=2)
     if any(r.test_accuracy is not None for r in history):
         fig.add_trace(go.Scatter(x=epochs, y=[r.test_accuracy for r in history], mode="lines+markers",
-                                 name="test accuracy"), row=1, col=2)
+                                 name=words["test_accuracy"]), row=1, col=2)
     last = total_epochs or (max(epochs) if epochs else 1)
-    fig.update_xaxes(title_text="epoch", range=[0.5, last + 0.5], dtick=max(1, last // 10))
+    fig.update_xaxes(title_text=words["x"], range=[0.5, last + 0.5], dtick=max(1, last // 10))
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=320, margin=dict(l=40, r=20, t=40, b=40), legend=dict(orientation="h", y=-0.25))
     return fig
 
 
-def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str]) -> go.Figure:
-    """Counts of (true class, predicted class), with the counts written in the cells."""
+def plot_confusion_matrix(confusion: np.ndarray, class_names: Sequence[str], *,
+                          labels: Mapping[str, str] | None = None) -> go.Figure:
+    """Counts of (true class, predicted class), with the counts written in the cells; `labels` over
+    CONFUSION_MATRIX_LABELS give its words."""
+    words = chosen_labels(CONFUSION_MATRIX_LABELS, labels)
     names = [as_plotly_text(c, limit=30) for c in class_names]   # class names may come from a file
     fig = go.Figure(go.Heatmap(
         z=confusion, x=names, y=names, colorscale="Blues", text=confusion, texttemplate="%{text}",
-        hovertemplate="true %{y}, predicted %{x}: %{z}<extra></extra>", showscale=False))
-    fig.update_xaxes(title_text="predicted", type="category", side="bottom")
-    fig.update_yaxes(title_text="true", type="category", autorange="reversed")
+        hovertemplate=words["hover"].format(true="%{y}", predicted="%{x}", count="%{z}") + "<extra></extra>",
+        showscale=False))
+    fig.update_xaxes(title_text=words["x"], type="category", side="bottom")
+    fig.update_yaxes(title_text=words["y"], type="category", autorange="reversed")
     side = 120 + 34 * len(names)
     fig.update_layout(height=side, width=side + 60, margin=dict(l=60, r=10, t=10, b=60))
     return fig

@@ -13,14 +13,11 @@ import torch
 
 from cnnviz import TrainedModel, convolution_positions, convolution_step
 from cnnviz.plots import plot_convolution_step, plot_convolution_window
+from pages.common.i18n import figure_labels, t
 from pages.common.inputs import PickedInput, index_slider
 from pages.common.links import linked
 from pages.common.reproduce import input_code, model_code, reproduce_panel, snippet
 from pages.common.shared_runs import shared_with_figure
-
-NOTE = ("Each output value is the sum, over the input channels, of the input patch under the kernel times the "
-        "kernel, plus the bias; the activation after it (if it follows right away) is applied last. The total "
-        "equals the layer's own output at that position (shown in the title). Grey cells are padding.")
 
 
 def convolution_steps(trained: TrainedModel, picked: PickedInput, x: np.ndarray | torch.Tensor, layer: str,
@@ -28,15 +25,17 @@ def convolution_steps(trained: TrainedModel, picked: PickedInput, x: np.ndarray 
     """Sliders for an output channel and position of the convolution `layer`, and the computation of that value."""
     rows, cols = convolution_positions(trained.model, trained.info.preprocessing.input_shape, layer)
     left, middle, right = st.columns(3)
-    channel = index_slider("Output channel", channels, key=f"conv_channel_{layer}", container=left)
-    row = int(middle.number_input("Output row", 0, rows - 1, rows // 2,
+    channel = index_slider(t("convolution.channel"), channels, key=f"conv_channel_{layer}", container=left)
+    row = int(middle.number_input(t("convolution.row"), 0, rows - 1, rows // 2,
                                   key=linked(f"conv_row_{layer}", low=0, high=rows - 1)))
-    col = int(right.number_input("Output column", 0, cols - 1, cols // 2,
+    col = int(right.number_input(t("convolution.column"), 0, cols - 1, cols // 2,
                                  key=linked(f"conv_col_{layer}", low=0, high=cols - 1)))
-    st.caption(NOTE)
+    st.caption(t("convolution.note"))
 
     def figures(step):
-        return plot_convolution_step(step), plot_convolution_window(step.input_map, step.output_map, step)
+        return (plot_convolution_step(step, labels=figure_labels("convolution_step")),
+                plot_convolution_window(step.input_map, step.output_map, step,
+                                        labels=figure_labels("convolution_window")))
 
     step, (numbers, window) = shared_with_figure(
         "conv_step", trained, (picked.image, layer, channel, row, col),

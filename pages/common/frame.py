@@ -16,6 +16,7 @@ import streamlit as st
 from cnnviz import ZOO, is_text_spec, lossless_weights_dtype, model_to_bytes
 from cnnviz.safe_text import as_markdown_text, shorten
 from pages.common import words_frame as words
+from pages.common.i18n import choose_language, phrase, settle_language, t
 from pages.common.links import (
     MODEL_PARAM,
     link_notice,
@@ -61,20 +62,21 @@ def navigation_pages() -> list:
     )
 
     return [
-        st.Page(home, title="Home", icon=":material/home:", default=True),
-        st.Page("pages/1_train.py", title="Train / load", icon=":material/model_training:", url_path="train"),
-        st.Page("pages/2_feature_maps.py", title="Feature maps", icon=":material/grid_view:",
+        st.Page(home, title=t("frame.menu.home"), icon=":material/home:", default=True),
+        st.Page("pages/1_train.py", title=t("frame.menu.train"), icon=":material/model_training:", url_path="train"),
+        st.Page("pages/2_feature_maps.py", title=t("frame.menu.feature_maps"), icon=":material/grid_view:",
                 url_path="feature_maps"),
-        st.Page("pages/3_receptive_fields.py", title="Receptive fields", icon=":material/center_focus_strong:",
-                url_path="receptive_fields"),
-        st.Page("pages/4_parameter_sharing.py", title="Parameter sharing", icon=":material/open_with:",
+        st.Page("pages/3_receptive_fields.py", title=t("frame.menu.receptive_fields"),
+                icon=":material/center_focus_strong:", url_path="receptive_fields"),
+        st.Page("pages/4_parameter_sharing.py", title=t("frame.menu.parameter_sharing"), icon=":material/open_with:",
                 url_path="parameter_sharing"),
-        st.Page("pages/5_pooling.py", title="Pooling", icon=":material/compress:", url_path="pooling"),
-        st.Page("pages/9_attributions.py", title="Attributions", icon=":material/highlight:",
+        st.Page("pages/5_pooling.py", title=t("frame.menu.pooling"), icon=":material/compress:", url_path="pooling"),
+        st.Page("pages/9_attributions.py", title=t("frame.menu.attributions"), icon=":material/highlight:",
                 url_path="attributions"),
-        st.Page("pages/6_text_cnn.py", title="TextCNN", icon=":material/text_fields:", url_path="text_cnn"),
-        st.Page("pages/7_resnet.py", title="ResNet vs plain", icon=":material/trending_down:", url_path="resnet"),
-        st.Page("pages/8_lesson.py", title="Guided lesson", icon=":material/school:", url_path="lesson"),
+        st.Page("pages/6_text_cnn.py", title=t("frame.menu.text_cnn"), icon=":material/text_fields:",
+                url_path="text_cnn"),
+        st.Page("pages/7_resnet.py", title=t("frame.menu.resnet"), icon=":material/trending_down:", url_path="resnet"),
+        st.Page("pages/8_lesson.py", title=t("frame.menu.lesson"), icon=":material/school:", url_path="lesson"),
     ]
 
 
@@ -86,6 +88,7 @@ def page_for_path(url_path: str):
 def run_app() -> None:
     """app.py: configure the page and run the one the URL asks for."""
     st.set_page_config(**PAGE_CONFIG)
+    settle_language()  # before the menu, whose titles are words too
     navigation = st.navigation(navigation_pages())
     st.session_state[_ENTRY] = True
     navigation.run()
@@ -96,6 +99,7 @@ def page_frame(*, text: bool = False) -> PageFrame:
     (the TextCNN page passes `text` to show its text model). Pass the result to `close_page_frame`."""
     if not st.session_state.pop(_ENTRY, False):
         st.set_page_config(**PAGE_CONFIG)
+        settle_language()
         st.navigation(navigation_pages())  # run without app.py: install the app's menu all the same
         if not st.session_state.get(_SEEN):
             # A new session's first run: start over through app.py, or the widgets made in
@@ -108,6 +112,7 @@ def page_frame(*, text: bool = False) -> PageFrame:
     incoming = start_link()
     if incoming is not None and MODEL_PARAM in incoming:
         _model_from_link(incoming[MODEL_PARAM])
+    choose_language()
     frame = PageFrame(st.sidebar.empty(), text, st.empty())
     sidebar_model_panel(frame.slot, text=text)
     settings = app_settings()
@@ -120,19 +125,18 @@ def page_frame(*, text: bool = False) -> PageFrame:
 def _model_from_link(key: str) -> None:
     """A link's zoo model becomes the session's model (image models for the image pages, text for TextCNN)."""
     if key not in ZOO:
-        link_notice(f"{MODEL_PARAM}={shorten(key, 40)} (not a zoo model: {', '.join(ZOO)})")
+        link_notice(t("frame.share.not_zoo", param=MODEL_PARAM, value=shorten(key, 40), models=", ".join(ZOO)))
         return
     trained = zoo_copy(key)
     if is_text_spec(trained.info.spec) and trained.info.spec.kind != "text_cnn":
         # As for an uploaded file: the TextCNN page looks inside TextCNNs (fastText has no filters).
-        link_notice(f"{MODEL_PARAM}={shorten(key, 40)} "
-                    "(not a TextCNN, so the TextCNN page only compares it in a table)")
+        link_notice(t("frame.share.not_textcnn", param=MODEL_PARAM, value=shorten(key, 40)))
         return
     if is_text_spec(trained.info.spec):
         if current_zoo_key(text=True) != key:
-            set_current_text_model(trained, zoo_key=key, reason="named in the link this page was opened with")
+            set_current_text_model(trained, zoo_key=key, reason=phrase("frame.reason.link"))
     elif current_zoo_key() != key:
-        set_current_model(trained, zoo_key=key, reason="named in the link this page was opened with")
+        set_current_model(trained, zoo_key=key, reason=phrase("frame.reason.link"))
 
 
 def close_page_frame(frame: PageFrame) -> None:
@@ -152,20 +156,20 @@ def sidebar_model_panel(slot, *, text: bool = False, final: bool = False) -> Non
     trained = current_text_model() if text else current_model()
     info = trained.info
     with slot.container(border=True):
-        st.markdown("**Current text model**" if text else "**Current model**")
+        st.markdown(t("frame.panel.current_text_model") if text else t("frame.panel.current_model"))
         st.markdown(as_markdown_text(info.name))   # names come from model files: text, not markup
         shape = (words.text_input_shape(info.preprocessing.max_length, len(info.preprocessing.vocabulary)) if text
                  else "×".join(map(str, info.preprocessing.input_shape)))
         st.caption(words.model_facts(as_markdown_text(info.dataset), info.test_accuracy, trained.parameters, shape))
         reason = current_reason(text=text)
         if reason:
-            st.caption(f"Why this model: {as_markdown_text(reason, limit=200)}.")   # may name an uploaded file
+            st.caption(t("frame.panel.why", reason=as_markdown_text(reason, limit=200)))   # may name an uploaded file
         previous = previous_model(text=text)
         if previous is not None:
-            st.button(f"Switch back to {as_markdown_text(previous.info.name)}",
+            st.button(t("frame.panel.switch_back", name=as_markdown_text(previous.info.name)),
                       key=f"switch_back_{'text' if text else 'image'}{'' if final else '_early'}",
                       on_click=switch_back, kwargs={"text": text}, icon=":material/undo:",
-                      help=words.SWITCH_BACK_HELP)
+                      help=t("frame.panel.switch_back_help"))
         waiting = None if text else last_result()
         if waiting and waiting.get("candidate") is not None:
             st.caption(words.waiting_candidate(waiting["status"], len(waiting["history"])))

@@ -22,6 +22,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cnnviz.safe_text import as_markdown_text, shorten
 from pages.common import words_frame as words
+from pages.common.i18n import t
 from pages.common.link_values import decode_value, encode_value
 
 _LINKED = "link_keys"          # widget keys linked in this run of the page, in order
@@ -93,6 +94,11 @@ def _fits(value: object, choices: Sequence, many: bool) -> bool:
     return value in choices
 
 
+def from_link(key: str) -> bool:
+    """Whether this run was started by a link from outside that sets `key` (to open what the link points at)."""
+    return key in (st.session_state.get(_INCOMING) or {})
+
+
 def link_notice(message: str) -> None:
     """Record a link setting that could not be used (for settings that are not widgets, e.g. the model)."""
     st.session_state.setdefault(_NOTICES, []).append(message)
@@ -147,8 +153,8 @@ def open_share_box() -> None:
     """Open the sidebar's share box (page_frame calls this, before any fragment can draw into it)."""
     base = (st.context.url or "").split("?")[0]
     st.session_state[_SHARED_VIEW] = {"page": urlsplit(base).path.strip("/"), "params": {}}
-    box = st.sidebar.expander("Share this view", icon=":material/link:")
-    box.caption(words.SHARE_NOTE)
+    box = st.sidebar.expander(t("frame.share.box"), icon=":material/link:")
+    box.caption(t("frame.share.note"))
     st.session_state[_SHARE_SLOT] = box.empty()
     st.session_state[_SHARE_BOX] = box
 
@@ -162,7 +168,7 @@ def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], 
     incoming = st.session_state.get(_INCOMING) or {}
     unused = [key for key in incoming if key != MODEL_PARAM and key not in st.session_state.get(_LINKED, [])]
     for key in unused:
-        link_notice(f"{shorten(key, 40)} (not used in this view)")
+        link_notice(t("frame.share.not_used", key=shorten(key, 40)))
     params = _store_view(model_key)
     # A fragment that drew the link in this run must stay its only writer: Streamlit lets a
     # fragment redraw an outside container on its reruns only if it wrote to it in the full run.
@@ -177,8 +183,8 @@ def write_link(model_key: str | None, notice_slot, model_file: Callable[[dict], 
     view = st.session_state[_SHARED_VIEW]
     with st.session_state[_SHARE_BOX]:
         if not model_key:
-            st.caption(words.NO_LINK_MODEL)
-        st.download_button("Model and this view in one file", lambda: model_file(view),
+            st.caption(t("frame.share.no_link_model"))
+        st.download_button(t("frame.share.view_file"), lambda: model_file(view),
                            file_name="cnnviz-view.safetensors", mime="application/octet-stream", on_click="ignore",
                            icon=":material/download:", key="link_view_file",
-                           help=words.VIEW_FILE_HELP)
+                           help=t("frame.share.view_file_help"))

@@ -16,14 +16,16 @@ from cnnviz import (
     DegradationConfig,
     DegradationResult,
     GradientTrace,
+    ReplayRecorder,
     TrainConfig,
+    convolution_layers,
     degradation_experiment,
     train,
     untrained_model,
 )
 from cnnviz.plots import plot_gradient_heatmap, plot_loss_curves, plot_training_curves
-from pages.common import words_resnet as resnet_words
 from pages.common import words_train as train_words
+from pages.common.i18n import Phrase, figure_labels, phrase, t
 from pages.common.runs import TrainingRun, finish_run, last_result, start_run
 from pages.common.session import dataset
 from pages.common.shared_runs import shared_results
@@ -45,13 +47,15 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
     # Any click reruns the app, which interrupts the loop below; the rerun then keeps the
     # model trained so far (`settle_interrupted_run`, called by every page's frame).
     stop = st.empty()
-    stop.button("Stop training", icon=":material/stop:", key="stop_training")
-    progress = st.progress(0.0, text="Starting ...")
+    stop.button(t("train.run.stop"), icon=":material/stop:", key="stop_training")
+    progress = st.progress(0.0, text=t("train.run.starting"))
     chart = st.empty()
+    curve_labels = figure_labels("training_curves")
 
     def draw_curves(history: list) -> None:
         # Static while it changes: interactive plotly charts cost the browser far more to redraw.
-        chart.plotly_chart(plot_training_curves(history, total_epochs=config.epochs), config={"staticPlot": True})
+        chart.plotly_chart(plot_training_curves(history, total_epochs=config.epochs, labels=curve_labels),
+                           config={"staticPlot": True})
 
     drawn = [-1]
 
@@ -73,10 +77,12 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
         for placeholder in (stop, progress, chart):
             placeholder.empty()
         finish_run(start_run(TrainingRun(trained, config, list(finished.history))), "completed",
-                   train_words.reused(finished.message))
+                   train_words.reused(finished.message), replay=finished.replay)
         st.session_state[TRAINED_WITH] = (last_result(), architecture, dataset_name, config)
         return
-    run = start_run(TrainingRun(trained, config))
+    # The training replay: epoch 0 now, then a snapshot after every epoch (cnnviz.analysis.replay).
+    recorder = ReplayRecorder(trained.model, data.test_tensors(), layers=convolution_layers(trained.model))
+    run = start_run(TrainingRun(trained, config, recorder=recorder))
     last_update = [0.0]
 
     def on_batch(report):
@@ -90,6 +96,7 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
 
     def on_epoch(report):
         run.history.append(report)
+        recorder(report)
         draw_curves(run.history)
 
     # The claim tells identical requests to follow this run; one that lost the race trains all the same.
@@ -102,10 +109,12 @@ def run_training(architecture: str, dataset_name: str, config: TrainConfig) -> N
         finally:
             if mine:
                 trainings.live.pop(request, None)
-        message = result.message or train_words.trained_for(len(run.history))
+        # A phrase (the result keeps it, and another session may reuse it): shown in each reader's language.
+        message = train_words.trainer_message(result.message) if result.message else train_words.trained_for(
+            len(run.history))
         if mine and result.status == "completed":
             state = {name: tensor.detach().clone() for name, tensor in trained.model.state_dict().items()}
-            trainings.publish(request, FinishedTraining(state, tuple(run.history), message))
+            trainings.publish(request, FinishedTraining(state, tuple(run.history), message, recorder.replay()))
     for placeholder in (stop, progress, chart):
         placeholder.empty()
     finish_run(run, result.status, message)
@@ -132,11 +141,12 @@ def run_degradation(config: DegradationConfig, dataset_name: str, size: int) -> 
     st.session_state[LIVE_DEGRADATION] = (config, live)
     # Any click reruns the page, which interrupts the loop; the rerun keeps the steps recorded so far.
     stop = st.empty()
-    stop.button("Stop", icon=":material/stop:", key="resnet_stop")
-    progress = st.progress(0.0, text="Starting ...")
+    stop.button(t("resnet.training.stop"), icon=":material/stop:", key="resnet_stop")
+    progress = st.progress(0.0, text=t("resnet.training.starting"))
     curves, heatmap = st.empty(), st.empty()
     total = 4 * config.steps
     last_update = [0.0]
+    loss_labels, heatmap_labels = figure_labels("loss_curves"), figure_labels("gradient_heatmap")
 
     def on_step(label, report):
         layers, losses, norms = live.setdefault(label, (report.layers, [], []))
@@ -147,12 +157,15 @@ def run_degradation(config: DegradationConfig, dataset_name: str, size: int) -> 
             return  # at most two redraws a second: each is a message to the browser
         last_update[0] = now
         done = (list(live).index(label) * config.steps + report.step) / total
-        progress.progress(done, text=f"{label}: step {report.step}/{report.steps}, loss {report.loss:.3f}")
+        progress.progress(done, text=t("resnet.training.progress", net=label, step=report.step, steps=report.steps,
+                                       loss=report.loss))
         partial = live_result(config, live, "running")
         # Static while they change: interactive plotly charts cost the browser far more to redraw.
-        curves.plotly_chart(plot_loss_curves(partial.runs, total_steps=config.steps), config={"staticPlot": True})
-        heatmap.plotly_chart(plot_gradient_heatmap(partial.runs[label], title=f"{label}: gradient norms",
-                                                   total_steps=config.steps), config={"staticPlot": True})
+        curves.plotly_chart(plot_loss_curves(partial.runs, total_steps=config.steps, labels=loss_labels),
+                            config={"staticPlot": True})
+        title = t("resnet.training.heatmap_title", net=label)
+        heatmap.plotly_chart(plot_gradient_heatmap(partial.runs[label], title=title, total_steps=config.steps,
+                                                   labels=heatmap_labels), config={"staticPlot": True})
 
     with training_slot():
         result = degradation_experiment(config, x, y, on_step=on_step)
@@ -163,20 +176,21 @@ def run_degradation(config: DegradationConfig, dataset_name: str, size: int) -> 
 
 
 def shared_degradation(config: DegradationConfig, dataset_name: str,
-                       size: int) -> tuple[DegradationResult | None, str]:
-    """The ResNet page's experiment and a note of where it came from: trained here (with live progress),
-    or computed for another session with the same configuration (a class shares one run)."""
+                       size: int) -> tuple[DegradationResult | None, Phrase]:
+    """The ResNet page's experiment and a note of where it came from (a phrase: the page keeps it and shows it
+    in the language of each later run): trained here (with live progress), or computed for another session
+    with the same configuration (a class shares one run)."""
     key = (config, dataset_name)
     store = shared_results()
-    result, note = store.get(key), resnet_words.SHARED_EARLIER
+    result, note = store.get(key), phrase("resnet.training.shared_earlier")
     if result is None:
         with store.claim(key) as mine:
             if mine:
-                result, note = run_degradation(config, dataset_name, size), resnet_words.TRAINED_NOW
+                result, note = run_degradation(config, dataset_name, size), phrase("resnet.training.trained_now")
                 if result is not None and result.complete:
                     store.put(key, result)
         if not mine:
-            with st.spinner(resnet_words.WAITING):
+            with st.spinner(t("resnet.training.waiting")):
                 result = store.wait(key, timeout=300)
-            note = resnet_words.SHARED_OTHER
+            note = phrase("resnet.training.shared_other")
     return result, note

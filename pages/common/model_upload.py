@@ -12,6 +12,8 @@ import streamlit as st
 from cnnviz import CnnvizError, evaluate, load_model_bytes, saved_view, untrained_model
 from cnnviz.safe_text import as_markdown_text
 from pages.common import words_train as words
+from pages.common.i18n import phrase
+from pages.common.replays import replay_from_upload
 from pages.common.session import (
     app_settings,
     current_model,
@@ -43,11 +45,12 @@ def load_upload(upload, architecture: str, dataset_name: str) -> None:
     view = saved_view(upload.getvalue())  # a teacher's file may carry a view to open with the model
     st.session_state[VIEW_KEY] = (upload.file_id, view) if view is not None else None
     if loaded.reads_text:  # the image pages keep their model; the TextCNN page takes this one
-        set_current_text_model(loaded, reason=f"loaded from the file {upload.name}")
+        set_current_text_model(loaded, reason=phrase("frame.reason.file", name=upload.name))
         st.success(words.loaded(as_markdown_text(upload.name), as_markdown_text(loaded.info.name), text=True))
         return
     own = own_test_data(loaded)
     if loaded.info.test_accuracy is None and own is not None:
         loaded = loaded.with_accuracy(evaluate(loaded.model, *own.test_tensors()).accuracy)
-    set_current_model(loaded, reason=f"loaded from the file {upload.name}")
+    set_current_model(loaded, reason=phrase("frame.reason.file", name=upload.name))
     st.success(words.loaded(as_markdown_text(upload.name), as_markdown_text(loaded.info.name), text=False))
+    replay_from_upload(upload.getvalue(), loaded)  # a training replay saved with the model, if any

@@ -16,6 +16,7 @@ import textwrap
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages.common.i18n import t
 from pages.common.inputs import PickedInput
 from pages.common.links import link_params
 from pages.common.session import current_zoo_key
@@ -50,18 +51,16 @@ def snippet(*lines: str) -> str:
 def reproduce_panel(fig: go.Figure, code: str, *, name: str, text: bool = False) -> None:
     """An expander with the code that redraws `fig` and downloads of the figure, its settings and the code."""
     settings = {"page": name, **link_params(current_zoo_key(text=text))}
-    with st.expander("Reproduce this figure", icon=":material/code:"):
-        st.caption("Run this anywhere cnnviz is installed (`pip install .` in the cnnviz checkout), in a "
-                   "notebook or saved as a file (`python figure.py`, from any folder): it rebuilds the figure "
-                   "above from the same settings, offline, and shows it. The figure's toolbar (camera icon) "
-                   "saves it as a PNG.")
+    with st.expander(t("frame.reproduce.title"), icon=":material/code:"):
+        st.caption(t("frame.reproduce.note"))
         st.code(code, language="python", wrap_lines=True)
         html, settings_file, script = st.columns(3)
         # The HTML (with plotly.js inside, so it opens offline) is built only when asked for.
-        html.download_button("Figure (HTML)", lambda: fig.to_html(include_plotlyjs=True), file_name=f"{name}.html",
-                             mime="text/html", on_click="ignore", key=f"{name}_html", icon=":material/download:")
-        settings_file.download_button("Settings (JSON)", json.dumps(settings, indent=2), file_name=f"{name}.json",
-                                      mime="application/json", on_click="ignore", key=f"{name}_json",
-                                      icon=":material/download:")
-        script.download_button("Code (.py)", code, file_name=f"{name}.py", mime="text/x-python",
+        html.download_button(t("frame.reproduce.html"), lambda: fig.to_html(include_plotlyjs=True),
+                             file_name=f"{name}.html", mime="text/html", on_click="ignore", key=f"{name}_html",
+                             icon=":material/download:")
+        settings_file.download_button(t("frame.reproduce.json"), json.dumps(settings, indent=2),
+                                      file_name=f"{name}.json", mime="application/json", on_click="ignore",
+                                      key=f"{name}_json", icon=":material/download:")
+        script.download_button(t("frame.reproduce.code"), code, file_name=f"{name}.py", mime="text/x-python",
                                on_click="ignore", key=f"{name}_py", icon=":material/download:")

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from cnnviz import EpochReport, TrainConfig, TrainedModel, evaluate
+from cnnviz import EpochReport, ReplayRecorder, TrainConfig, TrainedModel, TrainingReplay, evaluate
+from pages.common import words_train as words
+from pages.common.i18n import Phrase, phrase
+from pages.common.replays import attach_replay
 from pages.common.session import RESULT_KEY, RUN_KEY, dataset, set_current_model
 
 
@@ -22,10 +25,13 @@ class TrainingRun:
     trained: TrainedModel
     config: TrainConfig
     history: list[EpochReport] = field(default_factory=list)
+    recorder: ReplayRecorder | None = None  # its training replay, recorded as it goes (kept if it is stopped)
 
 
-def finish_run(run: TrainingRun, status: str, message: str) -> None:
-    """Evaluate the run's model and keep its results for display.
+def finish_run(run: TrainingRun, status: str, message: Phrase | str, *,
+               replay: TrainingReplay | None = None) -> None:
+    """Evaluate the run's model and keep its results for display, with its training replay (`replay`, else
+    the snapshots its recorder took); `message` says how it ended (a phrase: shown in each later run's language).
 
     A run that completed becomes the current model (the one it replaces can be switched
     back to). A stopped or diverged one does not: a half-trained model must not silently
@@ -34,13 +40,16 @@ def finish_run(run: TrainingRun, status: str, message: str) -> None:
     data = dataset(run.trained.info.dataset)
     evaluation = evaluate(run.trained.model, *data.test_tensors())
     trained = run.trained.with_accuracy(evaluation.accuracy)
-    epochs = f"{len(run.history)} of {run.config.epochs} epochs"
+    epochs = phrase("frame.reason.epochs", done=len(run.history), epochs=run.config.epochs)
+    replay = replay if replay is not None or run.recorder is None else run.recorder.replay()
     if status == "completed":
-        set_current_model(trained, reason=f"trained on Train / load ({epochs})")
+        set_current_model(trained, reason=phrase("frame.reason.trained", epochs=epochs))
+        attach_replay(trained, replay)
     st.session_state[RESULT_KEY] = {"history": run.history, "evaluation": evaluation, "status": status,
                                  "message": message, "dataset": data.name, "epochs": run.config.epochs,
-                                 "candidate": None if status == "completed" else trained,
-                                 "reason": f"trained on Train / load, {status} after {epochs}"}
+                                 "candidate": None if status == "completed" else trained, "replay": replay,
+                                 "reason": phrase("frame.reason.trained_early", status=phrase(f"frame.status.{status}"),
+                                                   epochs=epochs)}
     st.session_state.pop(RUN_KEY, None)
 
 
@@ -50,6 +59,7 @@ def adopt_candidate() -> None:
     if result and result.get("candidate") is not None:
         candidate, reason = result["candidate"], result["reason"]
         set_current_model(candidate, reason=reason)  # this clears the results, so keep them
+        attach_replay(candidate, result.get("replay"))
         st.session_state[RESULT_KEY] = {**result, "candidate": None}
 
 
@@ -63,7 +73,7 @@ def settle_interrupted_run() -> None:
     """Keep the model of a run that a rerun interrupted (the Stop button, or leaving the page)."""
     run = st.session_state.get(RUN_KEY)
     if run is not None:
-        finish_run(run, "stopped", f"Stopped after {len(run.history)} finished epoch(s).")
+        finish_run(run, "stopped", words.stopped_after(len(run.history)))
 
 
 def last_result() -> dict | None:

@@ -29,6 +29,7 @@ from cnnviz import (
     set_torch_threads,
     settings_from_env,
 )
+from pages.common.i18n import DEFAULT_LANGUAGE, Phrase, catalogue, language, phrase, t
 
 _CURRENT = "current_model"
 _TEXT = "current_text_model"  # the TextCNN page's model: text models leave the image pages their model
@@ -37,16 +38,17 @@ RUN_KEY = "training_run"        # a run in progress; left behind when a rerun (S
 RESULT_KEY = "training_result"  # what the last finished or stopped run achieved
 _PREVIOUS = "previous_models"  # {"image"/"text": (model, zoo key, reason)} that the current one replaced
 _REASONS = "current_reasons"   # {"image"/"text": why that model is current}
+TEXT_ZOO_MODELS = {"zh": "textcnn-reviews_zh"}   # a new session's text model by its language (else the default)
 
-DATASET_LABELS = {
-    "mnist": "MNIST (5,000 real handwritten digits, offline)",
-    "fashion_mnist": "Fashion-MNIST (8,000 clothing photos, offline)",
-    "digits": "digits lab (8x8 digits blown up to 28x28, offline)",
-    "shapes": "shapes lab (procedural, offline)",
-    "mnist_full": "MNIST, full (online)",
-    "fashion_mnist_full": "Fashion-MNIST, full (online)",
-    "cifar10": "CIFAR-10 (online)",
-}
+# The image data sets a menu offers, in its order, with their English names (pages/locales/*/datasets.toml):
+# a menu lists the keys and shows each with `dataset_label`, in the session's language.
+DATASET_LABELS = {key[len("datasets."):]: label for key, label in catalogue(DEFAULT_LANGUAGE).items()
+                  if key.startswith("datasets.")}
+
+
+def dataset_label(name: str) -> str:
+    """How a menu names the data set `name`, in the session's language; the name itself if it has no entry."""
+    return t(f"datasets.{name}") if name in DATASET_LABELS else name
 
 
 @st.cache_resource
@@ -111,11 +113,11 @@ def zoo_copy(key: str) -> TrainedModel:
 def current_model() -> TrainedModel:
     """The session's current model; a zoo model until the user trains or loads another."""
     if _CURRENT not in st.session_state:
-        _install("image", zoo_copy(DEFAULT_ZOO_MODEL), DEFAULT_ZOO_MODEL, "the default zoo model")
+        _install("image", zoo_copy(DEFAULT_ZOO_MODEL), DEFAULT_ZOO_MODEL, phrase("frame.reason.default"))
     return st.session_state[_CURRENT]
 
 
-def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None, reason: str = "") -> None:
+def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None, reason: str | Phrase = "") -> None:
     """Make `trained` the current model of this session, for every page; `zoo_key` if it is a zoo model.
 
     `reason` says why it is current (shown in the sidebar); the model it replaces is kept, so
@@ -128,13 +130,17 @@ def set_current_model(trained: TrainedModel, *, zoo_key: str | None = None, reas
 
 
 def current_text_model() -> TrainedModel:
-    """The session's text model (TextCNN page); the zoo TextCNN until the user trains or loads another."""
+    """The session's text model (TextCNN page); the zoo TextCNN until the user trains or loads another.
+
+    The zoo TextCNN is the one of the session's language when the model is first needed (the Chinese one reads
+    Chinese reviews); switching the language later keeps the model, and a link's `model=` replaces it."""
     if _TEXT not in st.session_state:
-        _install("text", zoo_copy(DEFAULT_TEXT_ZOO_MODEL), DEFAULT_TEXT_ZOO_MODEL, "the default zoo model")
+        key = TEXT_ZOO_MODELS.get(language(), DEFAULT_TEXT_ZOO_MODEL)
+        _install("text", zoo_copy(key), key, phrase("frame.reason.default"))
     return st.session_state[_TEXT]
 
 
-def set_current_text_model(trained: TrainedModel, *, zoo_key: str | None = None, reason: str = "") -> None:
+def set_current_text_model(trained: TrainedModel, *, zoo_key: str | None = None, reason: str | Phrase = "") -> None:
     """Make `trained` (a text model) the TextCNN page's model for this session; `zoo_key` if a zoo model.
 
     As with `set_current_model`, the model it replaces is kept for switching back.
@@ -144,7 +150,7 @@ def set_current_text_model(trained: TrainedModel, *, zoo_key: str | None = None,
     _install("text", trained, zoo_key, reason)
 
 
-def _install(side: str, trained: TrainedModel, zoo_key: str | None, reason: str) -> None:
+def _install(side: str, trained: TrainedModel, zoo_key: str | None, reason: str | Phrase) -> None:
     st.session_state[_TEXT if side == "text" else _CURRENT] = trained
     st.session_state.setdefault(_ZOO_KEYS, {})[side] = zoo_key
     st.session_state.setdefault(_REASONS, {})[side] = reason
@@ -175,9 +181,9 @@ def switch_back(*, text: bool = False) -> None:
 
 
 def current_reason(*, text: bool = False) -> str:
-    """Why the current (image, or with `text` the text) model is current, in a few words."""
+    """Why the current (image, or with `text` the text) model is current, in a few words of the session's language."""
     current_text_model() if text else current_model()
-    return st.session_state.get(_REASONS, {}).get("text" if text else "image", "")
+    return str(st.session_state.get(_REASONS, {}).get("text" if text else "image", ""))
 
 
 def current_zoo_key(*, text: bool = False) -> str | None:

@@ -24,6 +24,7 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import TrainedModel
+from pages.common.i18n import language
 
 T = TypeVar("T")
 VIEW_CAPACITY = 256  # results and figures kept per process: a figure is 10-300 KB, so at most ~75 MB
@@ -136,7 +137,8 @@ def shared_view(name: str, trained: TrainedModel | None, settings: tuple, comput
     others asking for it wait for that result instead of computing it again.
     """
     store = shared_views()
-    key = (name, model_key(trained) if trained is not None else None, _hashable(settings))
+    # Figures carry words: each language has its own.
+    key = (name, language(), model_key(trained) if trained is not None else None, _hashable(settings))
     found = store.get(key)
     if found is not None:
         return found[0]

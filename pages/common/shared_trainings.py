@@ -15,18 +15,22 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from cnnviz import EpochReport
+from cnnviz import EpochReport, TrainingReplay
+from pages.common.i18n import Phrase, t
 from pages.common.session import app_settings
 from pages.common.shared_runs import SharedResults
 
 
 @dataclass(frozen=True)
 class FinishedTraining:
-    """A training that ran to its last epoch: its weights (read-only: load a copy), epochs and message."""
+    """A training that ran to its last epoch: its weights (read-only: load a copy), epochs and message (a phrase:
+    each session that reuses it reads it in its own language), and its training replay (read-only arrays, shared
+    by every session that reuses the training)."""
 
     state: dict
     history: tuple[EpochReport, ...]
-    message: str
+    message: Phrase | str
+    replay: TrainingReplay | None = None
 
 
 class SharedTrainings(SharedResults):
@@ -102,8 +106,8 @@ def training_slot() -> Iterator[None]:
     note = st.empty()
 
     def waiting(seconds: int) -> None:
-        note.info(f"Waiting for a free training slot: {slots.running} trainings are running on this server, "
-                  f"which runs {slots.limit} at once. Waiting {seconds} s ...", icon=":material/hourglass_top:")
+        note.info(t("train.run.waiting_slot", running=slots.running, limit=slots.limit, seconds=seconds),
+                  icon=":material/hourglass_top:")
 
     with slots.hold(waiting):
         note.empty()

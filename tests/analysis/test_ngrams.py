@@ -21,7 +21,7 @@ from cnnviz.models.text import TextCNN, TextCNNSpec, build_text_model, fasttext
 
 # A one-dimensional embedding: each word is one number, so every convolution is a sum by hand.
 WORDS = {"<pad>": 0.0, "<unk>": 0.0, "not": -2.0, "good": 3.0, "bad": -3.0, "movie": 1.0, "great": 4.0,
-         "the": 0.0, "😀": 0.5, "好": 2.0}
+         "the": 0.0, "😀": 0.5, "好": 2.0, "不": -2.0}
 VOCAB = Vocabulary(tuple(WORDS))
 
 
@@ -186,6 +186,17 @@ def test_a_5000_token_sentence_works_with_integrated_gradients():
     assert attr.attributions.shape == (5000,) and attr.converged
     with pytest.raises(ValueError, match="integrated gradients"):
         attribute_tokens(model, tokens[:MAX_OCCLUSION_TOKENS + 1], 1, vocabulary=RANDOM_VOCAB, method="occlusion")
+
+
+def test_chinese_ngrams_are_shown_without_spaces_english_ones_with():
+    model = hand_model()
+    acts = ngram_activations(model, ids("不好 good"), VOCAB)                # 不 好 good: -2, 2, 3
+    assert acts.tokens == ("不", "好", "good")
+    assert acts.ngram_texts(0) == ["不好", "好 good"]                        # a Latin word keeps its space
+    assert acts.ngram_texts(1) == ["不好 good"]
+    assert acts.winning_ngram(0, 1) == (0, 2, "不好")                        # [1, -1]: -2 - 2 = -4, 2 - 3 = -1 -> 0
+    items = top_ngrams(model, corpus_tokens(["不好", "好不好"]), VOCAB, width_index=1, filter_index=0)
+    assert [(t.text, t.activation) for t in items] == [("好不好", 2.0), ("不好 <pad>", 0.0)]
 
 
 # --- top_ngrams -----------------------------------------------------------------------------

@@ -25,3 +25,18 @@ def page(server):
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
         yield page
         browser.close()
+
+
+@pytest.fixture
+def chinese_widgets(monkeypatch) -> dict:
+    """Set Chinese widgets' values in a test: AppTest formats a value with the widget's `format_func` in the
+    test's own thread, outside the session, where `t` gives English; there, the fixture's "language" (Chinese
+    unless the test changes it: what a browser showing the page sends). The app's own runs keep their
+    session's language."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    from pages.common import i18n
+
+    session_language, shown = i18n.language, {"language": "zh"}
+    monkeypatch.setattr(i18n, "language", lambda: session_language() if get_script_run_ctx() else shown["language"])
+    return shown

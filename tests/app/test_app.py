@@ -8,6 +8,7 @@ the page is checked against what the library says, not against copied values.
 import io
 import os
 import pickle
+import random
 from pathlib import Path
 
 import pytest
@@ -202,7 +203,8 @@ def test_switch_to_a_zoo_model(app):
     assert zoo_select.options == [ZOO_LABELS[key] for key in ("lenet5-mnist", "tinyvgg-fashion_mnist",
                                                              "efficientnet-lite0-imagenet", "lenet5-digits",
                                                              "tinyvgg-shapes")]
-    assert set(ZOO) - set(ZOO_LABELS) == {"textcnn-mr", "fasttext-mr", "textcnn-sentiment"}
+    assert set(ZOO) - set(ZOO_LABELS) == {"textcnn-mr", "fasttext-mr", "textcnn-sentiment", "textcnn-reviews_zh",
+                                          "fasttext-reviews_zh"}
 
 
 def test_bare_state_dict_loads_with_the_picked_architecture(app):
@@ -248,7 +250,8 @@ def _bad_files(tmp_path: Path) -> dict[str, tuple[str, bytes, str]]:
         "pickled module": ("model.pt", whole_module.getvalue(), "never unpickles"),
         "pickle carrying code": ("evil.pt", code_pickle.getvalue(), "never unpickles"),
         "plain pickle": ("evil.pkl", pickle.dumps(_RunsCode(tmp_path / "marker")), "never unpickles"),
-        "random binary": ("random.safetensors", os.urandom(4096), "not a model file"),
+        # Seeded: os.urandom once began with b"\x80" (a pickle's first byte) and got the pickle message.
+        "random binary": ("random.safetensors", random.Random(0).randbytes(4096), "not a model file"),
         "truncated safetensors": ("cut.safetensors", good[: len(good) // 2], "truncated"),
         "image renamed": ("cat.safetensors", png.getvalue(), "PNG image"),
         "wrong architecture": ("tinyvgg.safetensors", wrong_arch, "conv1.weight"),
@@ -365,12 +368,12 @@ def test_the_snippet_retrains_the_same_curves(app):
     assert not python_code(at)                                      # no run, no curves, no snippet
     at.number_input(key="train_epochs").set_value(1)                # otherwise the defaults: LeNet-5 on digits
     at.button(key="FormSubmitter:train_form-Train").click().run()
-    run_snippet(at, "curves")
+    run_snippet(at, "curves", code_with="plot_training_curves")
     submit_training(at, epochs=2)                                   # TinyVGG, batch 128, 3e-3, seed 7
     assert "seed=7" in python_code(at)[0]
-    run_snippet(at, "curves")
+    run_snippet(at, "curves", code_with="plot_training_curves")
     at.run()                                                        # a rerun keeps the snippet of that run
-    run_snippet(at, "curves")
+    run_snippet(at, "curves", code_with="plot_training_curves")
 
     # A stopped run ends early: the snippet would train to the end, so there is none.
     at.session_state["training_run"] = TrainingRun(untrained_model("lenet5", load_image_dataset("digits")),

@@ -132,7 +132,7 @@ def draw_vertical_stroke(page) -> None:
 LESSON_VIEWS = [  # each step: the heading of the page it opens, and a setting its URL must carry
     ("1. Sparse interaction", "Receptive fields", "sparse_k=3"),
     ("2. Parameter sharing", "Parameter sharing: convolution is equivariant", "eq_padding=circular"),
-    ("3. Pooling", "Pooling: downsampling that buys invariance", "pool_over=64+test+images"),
+    ("3. Pooling", "Pooling: downsampling that buys invariance", "pool_over=test_images"),
     ("4. TextCNN", "TextCNN: convolution over words", "model=textcnn-sentiment"),
     ("5. ResNet", "ResNet: why shortcuts let deep networks train", "resnet_init=default"),
     ("6. Which pixels decided?", "Attributions: which pixels decided?", "attr_layer=relu2"),

@@ -32,7 +32,8 @@ from cnnviz import (
 )
 from cnnviz.data.photos import PHOTOS, photo_label
 from cnnviz.plots.features import MAX_FEATURE_MAPS
-from pages.common.words_train import PREBUILT_NOTE, ZOO_LABELS
+from pages.common.i18n import t
+from pages.common.words_train import ZOO_LABELS
 from tests.conftest import APP, APP_TIMEOUT, chart_spec, fresh_app, open_page
 
 IMAGENET = "efficientnet-lite0-imagenet"
@@ -155,7 +156,7 @@ def test_receptive_fields_lists_every_block_up_to_851_pixels(imagenet):
 def test_parameter_sharing_measures_efficientnet(imagenet):
     at = open_page(imagenet, "parameter_sharing")
     assert_efficientnet_in_sidebar(at)
-    assert at.radio(key="eq_network").value == "the current model"
+    assert at.radio(key="eq_network").value == "current"
     assert IMAGENET_NAME in at.radio(key="eq_network").options[0]
     for key in ("eq_errors", "eq_view", "eq_counts"):
         assert chart_spec(at, key)["data"], key
@@ -202,7 +203,7 @@ def test_parameter_sharing_counts_are_readable(imagenet):
 
 def test_pooling_counts_are_readable(imagenet):
     at = open_page(imagenet, "pooling")
-    assert at.selectbox(key="pool_map").value == "the input image"    # 224x224, pooled 2x2: 112x112 windows
+    assert at.selectbox(key="pool_map").value == "image"    # 224x224, pooled 2x2: 112x112 windows
     winners = next(c.value for c in at.caption if c.value.startswith("Dots mark the value"))
     assert "windows are ties" in winners                               # chelsea has a few: the count is shown
     assert not re.search(r"\d{5,}", winners), winners
@@ -268,10 +269,10 @@ def test_train_zoo_offers_efficientnet_ready_made_and_never_to_train(app):
     at = open_page(app, "train")
     zoo_select = next(s for s in at.selectbox if s.label == "Zoo model")
     assert ZOO_LABELS[IMAGENET] in zoo_select.options and ZOO[IMAGENET].prebuilt
-    assert not any(c.value == PREBUILT_NOTE for c in at.caption)     # LeNet-5 picked: no note
+    assert not any(c.value == t("train.zoo.prebuilt") for c in at.caption)     # LeNet-5 picked: no note
     zoo_select.set_value(IMAGENET).run()
-    assert any(c.value == PREBUILT_NOTE for c in at.caption)
-    assert "not trained here" in PREBUILT_NOTE
+    assert any(c.value == t("train.zoo.prebuilt") for c in at.caption)
+    assert "not trained here" in t("train.zoo.prebuilt")
     architectures = at.selectbox(key="train_architecture")
     assert architectures.options == ["LeNet-5 (LeCun 1998)", "TinyVGG (CNN Explainer)"]
     assert "efficientnet" not in " ".join(architectures.options).lower()

@@ -92,7 +92,7 @@ def test_training_run_shows_curves_verdict_heatmaps_and_is_shared(app):
     assert "**plain-14** ends at" in text(at)
     assert any(c.value == "Trained just now." for c in at.caption)
 
-    at.radio(key="resnet_heatmap_pair").set_value("shallow nets").run()
+    at.radio(key="resnet_heatmap_pair").set_value("shallow").run()
     assert plotly_array(chart_spec(at, "resnet_heatmap_plain-8")["data"][0]["z"]).shape == (8, 20)
 
     small_run(at)  # the same configuration again: read from the shared store, not trained

@@ -143,7 +143,7 @@ def test_occlusion_explains_wide_windows_and_leaves_padding_empty(app):
 
 def test_training_on_an_uploaded_csv_with_picked_columns(app):
     at = open_page(app, "text_cnn")
-    at.radio(key="text_train_source").set_value("a CSV file").run()
+    at.radio(key="text_train_source").set_value("csv").run()
     rows = ["id;review;stars"] + [f"{i};{'great fun' if i % 2 else 'awful mess'} number {i};{i % 2}"
                                   for i in range(40)]
     at.file_uploader(key="text_csv").upload("reviews.csv", "\n".join(rows).encode(), "text/csv").run()
@@ -159,7 +159,7 @@ def test_training_on_an_uploaded_csv_with_picked_columns(app):
 
 def test_a_csv_that_cannot_be_used_gets_a_message(app):
     at = open_page(app, "text_cnn")
-    at.radio(key="text_train_source").set_value("a CSV file").run()
+    at.radio(key="text_train_source").set_value("csv").run()
     at.file_uploader(key="text_csv").upload("empty.csv", b"", "text/csv").run()
     assert not at.exception
     assert any("empty.csv cannot be used" in e.value for e in at.error)
@@ -206,7 +206,7 @@ def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
     at.slider(key="text_window").set_value(3).run()
     at.selectbox(key="text_top_width").set_value(1).run()
     at.slider(key="text_top_filter").set_value(5).run()
-    at.radio(key="text_train_source").set_value("a CSV file").run()
+    at.radio(key="text_train_source").set_value("csv").run()
     # The training form's widgets take a new value only when the form is sent (which trains): link them by hand.
     shared = new_session_from_link(at, "text_cnn", {"text_corpus": "trec", "text_widths": "(3, 4, 5)",
                                                     "text_epochs": "4"})
@@ -217,7 +217,7 @@ def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
             shared.selectbox(key="text_corpus").value, shared.selectbox(key="text_widths").value,
             shared.slider(key="text_epochs").value) == (
         "a gorgeous, witty, seductive movie", "not boring, a wonderful film in the end", 0, "occlusion", 3, 1, 5,
-        "a CSV file",
+        "csv",
         "trec", (3, 4, 5), 4)
     assert not any(_is_link_notice(w) for w in shared.warning)
     assert chart_spec(shared, "text_attributions") == chart_spec(at, "text_attributions")
@@ -232,7 +232,7 @@ def test_a_link_restores_the_view_and_a_garbled_one_falls_back(app):
             garbled.radio(key="text_train_source").value, garbled.selectbox(key="text_corpus").value,
             garbled.selectbox(key="text_widths").value, garbled.slider(key="text_epochs").value) == (
         "the plot was not good at all", "the plot was not good at all", "integrated_gradients", 50, 0, 0,
-        "a corpus", "mr", (2, 3, 4), 15)
+        "corpus", "mr", (2, 3, 4), 15)
     assert garbled.selectbox(key="text_target").value == garbled.selectbox(key="text_target").options.index(
         "negative")                                                  # the predicted class, as by default
     (notice,) = [w.value for w in garbled.warning if _is_link_notice(w)]
@@ -268,3 +268,113 @@ def test_a_link_to_the_zoo_fasttext_keeps_the_textcnn_and_says_why():
     at = open_page(home, "text_cnn")
     assert at.session_state["current_text_model"].info == load_zoo_model("textcnn-mr").info
     assert len(at.tabs) == 3                                                  # the TextCNN's widths 3, 4, 5
+
+
+# --- Chinese: the zoo's TextCNN on Chinese reviews, a character per token ------------------------
+
+def shown_prediction(at) -> tuple[str, str]:
+    """The class the probability chart highlights and the probability written on its bar."""
+    (bars,) = chart_spec(at, "text_probs")["data"]
+    top = bars["marker"]["color"].index("#d62728")
+    return bars["y"][top], bars["text"][top]
+
+
+def decided_rows(at) -> list[dict]:
+    """The rows of the "which n-grams decided" table."""
+    (frame,) = [d.value for d in at.dataframe if "n-gram" in d.value.columns]
+    return frame.to_dict("records")
+
+
+def test_the_zoo_picker_opens_the_chinese_textcnn_on_a_negated_sentence(app):
+    at = open_page(app, "text_cnn")
+    picker = at.radio(key="text_zoo")
+    assert picker.value == "textcnn-mr" and "Chinese reviews (中文评论)" in picker.options
+    picker.set_value("textcnn-reviews_zh").run()
+    assert not at.exception
+    zoo = load_zoo_model("textcnn-reviews_zh")
+    assert at.session_state["current_text_model"].info == zoo.info and at.query_params["model"] == "textcnn-reviews_zh"
+    # The sentence box switches to the first Chinese example; the class box and the chart follow its prediction.
+    assert at.text_input(key="text_sentence").value == "这个酒店不好"
+    # The Chinese examples, each with its meaning in the page's language (English here).
+    assert at.selectbox(key="text_example").options[:3] == [
+        "这个酒店不好 (this hotel is not good)", "这个酒店很好 (this hotel is very good)",
+        "质量不错 (the quality is not bad)"]
+    probabilities = zoo.predict_proba(["这个酒店不好"])[0]
+    assert shown_prediction(at) == ("negative", f"{probabilities.max():.1%}") and probabilities.argmax() == 0
+    assert zoo.info.class_names[at.selectbox(key="text_target").value] == "negative"
+    # Windows of 1, 2 and 3 characters, labelled as Chinese is written: no spaces.
+    assert [t.label for t in at.tabs] == ["width 1 (1-grams)", "width 2 (2-grams)", "width 3 (3-grams)"]
+    assert chart_spec(at, "text_acts_0")["layout"]["xaxis"]["ticktext"] == list("这个酒店不好")
+    assert chart_spec(at, "text_acts_1")["layout"]["xaxis"]["ticktext"] == ["这个", "个酒", "酒店", "店不", "不好"]
+    assert chart_spec(at, "text_acts_2")["layout"]["xaxis"]["ticktext"] == ["这个酒", "个酒店", "酒店不", "店不好"]
+    # Which n-grams decided: the character bigram 不好 ("not good") pushed "negative" most.
+    rows = decided_rows(at)
+    assert rows[0]["n-gram"] == "不好" and rows[0]["pushes negative by"] > 0
+    assert all(" " not in row["n-gram"] for row in rows)
+    assert any("margin of negative" in c.value and "splits exactly" in c.value for c in at.caption)
+    assert any("a character at a time" in c.value for c in at.caption)
+    top = chart_spec(at, "text_top_ngrams")["layout"]["yaxis"]["ticktext"]   # width 1: single characters
+    assert top and all(len(text) == 1 for text in top)
+    # The sidebar's switch-back button brings the English model and its examples back.
+    at.sidebar.button(key="switch_back_text").click().run()
+    assert at.session_state["current_text_model"].info == load_zoo_model("textcnn-mr").info
+    assert at.text_input(key="text_sentence").value == "the plot was not good at all"
+    assert decided_rows(at)[0]["n-gram"].count(" ") >= 2                 # English n-grams keep their spaces
+
+
+def test_a_link_opens_the_chinese_textcnn_with_another_example_and_a_typed_sentence():
+    from tests.conftest import fresh_app
+
+    at = open_page(fresh_app("textcnn-reviews_zh"), "text_cnn")
+    zoo = load_zoo_model("textcnn-reviews_zh")
+    assert at.session_state["current_text_model"].info == zoo.info
+    # A model that reads characters: the page says so where it would say "words".
+    assert at.title[0].value == "TextCNN: convolution over characters"
+    assert "Which characters decided it" in [s.value for s in at.subheader]
+    at.selectbox(key="text_example").set_value("一点也不好").run()        # "not good at all"
+    assert at.text_input(key="text_sentence").value == "一点也不好"
+    assert shown_prediction(at)[0] == "negative"
+    assert {row["n-gram"] for row in decided_rows(at)[:2]} == {"也不好", "不好"}
+    at.selectbox(key="text_example").set_value("质量不错").run()           # "the quality is not bad": positive
+    assert shown_prediction(at)[0] == "positive"
+    assert zoo.info.class_names[at.selectbox(key="text_target").value] == "positive"
+    sentence = "iPhone很好用，物流也快"
+    at.text_input(key="text_sentence").input(sentence).run()
+    probabilities = zoo.predict_proba([sentence])[0]
+    assert shown_prediction(at) == (zoo.info.class_names[probabilities.argmax()], f"{probabilities.max():.1%}")
+    assert any(c.value.startswith("1 character(s) this model has never seen") for c in at.caption)
+    bigrams = chart_spec(at, "text_acts_1")["layout"]["xaxis"]["ticktext"]
+    assert bigrams[:4] == ["&lt;unk&gt; 很", "很好", "好用", "用,"]                # "iphone" was never seen: <unk>
+    at.radio(key="text_method").set_value("occlusion").run()
+    at.slider(key="text_window").set_value(2).run()
+    assert at.slider(key="text_window").label == "Occlusion window (characters)"
+    assert any(c.value.startswith("Occlusion, window of 2 characters: ") for c in at.caption)
+    cells = chart_spec(at, "text_attributions")["data"][0]
+    assert cells["customdata"][0] == ["&lt;unk&gt;", "很", "好", "用", ",", "物", "流", "也", "快"]   # a character each
+    assert not at.exception and not at.error
+
+
+def test_the_chinese_examples_are_predicted_as_the_words_say():
+    """The first five Chinese examples are right, the last three instructively wrong (words_text_cnn says why)."""
+    from pages.common.words_text_cnn import EXAMPLES_ZH
+
+    zoo = load_zoo_model("textcnn-reviews_zh")
+    predicted = [zoo.info.class_names[i] for i in zoo.predict_proba(list(EXAMPLES_ZH)).argmax(axis=1)]
+    truth = ["negative", "positive", "positive", "negative", "positive", "positive", "negative", "negative"]
+    assert [p == t for p, t in zip(predicted, truth, strict=True)] == [True] * 5 + [False] * 3
+
+
+def test_training_both_models_on_the_chinese_reviews(app):
+    at = open_page(app, "text_cnn")
+    at.selectbox(key="text_corpus").set_value("reviews_zh")
+    at.selectbox(key="text_widths").set_value((1, 2, 3))
+    next(s for s in at.slider if s.label == "Epochs").set_value(1)
+    at.button(key="FormSubmitter:text_train_form-Train both").click().run()
+    assert not at.exception and not at.error
+    assert [r["epochs"] for r in training_rows(at)] == ["1 of 1", "1 of 1"]
+    new = at.session_state["current_text_model"]
+    assert new.info.dataset == "reviews_zh" and new.info.spec.widths == (1, 2, 3) and new.info.test_accuracy > 0.6
+    assert any("now the text model" in s.value for s in at.success)
+    at.run()                                                               # the page now shows Chinese examples
+    assert at.text_input(key="text_sentence").value == "这个酒店不好"
+    assert at.radio(key="text_zoo").value is None                          # not a zoo model

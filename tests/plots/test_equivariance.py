@@ -4,18 +4,19 @@ import math
 
 import numpy as np
 import plotly.graph_objects as go
+import pytest
 import torch
 
 from cnnviz.analysis.equivariance import EquivarianceView, LayerEquivariance, equivariance_view, toy_spec
 from cnnviz.models.cnn import build_model
 from cnnviz.plots.equivariance import (
-    EXACT_NAME,
-    INEXACT_NAME,
-    NONE_NAME,
+    EQUIVARIANCE_ERRORS_LABELS,
     ZERO_FLOOR,
     plot_equivariance_errors,
     plot_equivariance_view,
 )
+
+EXACT_NAME, INEXACT_NAME, NONE_NAME = (EQUIVARIANCE_ERRORS_LABELS[k] for k in ("exact", "inexact", "none"))
 
 NAN = np.nan
 # f(x) spans -1..4, f(shift x) 0..6, shift f(x) -2..3; the difference is f(shift x) - shift f(x) on the
@@ -76,9 +77,23 @@ def test_a_difference_that_is_exactly_zero_says_so_instead_of_a_blank_square():
     assert notes == ["<b>exactly 0</b>"]
     assert not fig.layout.shapes                                         # every unit compared: no box
     assert not [a for a in plot_equivariance_view(VIEW).layout.annotations if a.name == "zero note"]
-    relabelled = plot_equivariance_view(zero, exactly_zero="exactement 0", titles=("a", "b", "c", "d"))
+    relabelled = plot_equivariance_view(zero, labels={"exactly_zero": "exactement 0", "f_x": "a", "f_shifted_x": "b",
+                                                      "shifted_f_x": "c", "difference": "d"})
     assert [a.text for a in relabelled.layout.annotations][:4] == ["a", "b", "c", "d"]
     assert "<b>exactement 0</b>" in [a.text for a in relabelled.layout.annotations]
+
+
+def test_every_word_of_the_view_comes_from_its_labels():
+    """Labels in another language replace each word: the title, subtitle, legend, colour bars and hover."""
+    french = {"title": "{layer}, canal {channel}", "exact": "décalage {shift} : exact", "region": "région comparée",
+              "activation": "activation (fr)", "difference_bar": "écart", "hover": "ligne {row}, colonne {col}"}
+    fig = plot_equivariance_view(VIEW, labels=french)
+    assert fig.layout.title.text == "conv2, canal 3" and fig.layout.title.subtitle.text == "décalage (1, 0) : exact"
+    assert fig.layout.shapes[0].name == "région comparée"
+    assert fig.data[0].colorbar.title.text == "activation (fr)" and fig.data[3].colorbar.title.text == "écart"
+    assert fig.data[0].hovertemplate.startswith("ligne %{y}, colonne %{x}<br>")
+    with pytest.raises(ValueError, match="unknown figure labels"):
+        plot_equivariance_view(VIEW, labels={"titel": "x"})
 
 
 def test_view_axes_are_reversed_square_and_the_title_says_the_shift():
@@ -160,6 +175,12 @@ def test_layers_without_compared_units_are_grey_crosses_and_repeated_names_stay_
     assert list(fig.data[1].x) == ["relu (2)"] and "no unit" in fig.data[1].hovertext[0]
     assert list(fig.data[1].y) == [0.0] and fig.layout.yaxis.type == "linear"
     assert list(fig.layout.xaxis.categoryarray) == ["relu", "relu (2)"]
+
+
+def test_the_error_plot_takes_its_words_from_its_labels():
+    fig = plot_equivariance_errors(LAYERS, labels={"exact": "exact (fr)", "x": "couche", "jump": "saut {rows}×{cols}"})
+    assert fig.data[0].name == "exact (fr)" and fig.layout.xaxis.title.text == "couche"
+    assert "saut 2×2" in fig.data[1].hovertext[0]
 
 
 def test_empty_list_gives_an_empty_figure():

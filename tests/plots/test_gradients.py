@@ -407,3 +407,40 @@ def test_heatmap_title_when_given():
     untitled = plot_gradient_heatmap(heat_trace())
     assert not untitled.layout.title.text
     assert untitled.layout.margin.t == 10
+
+
+# --- the figures' words (labels) --------------------------------------------------------------
+
+def test_labels_replace_every_word_and_keep_the_hover_placeholders():
+    from cnnviz.plots.gradients import GRADIENT_HEATMAP_LABELS, GRADIENT_NORMS_LABELS, LOSS_CURVES_LABELS
+
+    nets = {"plain-20": norms_of([0.0, 1e-3, 1e-2, 1e-1]), "ResNet-20": norms_of(RESNET_NORMS)}
+    stats = {label: stats_of([1.0, 0.5, 0.2, 0.1]) for label in nets}
+    words = {key: f"<{key}>" for key in GRADIENT_NORMS_LABELS}
+    words.update(norms_hover="{net} L{layer} {name} {value}", underflow="0 in {nets}")
+    fig = plot_gradient_norms(nets, stats, labels=words)
+    assert texts(fig) == ["<norms_title>", "<std_title>", "0 in plain-20"]
+    assert fig.layout.yaxis.title.text == "<norms_y>" and fig.layout.yaxis2.title.text == "<std_y>"
+    assert fig.layout.xaxis2.title.text == "<x>"
+    assert fig.data[0].hovertemplate == "plain-20 L%{x} %{customdata} %{y:.3g}<extra></extra>"
+    assert fig.data[1].hovertemplate == "<std_hover><extra></extra>"
+
+    runs = {"plain-20": trace_of([2.0, 1.0])}
+    curves = plot_loss_curves(runs, labels={"hover": "{net}: {step} {loss} {batch}", "y": "loss!"})
+    assert curves.data[0].hovertemplate == "plain-20: %{x} %{y:.3f} %{customdata:.3f}<extra></extra>"
+    assert curves.layout.yaxis.title.text == "loss!"
+    assert curves.layout.xaxis.title.text == LOSS_CURVES_LABELS["x"]          # the English default stays
+    heatmap = plot_gradient_heatmap(trace_of([2.0, 1.0]), labels={"colorbar": "|g|", "hover": "{step}/{layer}/{value}"})
+    assert heatmap.data[0].colorbar.title.text == "|g|"
+    assert heatmap.data[0].hovertemplate == "%{x}/%{y}/%{z:.2f}<extra></extra>"
+    assert heatmap.layout.yaxis.title.text == GRADIENT_HEATMAP_LABELS["y"]
+
+
+def test_the_default_words_are_english_and_an_unknown_label_is_refused():
+    fig = plot_gradient_norms({"plain-20": norms_of(PLAIN_NORMS)})
+    assert fig.data[0].hovertemplate == "plain-20<br>layer %{x}: %{customdata}<br>‖grad‖ = %{y:.3g}<extra></extra>"
+    heatmap = plot_gradient_heatmap(trace_of([2.0, 1.0]))
+    assert heatmap.data[0].hovertemplate == ("step %{x}, layer %{y} (%{customdata})<br>log10 ‖grad‖ = %{z:.2f}"
+                                             "<extra></extra>")
+    with pytest.raises(ValueError, match="unknown figure labels"):
+        plot_loss_curves({"plain-20": trace_of([2.0])}, labels={"title": "no such word"})

@@ -66,7 +66,7 @@ def test_tied_windows_get_no_winner_dot_and_the_title_counts_them():
     assert titles(fig)[1] == "max pool k=2 s=2 → 2×2<br>3 of 4 windows tied (no dot)"
     words = np.asarray(fig.data[1].customdata)[..., 2]
     assert words[0, 0].startswith("tie") and words[1, 1] == ""
-    relabelled = plot_pooling(maps, result, tie_note="{ties}/{windows} égalités")
+    relabelled = plot_pooling(maps, result, labels={"tie_note": "{ties}/{windows} égalités"})
     assert titles(relabelled)[1].endswith("3/4 égalités")
     assert "tied" not in titles(plot_pooling(M, pool(M, "max", 2, 2)))[1]   # no tie: no words
 
@@ -144,7 +144,7 @@ def test_each_pooling_layer_has_its_own_colour_shared_with_the_layer_before_it()
     assert {t.legendgroup for t in others} == {"others"}
     assert [bool(t.showlegend) for t in fig.data[:8] if t.legendgroup == "others"].count(True) == 1
     assert fig.layout.legend.groupclick == "togglegroup"
-    labelled = plot_invariance_curves(curves(), input_label="{layer} → {pooled}", others_label="autres")
+    labelled = plot_invariance_curves(curves(), labels={"input": "{layer} → {pooled}", "others": "autres"})
     assert {t.name for t in labelled.data[:8]} >= {"relu1 → pool1", "autres"}
 
 
@@ -200,6 +200,20 @@ def test_layer_change_bars_equal_the_change_at_that_amount():
     np.testing.assert_allclose(plot_layer_change(data, np.float64(1.0)).data[0].y, data.change[1])
     with pytest.raises(ValueError, match="0.5 was not measured; the amounts are 0, 1, 2"):
         plot_layer_change(data, 0.5)
+
+
+def test_pooling_figures_take_their_words_from_their_labels():
+    fig = plot_pooling(M, pool(M, "max", 2, 2), labels={"max": "pooling max", "input_title": "entrée {height}×{width}",
+                                                        "winner": "gagnant", "value": "valeur"})
+    assert titles(fig) == ["entrée 4×4", "pooling max k=2 s=2 → 2×2"]
+    assert fig.data[-1].name == "gagnant" and fig.layout.coloraxis.colorbar.title.text == "valeur"
+    curves_fig = plot_invariance_curves(curves("rotate"), labels={"rotate": "rotation (degrés)", "stability": "stable"})
+    assert curves_fig.layout.xaxis.title.text == "rotation (degrés)" and titles(curves_fig)[1] == "stable"
+    bars = plot_layer_change(curves(), 2.0, labels={"translate": "un décalage de {amount:g} pixels",
+                                                    "title_mean": "après {amount} ({images} images)"})
+    assert bars.layout.title.text == "après un décalage de 2 pixels (2 images)"
+    with pytest.raises(ValueError, match="unknown figure labels"):
+        plot_layer_change(curves(), 2.0, labels={"axis_title": "x"})
 
 
 def test_a_large_map_is_pooled_without_a_marker_per_window():

@@ -1,4 +1,5 @@
-"""cnnviz.plots.text: traces, the numbers and token texts they carry, and one x axis per sentence."""
+"""cnnviz.plots.text and .text_attributions: traces, the numbers and token texts they carry, one x axis per
+sentence, and their words from `labels`."""
 
 import ast
 from pathlib import Path
@@ -8,15 +9,15 @@ import plotly.graph_objects as go
 import pytest
 
 import cnnviz.plots.text as text_plots
+import cnnviz.plots.text_attributions as attribution_plots
 from cnnviz.analysis.ngrams import NgramActivations, TokenAttribution, TopNgram
 from cnnviz.plots.text import (
     plot_embedding_matrix,
     plot_ngram_activations,
     plot_pooled_vector,
-    plot_token_attributions,
-    plot_top_ngrams,
     plot_winning_ngrams,
 )
+from cnnviz.plots.text_attributions import plot_token_attributions, plot_top_ngrams
 
 TOKENS = ("good", "movie", "not", "good")
 # The hand-weighted TextCNN of test_text_analysis on "good movie not good" (embeddings 3, 1, -2, 3),
@@ -152,8 +153,9 @@ def test_top_ngrams_are_horizontal_bars_strongest_on_top():
     assert len(empty.data[0].x) == 0 and "no n-grams" in empty.layout.annotations[0].text
 
 
-def test_the_plot_module_does_not_import_torch():
-    tree = ast.parse(Path(text_plots.__file__).read_text(encoding="utf-8"))
+@pytest.mark.parametrize("module", [text_plots, attribution_plots])
+def test_the_plot_module_does_not_import_torch(module):
+    tree = ast.parse(Path(module.__file__).read_text(encoding="utf-8"))
     imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
                 for alias in node.names}
     imported |= {node.module.split(".")[0] for node in ast.walk(tree)
@@ -170,3 +172,50 @@ def test_padding_cells_are_empty_and_left_out_of_the_sum_and_the_colour_range():
     assert (cells.zmin, cells.zmax) == (-1.0, 1.0)                  # 2.1 on the pad would set the range
     assert "Σ over the words = -0.5" in fig.layout.title.text       # 0.5 - 1.0, the pad's 2.1 left out
     assert [a.text for a in fig.layout.annotations] == ["padding"]
+
+
+def texts(fig: go.Figure) -> str:
+    """Every word a figure draws: its spec as JSON."""
+    return fig.to_json()
+
+
+def test_the_figures_take_their_words_from_their_labels():
+    emb = plot_embedding_matrix(TOKENS, np.ones((4, 2)), labels={"title": "entrée : {tokens} × {dimensions}",
+                                                                 "hover": "{token} n° {position} : {value}"})
+    assert emb.layout.title.text == "entrée : 4 × 2" and emb.data[0].hovertemplate.startswith("%{text} n° %{y} : ")
+    acts = plot_ngram_activations(ACTS, 1, labels={"silent": " · {silent} muet", "kept": "gardé", "y": "filtre"})
+    assert acts.layout.title.text.endswith(" · 1 muet") and acts.data[1].name == "gardé"
+    assert acts.layout.yaxis.title.text == "filtre"
+    pooled = plot_pooled_vector(ACTS, labels={"width": "largeur {width}", "x": "position"})
+    assert [t.name for t in pooled.data] == ["largeur 2", "largeur 3"] and pooled.layout.xaxis.title.text == "position"
+    wins = plot_winning_ngrams(ACTS, 1, labels={"silent": "(muet)", "positions": "position du jeton",
+                                                "hover": "{filter}|{ngram}|{value}|{position}|{token}"})
+    assert np.asarray(wins.data[0].customdata)[1, 0, 1] == "(muet)"
+    assert wins.layout.xaxis.title.text == "position du jeton"
+    assert wins.data[0].hovertemplate == ("%{customdata[0]}|%{customdata[1]}|%{customdata[2]:.4g}|%{x}|"
+                                          "%{customdata[3]}<extra></extra>")
+    padded = TokenAttribution(("不", "好", "<pad>"), np.array([0.5, -1.0, 0.0], np.float32), 1, "occlusion",
+                              None, None, None, padding=np.array([False, False, True]))
+    attrs = plot_token_attributions(padded, class_name="positive", labels={
+        "occlusion": "遮挡", "target_named": "类别 {target}（{name}）", "padding": "填充",
+        "title_padded": "{method}，{target}：各字 Σ = {total:.3g}", "colorbar": "红：不利于{target}"})
+    assert attrs.layout.title.text.startswith("遮挡，类别 1（positive）：各字 Σ = -0.5<br>")
+    assert [a.text for a in attrs.layout.annotations] == ["填充"]
+    assert attrs.data[0].colorbar.title.text == "红：不利于类别 1（positive）"
+    ig = plot_token_attributions(IG, labels={"steps": " en {steps} pas", "delta": "<br>δ de convergence = {delta:.2g}"})
+    assert "δ de convergence = 0.002" in ig.layout.title.text and ig.layout.title.text.endswith(" en 100 pas")
+    empty = plot_top_ngrams([], labels={"empty": "aucun n-gramme", "x": "activation"})
+    assert empty.layout.annotations[0].text == "aucun n-gramme" and empty.layout.xaxis.title.text == "activation"
+    # The defaults are the English words, and a wrong key is refused.
+    assert "embedding dimension" in texts(plot_embedding_matrix(TOKENS, np.ones((4, 2))))
+    with pytest.raises(ValueError, match="unknown figure labels"):
+        plot_top_ngrams([], labels={"title": "x"})
+
+
+def test_long_sentences_name_the_sampled_tokens_in_the_labels_words():
+    tokens = tuple(f"w{i}" for i in range(200))
+    attr = TokenAttribution(tokens, np.linspace(-1, 1, 200), 0, "occlusion", None, None, None)
+    step = int(plot_token_attributions(attr).layout.xaxis.tickvals[1])
+    assert plot_token_attributions(attr).layout.xaxis.title.text == f"token, 1 in {step} named (hover for each)"
+    fig = plot_token_attributions(attr, labels={"tokens_sampled": "词元，每 {step} 个标出 1 个"})
+    assert fig.layout.xaxis.title.text == f"词元，每 {step} 个标出 1 个"
