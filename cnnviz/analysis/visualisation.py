@@ -171,9 +171,9 @@ def channel_objective(model: nn.Module, x: torch.Tensor | np.ndarray, layer: str
 
 
 class _RedirectedReLU(torch.autograd.Function):
-    """A clamp to [low, high] (ReLU, ReLU6) with Lucid's redirected gradient: the gradient also reaches a
-    clamped unit when it would move the unit back into range (and only then), so a channel that no
-    image excites yet, as at the start from a plain image, gets a push instead of none."""
+    """A clamp to [low, high] (ReLU, ReLU6) with Lucid's redirected gradient: for an image whose gradient the
+    clamp stops everywhere (as at the start from a plain image), it also reaches a clamped unit when it would
+    move the unit back into range, so a channel that nothing excites yet gets a push instead of none."""
 
     @staticmethod
     def forward(ctx: Any, pre: torch.Tensor, low: float, high: float) -> torch.Tensor:
@@ -186,9 +186,13 @@ class _RedirectedReLU(torch.autograd.Function):
         (grad,) = grads
         (pre,) = ctx.saved_tensors
         low, high = ctx.bounds
+        inside = (pre > low) & (pre < high)
+        through = grad * inside
         # descent moves pre against the gradient: drop only what would push a clamped unit further out
         outward = ((pre <= low) & (grad > 0)) | ((pre >= high) & (grad < 0))
-        return grad.masked_fill(outward, 0.0), None, None
+        # Only for an image that gets no gradient through at all (Lucid's rule): elsewhere the true one.
+        stuck = (through.flatten(1) == 0).all(dim=1).view(-1, *[1] * (grad.ndim - 1))
+        return torch.where(stuck, grad.masked_fill(outward, 0.0), through), None, None
 
 
 # Every ReLU passes redirected gradients for this many steps, "to get the visualisation started" (Lucid;

@@ -151,9 +151,13 @@ def visualisation_section(trained: TrainedModel, layer: str, channel: int, recor
     region = _region(window, prep.size)
     key = (_SHARED, model_key(trained), tuple(settings.items()))
     if large and shared_results().get(key) is None and not shared_results().computing(key):
-        st.caption(ASK.format(size=prep.size, steps=steps))
-        if not st.button("Optimise an image", icon=":material/auto_awesome:", key="vis_run"):
+        ask = st.empty()  # gone once the image is made
+        with ask.container():
+            st.caption(ASK.format(size=prep.size, steps=steps))
+            clicked = st.button("Optimise an image", icon=":material/auto_awesome:", key="vis_run")
+        if not clicked:
             return
+        ask.empty()
     found = _run(trained, settings, window, region, key)
     if found is None:
         return
